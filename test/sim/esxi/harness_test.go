@@ -1,0 +1,166 @@
+package esxisim_test
+
+import (
+	"context"
+	"crypto/x509"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vmware/govmomi/fault"
+	"github.com/vmware/govmomi/find"
+	"github.com/vmware/govmomi/session"
+	"github.com/vmware/govmomi/vim25"
+	"github.com/vmware/govmomi/vim25/soap"
+	"github.com/vmware/govmomi/vim25/types"
+
+	esxisim "github.com/ovhbridge/ovhbridge-operator/test/sim/esxi"
+)
+
+func testContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// clientFor logs a plain govmomi client in, trusting the harness's CA.
+func clientFor(t *testing.T, ctx context.Context, h *esxisim.Harness) *vim25.Client {
+	t.Helper()
+	u := *h.URL
+	sc := soap.NewClient(&u, false)
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(h.CAPEM)
+	sc.DefaultTransport().TLSClientConfig.RootCAs = pool
+	c, err := vim25.NewClient(ctx, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := session.NewManager(c).Login(ctx, url.UserPassword(h.Username, h.Password)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = session.NewManager(c).Logout(context.Background()) })
+	return c
+}
+
+func TestSeedInventory(t *testing.T) {
+	for _, vc := range []bool{false, true} {
+		h := esxisim.StartT(t, esxisim.Options{VCenter: vc})
+		ctx := testContext(t)
+		vyatta, err := h.VM(ctx, "vyatta")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if vyatta.PowerState != "poweredOff" || len(vyatta.NICs) != 2 {
+			t.Fatalf("vcenter=%v vyatta = %+v", vc, vyatta)
+		}
+		want := []struct{ label, pg string }{{"Network adapter 1", "LAN"}, {"Network adapter 2", "WAN"}}
+		for i, w := range want {
+			n := vyatta.NICs[i]
+			if n.Label != w.label || n.PortGroup != w.pg || n.MAC == "" || n.AddressType != "generated" {
+				t.Errorf("vcenter=%v NIC %d = %+v, want %s on %s with a generated MAC", vc, i, n, w.label, w.pg)
+			}
+		}
+		web1, err := h.VM(ctx, "web1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(web1.NICs) != 1 || web1.NICs[0].PortGroup != "WAN" {
+			t.Fatalf("vcenter=%v web1 = %+v", vc, web1)
+		}
+	}
+}
+
+func TestRunningVMRefusesMACChangeButAllowsPortGroupChange(t *testing.T) {
+	h := esxisim.StartT(t, esxisim.Options{PoweredOn: true})
+	ctx := testContext(t)
+
+	err := h.SetNICMAC(ctx, "vyatta", "Network adapter 2", "02:00:00:aa:bb:cc")
+	if !fault.Is(err, &types.InvalidPowerState{}) {
+		t.Fatalf("MAC change on a running VM: err = %v, want InvalidPowerState", err)
+	}
+	if err := h.SetNICPortGroup(ctx, "vyatta", "Network adapter 1", "WAN"); err != nil {
+		t.Fatalf("port group change on a running VM: %v", err)
+	}
+	if err := h.SetPower(ctx, "vyatta", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.SetNICMAC(ctx, "vyatta", "Network adapter 2", "02:00:00:aa:bb:cc"); err != nil {
+		t.Fatalf("MAC change on a powered-off VM: %v", err)
+	}
+	st, err := h.VM(ctx, "vyatta")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := st.NICs[1]; got.MAC != "02:00:00:aa:bb:cc" || got.AddressType != "manual" || got.PortGroup != "WAN" {
+		t.Fatalf("NIC 2 = %+v", got)
+	}
+	if got := st.NICs[0]; got.PortGroup != "WAN" {
+		t.Fatalf("NIC 1 = %+v, want moved to WAN", got)
+	}
+}
+
+func TestMissingPortGroupIsRefusedNotCrashed(t *testing.T) {
+	h := esxisim.StartT(t, esxisim.Options{})
+	ctx := testContext(t)
+	err := h.SetNICPortGroup(ctx, "web1", "Network adapter 1", "DMZ")
+	if !fault.Is(err, &types.NotFound{}) {
+		t.Fatalf("err = %v, want NotFound", err)
+	}
+	st, err := h.VM(ctx, "web1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.NICs[0].PortGroup != "WAN" {
+		t.Fatalf("NIC moved anyway: %+v", st.NICs[0])
+	}
+}
+
+func TestExpireSessionsAndCallCounts(t *testing.T) {
+	h := esxisim.StartT(t, esxisim.Options{})
+	ctx := testContext(t)
+	c := clientFor(t, ctx, h)
+	h.ResetCalls()
+
+	f := find.NewFinder(c)
+	if _, err := f.Datacenter(ctx, h.Datacenter); err != nil {
+		t.Fatal(err)
+	}
+	calls := h.Calls()
+	if calls["RetrievePropertiesEx"]+calls["RetrieveProperties"] == 0 {
+		t.Fatalf("calls = %v, want the finder's property retrievals counted", calls)
+	}
+	// The harness's own calls are not counted.
+	h.ResetCalls()
+	if _, err := h.VM(ctx, "web1"); err != nil {
+		t.Fatal(err)
+	}
+	if calls := h.Calls(); len(calls) != 0 {
+		t.Fatalf("harness calls were counted: %v", calls)
+	}
+
+	n, err := h.ExpireSessions(ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("ExpireSessions = %d, %v; want 1 session ended", n, err)
+	}
+	us, err := session.NewManager(c).UserSession(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if us != nil {
+		t.Fatalf("session still active after expiry: %v", us.Key)
+	}
+	// The harness itself keeps working.
+	if _, err := h.VM(ctx, "web1"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSecretDataNamesTheEndpoint(t *testing.T) {
+	h := esxisim.StartT(t, esxisim.Options{})
+	d := h.SecretData()
+	if !strings.HasPrefix(string(d["url"]), "https://127.0.0.1:") || string(d["thumbprint"]) != h.Thumbprint ||
+		len(strings.Split(h.Thumbprint, ":")) != 32 {
+		t.Fatalf("secret data = %q", d)
+	}
+}
