@@ -15,7 +15,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-		"fmt"
+	"fmt"
 	"net"
 	"net/url"
 	"sort"
