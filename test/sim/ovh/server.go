@@ -1,0 +1,474 @@
+package ovhsim
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Profile is an OVH product line. They share one API design but not the same
+// routes.
+type Profile string
+
+const (
+	// ProfileOVH is OVHcloud / So you Start: virtual MACs and IP moves.
+	ProfileOVH Profile = "ovh"
+	// ProfileKimsufi has neither virtual MAC nor move routes: they answer
+	// like any unknown route, 404 "Got an invalid (or empty) URL".
+	ProfileKimsufi Profile = "kimsufi"
+)
+
+// ParkedStyle is how GET /ip/{ip} shows an IP routed nowhere. Clients have
+// met all three, so a client test should try all three.
+type ParkedStyle string
+
+const (
+	ParkedNull            ParkedStyle = "null"            // "routedTo": null
+	ParkedServiceNameNull ParkedStyle = "serviceNameNull" // "routedTo": {"serviceName": null}
+	ParkedEmpty           ParkedStyle = "empty"           // "routedTo": ""
+)
+
+// ErrorReply is an API error the real texts of which are not known: its
+// status and message are configurable.
+type ErrorReply struct {
+	Status  int    `json:"status"`
+	Message string `json:"message"`
+}
+
+// Options configure a Server. The zero value is a working OVH-profile
+// simulator on the real clock whose tasks finish at the first look.
+type Options struct {
+	Profile Profile
+	World   World
+	// Clock defaults to the wall clock.
+	Clock Clock
+	// Addr is where Start listens; default 127.0.0.1:0.
+	Addr string
+
+	// MoveDuration is how long an IP move task takes (OVH: about a minute).
+	// During it, GET /ip/{ip} still shows the old route.
+	MoveDuration time.Duration
+	// VirtualMACDuration is how long virtual MAC creation, binding and
+	// unbinding tasks take.
+	VirtualMACDuration time.Duration
+	// ListVirtualMACBeforeDone lists a virtual MAC (and its IP) as soon as
+	// its creation is requested instead of when the task is done. Which one
+	// OVH does is unknown.
+	ListVirtualMACBeforeDone bool
+	// MACPrefixes are the first three bytes of generated MACs per type.
+	// Defaults: ovh 02:00:00, vmware 00:50:56 (the latter unconfirmed).
+	MACPrefixes map[string]string
+	// ParkedRoutedTo defaults to ParkedNull.
+	ParkedRoutedTo ParkedStyle
+	// NotRoutedError answers a virtual MAC request for an IP not routed to
+	// the server. Default 403 "The IP address <ip> is not routed to <server>".
+	NotRoutedError ErrorReply
+	// VirtualMACUnsupportedError answers a virtual MAC request on a server
+	// without virtual MAC support. Default 403 "Virtual MAC is not supported
+	// on this server".
+	VirtualMACUnsupportedError ErrorReply
+	// TaskRetention purges finished tasks (they then answer 404) this long
+	// after they finished. Zero keeps them forever.
+	TaskRetention time.Duration
+}
+
+// Server is a running (or startable) OVH API simulator. It is an
+// http.Handler, so it can also be mounted on any http.Server.
+type Server struct {
+	opts  Options
+	clock Clock
+
+	mu         sync.Mutex // guards everything below up to ctlMu
+	st         *state
+	auth       *authRegistry
+	outcomes   map[string][]TaskOutcome
+	extraTasks int
+	visibility taskVisibility
+
+	ctlMu  sync.Mutex // guards calls, faults and holds
+	calls  map[string]int
+	faults map[string]*faultState
+	holds  map[string]*hold
+
+	queryIDs atomic.Uint64
+	admin    *http.ServeMux
+	hs       *httptest.Server
+}
+
+// taskVisibility reproduces OVH answering 404 or 500 to a task read for a
+// while after the task was created.
+type taskVisibility struct {
+	window time.Duration
+	status int
+}
+
+// New builds a simulator seeded with opts.World.
+func New(opts Options) (*Server, error) {
+	if opts.Profile == "" {
+		opts.Profile = ProfileOVH
+	}
+	if opts.Profile != ProfileOVH && opts.Profile != ProfileKimsufi {
+		return nil, fmt.Errorf("unknown profile %q", opts.Profile)
+	}
+	if opts.Clock == nil {
+		opts.Clock = RealClock{}
+	}
+	if opts.Addr == "" {
+		opts.Addr = "127.0.0.1:0"
+	}
+	prefixes := map[string]string{"ovh": "02:00:00", "vmware": "00:50:56"}
+	for t, p := range opts.MACPrefixes {
+		prefixes[t] = strings.ToLower(p)
+	}
+	opts.MACPrefixes = prefixes
+	if opts.ParkedRoutedTo == "" {
+		opts.ParkedRoutedTo = ParkedNull
+	}
+	if opts.NotRoutedError.Status == 0 {
+		opts.NotRoutedError.Status = http.StatusForbidden
+	}
+	if opts.VirtualMACUnsupportedError.Status == 0 {
+		opts.VirtualMACUnsupportedError = ErrorReply{http.StatusForbidden, "Virtual MAC is not supported on this server"}
+	}
+	s := &Server{
+		opts:     opts,
+		clock:    opts.Clock,
+		st:       newState(),
+		auth:     newAuthRegistry(),
+		outcomes: map[string][]TaskOutcome{},
+		calls:    map[string]int{},
+		faults:   map[string]*faultState{},
+		holds:    map[string]*hold{},
+	}
+	if err := s.AddWorld(opts.World); err != nil {
+		return nil, err
+	}
+	s.admin = s.adminMux()
+	return s, nil
+}
+
+// Start listens on Options.Addr and serves in the background.
+func (s *Server) Start() error {
+	l, err := net.Listen("tcp", s.opts.Addr)
+	if err != nil {
+		return err
+	}
+	s.hs = &httptest.Server{Listener: l, Config: &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}}
+	s.hs.Start()
+	return nil
+}
+
+// URL is the server's root, e.g. http://127.0.0.1:41234. Empty before Start.
+func (s *Server) URL() string {
+	if s.hs == nil {
+		return ""
+	}
+	return s.hs.URL
+}
+
+// Endpoint is what go-ovh takes as endpoint: URL() + "/1.0".
+func (s *Server) Endpoint() string { return s.URL() + "/1.0" }
+
+// Close stops the server and blocks until its requests are done. Held
+// requests are released first.
+func (s *Server) Close() {
+	s.ctlMu.Lock()
+	for _, h := range s.holds {
+		h.releaseOnce()
+	}
+	s.ctlMu.Unlock()
+	if s.hs != nil {
+		s.hs.Close()
+	}
+}
+
+// Clock is the clock tasks follow.
+func (s *Server) Clock() Clock { return s.clock }
+
+// ServeHTTP serves the API under /1.0 and /v1 and the admin surface under
+// /_sim/.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	path := r.URL.EscapedPath()
+	if strings.HasPrefix(path, "/_sim/") {
+		s.admin.ServeHTTP(w, r)
+		return
+	}
+	var rt *route
+	var params map[string]string
+	key := r.Method + " (unknown route)"
+	if rest, ok := cutBase(path); ok {
+		if rt, params = match(r.Method, rest); rt != nil {
+			key = rt.key
+		}
+	}
+	s.count(key)
+	if !s.applyFaults(w, r, key) {
+		return
+	}
+	if rt == nil || !rt.availableIn(s.opts.Profile) {
+		s.writeReply(w, unknownRoute())
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		return
+	}
+	s.mu.Lock()
+	if rt.auth {
+		if f := s.auth.authenticate(r, body); f != nil {
+			s.mu.Unlock()
+			s.writeAuthFailure(w, f)
+			return
+		}
+	}
+	s.tick()
+	rep := rt.handle(s, &call{req: r, params: params, body: body, query: r.URL.Query()})
+	s.mu.Unlock()
+	s.writeReply(w, rep)
+}
+
+// cutBase strips the API version prefix. OVH serves /1.0 and /v1 (and /v2,
+// which the simulator does not model).
+func cutBase(path string) (string, bool) {
+	for _, base := range []string{"/1.0", "/v1"} {
+		if rest, ok := strings.CutPrefix(path, base); ok && strings.HasPrefix(rest, "/") {
+			return rest, true
+		}
+	}
+	return "", false
+}
+
+type call struct {
+	req    *http.Request
+	params map[string]string
+	body   []byte
+	query  url.Values
+}
+
+func (c *call) decode(v any) *reply {
+	if len(c.body) == 0 {
+		r := badRequest("Missing request body")
+		return &r
+	}
+	if err := json.Unmarshal(c.body, v); err != nil {
+		r := badRequest("Invalid JSON received")
+		return &r
+	}
+	return nil
+}
+
+type reply struct {
+	status int
+	body   any
+}
+
+// errorBody is the shape of OVH API errors (authentication failures aside).
+type errorBody struct {
+	Class   string `json:"class,omitempty"`
+	Message string `json:"message"`
+}
+
+func ok(v any) reply { return reply{http.StatusOK, v} }
+
+func apiError(status int, msg string) reply {
+	return reply{status, errorBody{Class: errorClass(status), Message: msg}}
+}
+
+func badRequest(msg string) reply { return apiError(http.StatusBadRequest, msg) }
+
+func serviceNotFound() reply { return apiError(http.StatusNotFound, "This service does not exist") }
+
+func objectNotFound(field, value string) reply {
+	return apiError(http.StatusNotFound, fmt.Sprintf("The requested object (%s = %s) does not exist", field, value))
+}
+
+func unknownRoute() reply { return apiError(http.StatusNotFound, "Got an invalid (or empty) URL") }
+
+func errorClass(status int) string {
+	switch status {
+	case http.StatusBadRequest:
+		return "Client::BadRequest"
+	case http.StatusUnauthorized:
+		return "Client::Unauthorized"
+	case http.StatusForbidden:
+		return "Client::Forbidden"
+	case http.StatusNotFound:
+		return "Client::NotFound"
+	case http.StatusConflict:
+		return "Client::Conflict"
+	case http.StatusTooManyRequests:
+		return "Client::TooManyRequests"
+	case http.StatusServiceUnavailable:
+		return "Server::ServiceUnavailable"
+	}
+	if status >= 500 {
+		return "Server::InternalServerError"
+	}
+	return ""
+}
+
+func (s *Server) nextQueryID() string {
+	return fmt.Sprintf("EU.ext-sim.%08x.%d", uint32(time.Now().UnixNano()), s.queryIDs.Add(1))
+}
+
+func (s *Server) writeReply(w http.ResponseWriter, rep reply) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("X-Ovh-Queryid", s.nextQueryID())
+	w.WriteHeader(rep.status)
+	_ = json.NewEncoder(w).Encode(rep.body)
+}
+
+func (s *Server) writeAuthFailure(w http.ResponseWriter, f *authFailure) {
+	s.writeReply(w, reply{f.status, map[string]string{
+		"errorCode": f.errorCode,
+		"httpCode":  fmt.Sprintf("%d %s", f.status, http.StatusText(f.status)),
+		"message":   f.message,
+	}})
+}
+
+func (s *Server) count(key string) {
+	s.ctlMu.Lock()
+	s.calls[key]++
+	s.ctlMu.Unlock()
+}
+
+// Fault is injected on a route (a key such as "GET /ip/{ip}", or "*" for
+// every API route). Latency and holds delay the request; a non-zero Status
+// then answers it instead of the simulator.
+type Fault struct {
+	// Status to answer; zero lets the request through after Latency.
+	Status int `json:"status,omitempty"`
+	// Body to send; empty sends OVH's JSON error shape for Status. Use
+	// HTMLErrorPage for the pages OVH's front ends return on 5xx.
+	Body        string            `json:"body,omitempty"`
+	ContentType string            `json:"contentType,omitempty"`
+	Header      map[string]string `json:"header,omitempty"`
+	// Count is how many requests the fault applies to; zero means all until
+	// cleared.
+	Count   int           `json:"count,omitempty"`
+	Latency time.Duration `json:"-"`
+}
+
+type faultState struct {
+	Fault
+	remaining int // -1: unlimited
+}
+
+type hold struct {
+	ch      chan struct{}
+	once    sync.Once
+	waiting int
+}
+
+func (h *hold) releaseOnce() { h.once.Do(func() { close(h.ch) }) }
+
+// HTMLErrorPage is the kind of page OVH's load balancers return instead of
+// JSON when the API behind them fails.
+func HTMLErrorPage(status int) string {
+	return fmt.Sprintf("<html><head><title>%d %s</title></head><body><center><h1>%d %s</h1></center><hr><center>nginx</center></body></html>\n",
+		status, http.StatusText(status), status, http.StatusText(status))
+}
+
+// applyFaults runs the holds, latency and injected answers for a route. It
+// reports whether the request should go on to the simulator.
+func (s *Server) applyFaults(w http.ResponseWriter, r *http.Request, key string) bool {
+	s.ctlMu.Lock()
+	h := s.holds[key]
+	if h != nil {
+		h.waiting++
+	}
+	s.ctlMu.Unlock()
+	if h != nil {
+		select {
+		case <-h.ch:
+		case <-r.Context().Done():
+		}
+		s.ctlMu.Lock()
+		h.waiting--
+		s.ctlMu.Unlock()
+		if r.Context().Err() != nil {
+			return false
+		}
+	}
+
+	s.ctlMu.Lock()
+	fs := s.faults[key]
+	if fs == nil {
+		fs = s.faults["*"]
+	}
+	var f Fault
+	if fs != nil {
+		f = fs.Fault
+		if fs.remaining > 0 {
+			fs.remaining--
+			if fs.remaining == 0 {
+				for k, v := range s.faults {
+					if v == fs {
+						delete(s.faults, k)
+					}
+				}
+			}
+		}
+	}
+	s.ctlMu.Unlock()
+	if fs == nil {
+		return true
+	}
+	if f.Latency > 0 && !sleepCtx(r.Context(), f.Latency) {
+		return false
+	}
+	if f.Status == 0 {
+		return true
+	}
+	for k, v := range f.Header {
+		w.Header().Set(k, v)
+	}
+	if f.Body == "" {
+		s.writeReply(w, apiError(f.Status, faultMessage(f.Status)))
+		return false
+	}
+	ct := f.ContentType
+	if ct == "" {
+		ct = "application/json; charset=utf-8"
+		if strings.HasPrefix(strings.TrimSpace(f.Body), "<") {
+			ct = "text/html"
+		}
+	}
+	w.Header().Set("Content-Type", ct)
+	w.Header().Set("X-Ovh-Queryid", s.nextQueryID())
+	w.WriteHeader(f.Status)
+	_, _ = io.WriteString(w, f.Body)
+	return false
+}
+
+func faultMessage(status int) string {
+	switch status {
+	case http.StatusTooManyRequests:
+		return "Too many requests"
+	case http.StatusInternalServerError:
+		return "Internal server error"
+	case http.StatusServiceUnavailable:
+		return "Service temporarily unavailable"
+	}
+	return http.StatusText(status)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

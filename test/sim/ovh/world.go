@@ -1,0 +1,390 @@
+package ovhsim
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"sort"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+)
+
+// World is what the simulator knows: credentials, servers, IPs and virtual
+// MACs. It seeds a Server (Options.World, LoadWorld for YAML) and is what
+// Server.World returns, so a test can assert the state it drove the API into.
+type World struct {
+	Applications []Application     `json:"applications,omitempty"`
+	AccessTokens []string          `json:"accessTokens,omitempty"`
+	Servers      []DedicatedServer `json:"servers,omitempty"`
+	IPs          []IP              `json:"ips,omitempty"`
+	VirtualMACs  []VirtualMAC      `json:"virtualMacs,omitempty"`
+}
+
+// Application is an OVH API application (application key and secret) and the
+// consumer keys validated for it.
+type Application struct {
+	Key          string   `json:"key"`
+	Secret       string   `json:"secret"`
+	ConsumerKeys []string `json:"consumerKeys,omitempty"`
+}
+
+// DedicatedServer is one rented server.
+type DedicatedServer struct {
+	Name   string `json:"name"`
+	MainIP string `json:"mainIP"`
+	// Gateway defaults to the .254 of the main IP's /24, OVH's historical rule.
+	Gateway string `json:"gateway,omitempty"`
+	// Network defaults to the main IP's /24.
+	Network    string `json:"network,omitempty"`
+	Datacenter string `json:"datacenter,omitempty"`
+	// VirtualMACSupported defaults to true, except under the Kimsufi profile
+	// where it is always false.
+	VirtualMACSupported *bool `json:"vmacSupported,omitempty"`
+	VirtualMACQuota     int   `json:"vmacQuota,omitempty"`
+}
+
+// IP is an additional IP block. A bare address means its /32.
+type IP struct {
+	IP          string `json:"ip"`
+	Type        string `json:"type,omitempty"`     // default "failover"
+	RoutedTo    string `json:"routedTo,omitempty"` // empty: parked
+	Description string `json:"description,omitempty"`
+	Country     string `json:"country,omitempty"`
+}
+
+// VirtualMAC is a virtual MAC of a server and the IPs bound to it.
+type VirtualMAC struct {
+	Server    string           `json:"server"`
+	MAC       string           `json:"mac"`
+	Type      string           `json:"type"` // "ovh" or "vmware"
+	Addresses []VirtualAddress `json:"addresses,omitempty"`
+}
+
+// VirtualAddress is one IP bound to a virtual MAC.
+type VirtualAddress struct {
+	IP                 string `json:"ip"`
+	VirtualMachineName string `json:"virtualMachineName,omitempty"`
+}
+
+// LoadWorld reads a World from a YAML (or JSON) file.
+func LoadWorld(path string) (World, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return World{}, err
+	}
+	var w World
+	if err := yaml.UnmarshalStrict(data, &w); err != nil {
+		return World{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return w, nil
+}
+
+// The simulator's live state. Every access happens under Server.mu.
+type state struct {
+	servers    map[string]*dedicated
+	ips        map[string]*ipBlock // by canonical block
+	tasks      map[int64]*task
+	nextTaskID int64
+	macSeq     uint32
+}
+
+type dedicated struct {
+	name          string
+	datacenter    string
+	mainIP        netip.Addr
+	gateway       netip.Addr
+	network       netip.Prefix
+	vmacSupported bool
+	vmacQuota     int
+	macs          map[string]*vmac
+}
+
+type vmac struct {
+	mac   string
+	typ   string
+	addrs map[string]string // bound IP -> virtual machine name
+	// binding holds IPs whose bind task is not done yet: they already count
+	// for "one virtual MAC per IP" but are not listed.
+	binding map[string]string
+	// creating is true until the creation task is done.
+	creating bool
+}
+
+type ipBlock struct {
+	prefix      netip.Prefix
+	typ         string
+	routedTo    string
+	description string
+	country     string
+	moveTask    int64 // unfinished move task, 0 if none
+}
+
+// firstTaskID is deliberately beyond int32: real task ids are large and a
+// client that stores them in 32 bits must fail here, not in production.
+const firstTaskID = 4_100_000_000
+
+func newState() *state {
+	return &state{
+		servers:    map[string]*dedicated{},
+		ips:        map[string]*ipBlock{},
+		tasks:      map[int64]*task{},
+		nextTaskID: firstTaskID,
+	}
+}
+
+// parseBlock accepts "203.0.113.123", "203.0.113.123/32" or a wider block and
+// returns the canonical block.
+func parseBlock(s string) (netip.Prefix, error) {
+	s = strings.TrimSpace(s)
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+func normalizeMAC(s string) (string, error) {
+	hw, err := net.ParseMAC(s)
+	if err != nil || len(hw) != 6 {
+		return "", fmt.Errorf("invalid MAC %q", s)
+	}
+	return strings.ToLower(hw.String()), nil
+}
+
+func validMACType(t string) bool { return t == "ovh" || t == "vmware" }
+
+// seed loads w into an empty state.
+func (st *state) seed(w World, profile Profile) error {
+	for _, s := range w.Servers {
+		if err := st.addServer(s, profile); err != nil {
+			return err
+		}
+	}
+	for _, ip := range w.IPs {
+		if err := st.addIP(ip); err != nil {
+			return err
+		}
+	}
+	for _, m := range w.VirtualMACs {
+		if err := st.addVirtualMAC(m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (st *state) addServer(s DedicatedServer, profile Profile) error {
+	if s.Name == "" {
+		return fmt.Errorf("server without a name")
+	}
+	if _, dup := st.servers[s.Name]; dup {
+		return fmt.Errorf("server %s declared twice", s.Name)
+	}
+	d := &dedicated{name: s.Name, datacenter: s.Datacenter, vmacQuota: s.VirtualMACQuota, macs: map[string]*vmac{}}
+	if err := d.setNetwork(s.MainIP, s.Gateway, s.Network); err != nil {
+		return fmt.Errorf("server %s: %w", s.Name, err)
+	}
+	d.vmacSupported = profile != ProfileKimsufi
+	if s.VirtualMACSupported != nil && profile != ProfileKimsufi {
+		d.vmacSupported = *s.VirtualMACSupported
+	}
+	if d.vmacQuota == 0 && d.vmacSupported {
+		d.vmacQuota = 256
+	}
+	if d.datacenter == "" {
+		d.datacenter = "rbx"
+	}
+	st.servers[s.Name] = d
+	return nil
+}
+
+// setNetwork applies the defaults OVH customers learned to rely on: the
+// gateway is the .254 of the main IP's /24. Newer ranges break that rule,
+// which is why a test can set the gateway explicitly.
+func (d *dedicated) setNetwork(mainIP, gateway, network string) error {
+	main, err := netip.ParseAddr(mainIP)
+	if err != nil || !main.Is4() {
+		return fmt.Errorf("main IP %q is not an IPv4 address", mainIP)
+	}
+	d.mainIP = main
+	if network == "" {
+		d.network = netip.PrefixFrom(main, 24).Masked()
+	} else if d.network, err = netip.ParsePrefix(network); err != nil {
+		return fmt.Errorf("network %q: %w", network, err)
+	}
+	if gateway == "" {
+		b := main.As4()
+		b[3] = 254
+		d.gateway = netip.AddrFrom4(b)
+	} else if d.gateway, err = netip.ParseAddr(gateway); err != nil {
+		return fmt.Errorf("gateway %q: %w", gateway, err)
+	}
+	return nil
+}
+
+func (st *state) addIP(ip IP) error {
+	p, err := parseBlock(ip.IP)
+	if err != nil {
+		return fmt.Errorf("ip %q: %w", ip.IP, err)
+	}
+	if _, dup := st.ips[p.String()]; dup {
+		return fmt.Errorf("ip %s declared twice", p)
+	}
+	if ip.RoutedTo != "" {
+		if _, ok := st.servers[ip.RoutedTo]; !ok {
+			return fmt.Errorf("ip %s routed to unknown server %s", p, ip.RoutedTo)
+		}
+	}
+	typ := ip.Type
+	if typ == "" {
+		typ = "failover"
+	}
+	country := ip.Country
+	if country == "" {
+		country = "fr"
+	}
+	st.ips[p.String()] = &ipBlock{prefix: p, typ: typ, routedTo: ip.RoutedTo, description: ip.Description, country: country}
+	return nil
+}
+
+func (st *state) addVirtualMAC(m VirtualMAC) error {
+	d, ok := st.servers[m.Server]
+	if !ok {
+		return fmt.Errorf("virtual MAC %s on unknown server %s", m.MAC, m.Server)
+	}
+	if !d.vmacSupported {
+		return fmt.Errorf("server %s does not support virtual MACs", m.Server)
+	}
+	mac, err := normalizeMAC(m.MAC)
+	if err != nil {
+		return err
+	}
+	if !validMACType(m.Type) {
+		return fmt.Errorf("virtual MAC %s: type %q is neither ovh nor vmware", mac, m.Type)
+	}
+	if _, _, taken := st.findMAC(mac); taken {
+		return fmt.Errorf("virtual MAC %s declared twice", mac)
+	}
+	v := &vmac{mac: mac, typ: m.Type, addrs: map[string]string{}, binding: map[string]string{}}
+	for _, a := range m.Addresses {
+		addr, err := netip.ParseAddr(a.IP)
+		if err != nil || !addr.Is4() {
+			return fmt.Errorf("virtual MAC %s: %q is not an IPv4 address", mac, a.IP)
+		}
+		if b := st.blockOf(addr); b == nil || b.routedTo != d.name {
+			return fmt.Errorf("virtual MAC %s: %s is not routed to %s", mac, addr, d.name)
+		}
+		if owner := st.macOfIP(d, addr.String()); owner != nil {
+			return fmt.Errorf("virtual MAC %s: %s already has virtual MAC %s", mac, addr, owner.mac)
+		}
+		v.addrs[addr.String()] = a.VirtualMachineName
+	}
+	d.macs[mac] = v
+	return nil
+}
+
+// findMAC looks a MAC up on every server.
+func (st *state) findMAC(mac string) (*dedicated, *vmac, bool) {
+	for _, d := range st.servers {
+		if v, ok := d.macs[mac]; ok {
+			return d, v, true
+		}
+	}
+	return nil, nil, false
+}
+
+// blockOf returns the additional IP block containing addr, if any.
+func (st *state) blockOf(addr netip.Addr) *ipBlock {
+	var best *ipBlock
+	for _, b := range st.ips {
+		if b.prefix.Contains(addr) && (best == nil || b.prefix.Bits() > best.prefix.Bits()) {
+			best = b
+		}
+	}
+	return best
+}
+
+// macOfIP returns the virtual MAC of d carrying (or being bound to) ip.
+func (st *state) macOfIP(d *dedicated, ip string) *vmac {
+	for _, v := range d.macs {
+		if _, ok := v.addrs[ip]; ok {
+			return v
+		}
+		if _, ok := v.binding[ip]; ok {
+			return v
+		}
+	}
+	return nil
+}
+
+// routedBlocks lists the blocks routed to a server, sorted.
+func (st *state) routedBlocks(server string) []string {
+	var out []string
+	for k, b := range st.ips {
+		if b.routedTo == server {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// world renders the state back into seed form.
+func (st *state) world(auth *authRegistry) World {
+	var w World
+	if auth != nil {
+		w.Applications, w.AccessTokens = auth.export()
+	}
+	names := make([]string, 0, len(st.servers))
+	for n := range st.servers {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		d := st.servers[n]
+		supported := d.vmacSupported
+		w.Servers = append(w.Servers, DedicatedServer{
+			Name: d.name, MainIP: d.mainIP.String(), Gateway: d.gateway.String(), Network: d.network.String(),
+			Datacenter: d.datacenter, VirtualMACSupported: &supported, VirtualMACQuota: d.vmacQuota,
+		})
+		macs := make([]string, 0, len(d.macs))
+		for m := range d.macs {
+			macs = append(macs, m)
+		}
+		sort.Strings(macs)
+		for _, m := range macs {
+			v := d.macs[m]
+			if v.creating {
+				continue
+			}
+			vm := VirtualMAC{Server: d.name, MAC: v.mac, Type: v.typ}
+			for _, ip := range sortedKeys(v.addrs) {
+				vm.Addresses = append(vm.Addresses, VirtualAddress{IP: ip, VirtualMachineName: v.addrs[ip]})
+			}
+			w.VirtualMACs = append(w.VirtualMACs, vm)
+		}
+	}
+	for _, k := range sortedKeys(st.ips) {
+		b := st.ips[k]
+		w.IPs = append(w.IPs, IP{IP: k, Type: b.typ, RoutedTo: b.routedTo, Description: b.description, Country: b.country})
+	}
+	return w
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
