@@ -1,0 +1,239 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// PowerState is a VM's power state.
+// +kubebuilder:validation:Enum=PoweredOn;PoweredOff
+type PowerState string
+
+const (
+	PoweredOn  PowerState = "PoweredOn"
+	PoweredOff PowerState = "PoweredOff"
+	// Suspended is only ever observed, never asked for.
+	Suspended PowerState = "Suspended"
+)
+
+// ESXiConnection says how to reach the ESXi host (or vCenter).
+type ESXiConnection struct {
+	// credentialsSecretRef names a Secret in this namespace with "url"
+	// (https://esxi.example/sdk), "username", "password" and how to trust the
+	// host's certificate: "thumbprint" (SHA-256, as the ESXi console shows it)
+	// or "ca.crt"; "insecureSkipTLSVerify": "true" only when explicitly wanted.
+	// Optional "datacenter" for vCenter.
+	CredentialsSecretRef SecretReference `json:"credentialsSecretRef"`
+
+	// resyncInterval is a safety net: changes made in ESXi arrive as events
+	// within about a second; a full re-read also happens this often.
+	// +kubebuilder:default="10m"
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s')",message="resyncInterval must be at least 1s"
+	// +optional
+	ResyncInterval *metav1.Duration `json:"resyncInterval,omitempty"`
+}
+
+// NICSpec is one virtual NIC of the VM. Select it by label or by index.
+// +kubebuilder:validation:XValidation:rule="has(self.label) != has(self.index)",message="set exactly one of label (e.g. \"Network adapter 2\") or index (0 for the first NIC)"
+// +kubebuilder:validation:XValidation:rule="!(has(self.mac) && has(self.macFrom))",message="set at most one of mac and macFrom"
+type NICSpec struct {
+	// label is the device label ESXi shows, e.g. "Network adapter 2".
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=80
+	// +optional
+	Label string `json:"label,omitempty"`
+
+	// index is the NIC's position among the VM's NICs, 0 for the first.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=9
+	// +optional
+	Index *int32 `json:"index,omitempty"`
+
+	// portGroup is the ESXi port group the NIC must be connected to
+	// (e.g. LAN or WAN). It must exist: the operator never moves a NIC to a
+	// port group that does not.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=80
+	PortGroup string `json:"portGroup"`
+
+	// mac is the MAC address the NIC must carry, e.g. 00:50:56:00:00:01.
+	// Omit both mac and macFrom to leave the NIC's MAC alone.
+	// +kubebuilder:validation:MaxLength=17
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$')",message="must be a MAC address written as six colon-separated hex pairs, e.g. 00:50:56:00:00:01"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[0-9a-fA-F][13579bBdDfF]:.*')",message="must be a unicast MAC (the first byte must be even)"
+	// +optional
+	MAC string `json:"mac,omitempty"`
+
+	// macFrom takes the MAC from a FailoverIP's status.macAddress (the OVH
+	// virtual MAC bound to that IP).
+	// +optional
+	MACFrom *FailoverIPReference `json:"macFrom,omitempty"`
+}
+
+// BridgedVMSpec is the desired network identity of a VM bridged onto OVH's
+// network.
+// +kubebuilder:validation:XValidation:rule="self.nics.all(n, !has(n.label) || self.nics.exists_one(m, has(m.label) && m.label == n.label))",message="each NIC label may appear only once"
+// +kubebuilder:validation:XValidation:rule="self.nics.all(n, !has(n.index) || self.nics.exists_one(m, has(m.index) && m.index == n.index))",message="each NIC index may appear only once"
+type BridgedVMSpec struct {
+	// esxi says how to reach the ESXi host.
+	ESXi ESXiConnection `json:"esxi"`
+
+	// vmName is the VM's name in the ESXi inventory.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=80
+	VMName string `json:"vmName"`
+
+	// nics are the NICs the operator keeps on the right port group with the
+	// right MAC. NICs not listed are left alone.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=10
+	// +listType=atomic
+	NICs []NICSpec `json:"nics"`
+
+	// powerState is the power state to keep the VM in. Omit it to leave power
+	// alone (except for a power cycle allowed by allowPowerCycle).
+	// +optional
+	PowerState PowerState `json:"powerState,omitempty"`
+
+	// allowPowerCycle lets the operator power a running VM off, change its
+	// MAC and power it on again. ESXi (and OVH's guide) want the VM off to
+	// change a MAC; without this flag the operator reports PowerOffRequired
+	// and waits for a person to do it.
+	// +optional
+	AllowPowerCycle bool `json:"allowPowerCycle,omitempty"`
+
+	Policies `json:",inline"`
+}
+
+// NICStatus is one NIC as ESXi reports it.
+type NICStatus struct {
+	// label is the device label, e.g. "Network adapter 2".
+	Label string `json:"label"`
+	// index is the NIC's position among the VM's NICs.
+	Index int32 `json:"index"`
+	// mac is the NIC's current MAC address.
+	// +optional
+	MAC string `json:"mac,omitempty"`
+	// addressType is how ESXi assigned the MAC: manual, generated or assigned.
+	// +optional
+	AddressType string `json:"addressType,omitempty"`
+	// portGroup is the port group the NIC is attached to.
+	// +optional
+	PortGroup string `json:"portGroup,omitempty"`
+	// connected says whether the virtual cable is plugged in.
+	// +optional
+	Connected bool `json:"connected,omitempty"`
+}
+
+// GuestRoute is a route inside the guest, as VMware Tools reports it.
+type GuestRoute struct {
+	// network is the destination, e.g. 0.0.0.0/0 or 198.51.100.254/32.
+	Network string `json:"network"`
+	// gateway is the next hop, empty for on-link routes.
+	// +optional
+	Gateway string `json:"gateway,omitempty"`
+	// device is the guest NIC index the route leaves through.
+	// +optional
+	Device string `json:"device,omitempty"`
+}
+
+// GuestInfo is what VMware Tools reports from inside the VM.
+type GuestInfo struct {
+	// toolsRunning says whether VMware Tools is running; the rest is empty
+	// otherwise.
+	ToolsRunning bool `json:"toolsRunning"`
+	// ipAddresses are the guest's IP addresses.
+	// +listType=atomic
+	// +optional
+	IPAddresses []string `json:"ipAddresses,omitempty"`
+	// routes are the guest's IPv4 routes.
+	// +listType=atomic
+	// +optional
+	Routes []GuestRoute `json:"routes,omitempty"`
+}
+
+// PowerCycleStep is a step of a MAC change on a running VM.
+// +kubebuilder:validation:Enum=PowerOff;Reconfigure;PowerOn
+type PowerCycleStep string
+
+const (
+	StepPowerOff    PowerCycleStep = "PowerOff"
+	StepReconfigure PowerCycleStep = "Reconfigure"
+	StepPowerOn     PowerCycleStep = "PowerOn"
+)
+
+// ESXiTask is an ESXi task the operator started and has not seen finish.
+type ESXiTask struct {
+	// step is what the task does within a power cycle or reconfiguration.
+	Step PowerCycleStep `json:"step"`
+	// ref is the task's managed object reference, e.g. "Task:haTask-1-vim...".
+	Ref string `json:"ref"`
+	// startedAt is when the operator started the task.
+	StartedAt metav1.Time `json:"startedAt"`
+	// powerCycle is true when the operator powered the VM off itself and
+	// must power it on again after the reconfiguration.
+	// +optional
+	PowerCycle bool `json:"powerCycle,omitempty"`
+}
+
+// BridgedVMStatus is what the operator observed in ESXi.
+type BridgedVMStatus struct {
+	ResourceStatus `json:",inline"`
+
+	// vmRef is the VM's managed object reference.
+	// +optional
+	VMRef string `json:"vmRef,omitempty"`
+
+	// powerState is the VM's power state.
+	// +optional
+	PowerState PowerState `json:"powerState,omitempty"`
+
+	// nics are the VM's NICs as observed.
+	// +listType=atomic
+	// +optional
+	NICs []NICStatus `json:"nics,omitempty"`
+
+	// guest is what VMware Tools report, when they run.
+	// +optional
+	Guest *GuestInfo `json:"guest,omitempty"`
+
+	// pendingTask is the ESXi task in flight, if any.
+	// +optional
+	PendingTask *ESXiTask `json:"pendingTask,omitempty"`
+}
+
+// BridgedVM is an ESXi VM whose NICs sit on the right port groups with the OVH
+// virtual MACs of their failover IPs.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=bvm,categories=ovhbridge
+// +kubebuilder:printcolumn:name="VM",type=string,JSONPath=`.spec.vmName`
+// +kubebuilder:printcolumn:name="Power",type=string,JSONPath=`.status.powerState`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Policy",type=string,JSONPath=`.spec.managementPolicy`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type BridgedVM struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is the desired state of the VM's NICs and power.
+	Spec BridgedVMSpec `json:"spec"`
+
+	// status is what the operator last observed in ESXi.
+	// +optional
+	Status BridgedVMStatus `json:"status,omitempty"`
+}
+
+// BridgedVMList is a list of BridgedVMs.
+//
+// +kubebuilder:object:root=true
+type BridgedVMList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []BridgedVM `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&BridgedVM{}, &BridgedVMList{})
+}

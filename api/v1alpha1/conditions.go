@@ -1,0 +1,88 @@
+package v1alpha1
+
+// Condition types shared by every kind.
+const (
+	// TypeReady summarises: True when the external world matches the spec.
+	TypeReady = "Ready"
+	// TypeSynced is True when the last reconcile could talk to the external
+	// system; it keeps "cannot see" apart from "differs".
+	TypeSynced = "Synced"
+	// TypeReconciling (kstatus) exists only while a task or commit is in flight.
+	TypeReconciling = "Reconciling"
+	// TypeStalled (kstatus) exists only while a terminal error needs a human.
+	TypeStalled = "Stalled"
+)
+
+// FailoverIP condition types.
+const (
+	TypeRouted             = "Routed"
+	TypeVirtualMACAssigned = "VirtualMACAssigned"
+)
+
+// BridgedVM condition types.
+const (
+	TypeMACConfigured     = "MACConfigured"
+	TypeNetworkAttached   = "NetworkAttached"
+	TypePowerStateMatches = "PowerStateMatches"
+)
+
+// RouterConfig condition types.
+const (
+	TypeConfigApplied       = "ConfigApplied"
+	TypeConfigSaved         = "ConfigSaved"
+	TypeGatewayRoutePresent = "GatewayRoutePresent"
+	TypeARPTableHealthy     = "ARPTableHealthy"
+	TypeBootScriptPersisted = "BootScriptPersisted"
+)
+
+// Reasons. One CamelCase reason per failure mode, so that alerts and humans
+// can tell them apart without parsing messages.
+const (
+	// Generic.
+	ReasonAvailable          = "Available"
+	ReasonUpToDate           = "UpToDate"
+	ReasonFirstObservation   = "FirstObservation"
+	ReasonDrifted            = "Drifted"
+	ReasonReconcileSuccess   = "ReconcileSuccess"
+	ReasonReconcilePaused    = "ReconcilePaused"
+	ReasonCredentialsInvalid = "CredentialsInvalid"
+	ReasonSecretNotFound     = "SecretNotFound"
+	ReasonUnreachable        = "Unreachable"
+	ReasonTrustFailure       = "TrustFailure"
+	ReasonRateLimited        = "RateLimited"
+	ReasonCapabilityMissing  = "CapabilityMissing"
+	ReasonInvalidSpec        = "InvalidSpec"
+	ReasonReferenceNotReady  = "ReferenceNotReady"
+	ReasonDeleting           = "Deleting"
+	ReasonExternalError      = "ExternalError"
+	ReasonTaskInProgress     = "TaskInProgress"
+	ReasonTaskFailed         = "TaskFailed"
+
+	// FailoverIP.
+	ReasonRoutedElsewhere    = "RoutedElsewhere"
+	ReasonMoveInProgress     = "MoveInProgress"
+	ReasonVirtualMACMissing  = "VirtualMACMissing"
+	ReasonVirtualMACConflict = "VirtualMACConflict"
+
+	// BridgedVM.
+	ReasonMACMismatch        = "MACMismatch"
+	ReasonWrongPortGroup     = "WrongPortGroup"
+	ReasonPowerOffRequired   = "PowerOffRequired"
+	ReasonVMNotFound         = "VMNotFound"
+	ReasonNICNotFound        = "NICNotFound"
+	ReasonPortGroupNotFound  = "PortGroupNotFound"
+	ReasonFailoverIPNotReady = "FailoverIPNotReady"
+	ReasonPowerStateMismatch = "PowerStateMismatch"
+
+	// RouterConfig.
+	ReasonGatewayRouteMissing        = "GatewayRouteMissing"
+	ReasonDefaultRouteWithoutGateway = "DefaultRouteWithoutGateway"
+	ReasonARPFlood                   = "ARPFlood"
+	ReasonGatewayARPMissing          = "GatewayARPMissing"
+	ReasonBootScriptMissing          = "BootScriptMissing"
+	ReasonUnsavedConfig              = "UnsavedConfig"
+	ReasonNATRuleMissing             = "NATRuleMissing"
+	ReasonConfigDrift                = "ConfigDrift"
+	ReasonCommitFailed               = "CommitFailed"
+	ReasonSaveFailed                 = "SaveFailed"
+)

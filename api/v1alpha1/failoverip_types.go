@@ -1,0 +1,179 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// VirtualMACType is the kind of OVH virtual MAC.
+// +kubebuilder:validation:Enum=vmware;ovh
+type VirtualMACType string
+
+const (
+	// VirtualMACVMware is the type to use for VMs on ESXi.
+	VirtualMACVMware VirtualMACType = "vmware"
+	// VirtualMACOVH is OVH's generic type (KVM, Proxmox, ...).
+	VirtualMACOVH VirtualMACType = "ovh"
+)
+
+// OVHConnection says how to reach the OVH API.
+type OVHConnection struct {
+	// credentialsSecretRef names a Secret in this namespace holding the OVH API
+	// credentials: "endpoint" (ovh-eu, ovh-ca, ovh-us, soyoustart-eu,
+	// kimsufi-eu, ... or a URL) and one complete set of "applicationKey" +
+	// "applicationSecret" + "consumerKey", or "accessToken", or "clientID" +
+	// "clientSecret" (OAuth2). Read on every reconcile, so rotating the Secret
+	// needs no restart.
+	CredentialsSecretRef SecretReference `json:"credentialsSecretRef"`
+
+	// syncInterval is how often the OVH API is observed again to catch drift
+	// made outside Kubernetes (a jitter of up to 10% is added). Observation is
+	// shared by every FailoverIP of the same server and credentials.
+	// +kubebuilder:default="1m"
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s')",message="syncInterval must be at least 1s"
+	// +optional
+	SyncInterval *metav1.Duration `json:"syncInterval,omitempty"`
+}
+
+// VirtualMACSpec asks for an OVH virtual MAC bound to the failover IP, which
+// the VM's bridged NIC must carry for OVH's network to accept its traffic.
+type VirtualMACSpec struct {
+	// type of virtual MAC: vmware (for ESXi VMs) or ovh.
+	// +kubebuilder:default=vmware
+	// +optional
+	Type VirtualMACType `json:"type,omitempty"`
+
+	// vmName is the virtual machine name recorded with the virtual MAC at OVH
+	// (shown in the OVH manager; usually the ESXi VM name).
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9][A-Za-z0-9._-]*$`
+	VMName string `json:"vmName"`
+}
+
+// FailoverIPSpec is the desired state of a failover ("additional") IP.
+type FailoverIPSpec struct {
+	// ip is the failover IPv4 address (203.0.113.123) or block
+	// (203.0.113.120/29), exactly as OVH lists it. Immutable: to manage
+	// another IP, create another FailoverIP.
+	// +kubebuilder:validation:MaxLength=18
+	// +kubebuilder:validation:XValidation:rule="isIP(self) ? ip(self).family() == 4 : (isCIDR(self) && cidr(self).ip().family() == 4)",message="must be an IPv4 address such as 203.0.113.123 or an IPv4 block such as 203.0.113.120/29"
+	// +kubebuilder:validation:XValidation:rule="!isCIDR(self) || cidr(self) == cidr(self).masked()",message="a block must be written with its network address, e.g. 203.0.113.120/29"
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="ip is immutable: create a new FailoverIP to manage another address"
+	IP string `json:"ip"`
+
+	// server is the OVH service name of the dedicated server the IP must be
+	// routed to, e.g. ns123456.ip-198-51-100.eu.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$')",message="must be an OVH service name such as ns123456.ip-198-51-100.eu (lower case letters, digits, dots and dashes)"
+	Server string `json:"server"`
+
+	// virtualMAC, when set, makes the operator ensure a virtual MAC of this
+	// type is bound to the IP. Omit it for IPs routed to the host itself.
+	// +optional
+	VirtualMAC *VirtualMACSpec `json:"virtualMAC,omitempty"`
+
+	// reverse is the reverse DNS name to set on the IP (optional). OVH refuses
+	// it until the name resolves forward to the IP.
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([a-z0-9]([a-z0-9-]*[a-z0-9])?[.])+[a-z]{2,}[.]?$')",message="must be a DNS name such as www.example.com"
+	// +optional
+	Reverse string `json:"reverse,omitempty"`
+
+	// ovh says how to reach the OVH API.
+	OVH OVHConnection `json:"ovh"`
+
+	Policies `json:",inline"`
+}
+
+// PendingTask is an external task the operator started and has not yet seen
+// finish. It is recorded before anything else happens so that a restart never
+// issues the same write twice.
+type PendingTask struct {
+	// id of the task at the external system.
+	ID string `json:"id"`
+	// function is what the task does, e.g. genericMoveFloatingIp, addVirtualMac.
+	Function string `json:"function"`
+	// scope says where the task lives: "ip" (under /ip/{ip}/task) or "server"
+	// (under /dedicated/server/{server}/task).
+	// +optional
+	Scope string `json:"scope,omitempty"`
+	// target is what the task acts on (destination server, MAC, ...).
+	// +optional
+	Target string `json:"target,omitempty"`
+	// startedAt is when the operator started the task.
+	StartedAt metav1.Time `json:"startedAt"`
+}
+
+// FailoverIPStatus is what the operator observed at OVH.
+type FailoverIPStatus struct {
+	ResourceStatus `json:",inline"`
+
+	// routedTo is the server the IP is routed to right now, as OVH reports it
+	// (empty when parked).
+	// +optional
+	RoutedTo string `json:"routedTo,omitempty"`
+
+	// macAddress is the virtual MAC bound to the IP; BridgedVMs take their
+	// NIC's MAC from here.
+	// +optional
+	MACAddress string `json:"macAddress,omitempty"`
+
+	// virtualMACType is the type of that virtual MAC as OVH reports it.
+	// +optional
+	VirtualMACType VirtualMACType `json:"virtualMACType,omitempty"`
+
+	// gateway is the IPv4 gateway of the server the IP is routed to (the main
+	// IP's /24 .254 on older ranges; taken from the OVH API). RouterConfigs use
+	// it for their WAN gateway route.
+	// +optional
+	Gateway string `json:"gateway,omitempty"`
+
+	// serverMainIP is the main IPv4 address of the server.
+	// +optional
+	ServerMainIP string `json:"serverMainIP,omitempty"`
+
+	// pendingTask is the OVH task in flight, if any.
+	// +optional
+	PendingTask *PendingTask `json:"pendingTask,omitempty"`
+}
+
+// FailoverIP is an OVH failover ("additional") IP routed to a dedicated server,
+// optionally with a virtual MAC for a bridged VM.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=fip,categories=ovhbridge
+// +kubebuilder:printcolumn:name="IP",type=string,JSONPath=`.spec.ip`
+// +kubebuilder:printcolumn:name="Server",type=string,JSONPath=`.spec.server`
+// +kubebuilder:printcolumn:name="Routed-To",type=string,JSONPath=`.status.routedTo`
+// +kubebuilder:printcolumn:name="vMAC",type=string,JSONPath=`.status.macAddress`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Policy",type=string,JSONPath=`.spec.managementPolicy`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type FailoverIP struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is the desired state: which server the IP is routed to and which
+	// virtual MAC it carries.
+	Spec FailoverIPSpec `json:"spec"`
+
+	// status is what the operator last observed at OVH.
+	// +optional
+	Status FailoverIPStatus `json:"status,omitempty"`
+}
+
+// FailoverIPList is a list of FailoverIPs.
+//
+// +kubebuilder:object:root=true
+type FailoverIPList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []FailoverIP `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&FailoverIP{}, &FailoverIPList{})
+}

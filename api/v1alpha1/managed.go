@@ -1,0 +1,22 @@
+package v1alpha1
+
+// The accessors below let the shared reconcile plumbing handle every kind the
+// same way without reflection.
+
+// GetResourceStatus gives the status fields shared by every kind.
+func (f *FailoverIP) GetResourceStatus() *ResourceStatus { return &f.Status.ResourceStatus }
+
+// GetPolicies gives the management and deletion policies, defaults applied.
+func (f *FailoverIP) GetPolicies() Policies { return f.Spec.Policies.GetPolicies() }
+
+// GetResourceStatus gives the status fields shared by every kind.
+func (b *BridgedVM) GetResourceStatus() *ResourceStatus { return &b.Status.ResourceStatus }
+
+// GetPolicies gives the management and deletion policies, defaults applied.
+func (b *BridgedVM) GetPolicies() Policies { return b.Spec.Policies.GetPolicies() }
+
+// GetResourceStatus gives the status fields shared by every kind.
+func (r *RouterConfig) GetResourceStatus() *ResourceStatus { return &r.Status.ResourceStatus }
+
+// GetPolicies gives the management and deletion policies, defaults applied.
+func (r *RouterConfig) GetPolicies() Policies { return r.Spec.Policies.GetPolicies() }

@@ -1,0 +1,333 @@
+// Package controllers holds one reconciler per kind. The straight line every
+// kind shares — get, paused?, deleting?, finalizer, first sight, sync, status,
+// events — lives here once; each kind only supplies how to sync with its
+// external system and how to undo what it created.
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	v1 "github.com/ovhbridge/ovhbridge-operator/api/v1alpha1"
+	"github.com/ovhbridge/ovhbridge-operator/internal/cause"
+	"github.com/ovhbridge/ovhbridge-operator/internal/metrics"
+)
+
+// managed is what every kind of this operator looks like to the plumbing.
+type managed interface {
+	client.Object
+	GetResourceStatus() *v1.ResourceStatus
+	GetPolicies() v1.Policies
+}
+
+// kindLogic is what a kind supplies to the shared lifecycle.
+type kindLogic[T managed] interface {
+	// Sync observes the external system and, under Manage, corrects it. It
+	// sets the kind's own conditions and Ready on obj and returns when to look
+	// again. An error means the external system could not be seen or changed;
+	// the lifecycle turns it into Synced=False (and Stalled when retrying
+	// cannot help) and keeps the last known Ready.
+	Sync(ctx context.Context, obj T) (requeueAfter time.Duration, err error)
+
+	// Finalize undoes what obj created, for deletionPolicy Delete under
+	// Manage. done=false asks to be called again after requeueAfter (an
+	// external task is still running).
+	Finalize(ctx context.Context, obj T) (done bool, requeueAfter time.Duration, err error)
+}
+
+// lifecycle runs the shared reconcile steps for one kind.
+type lifecycle[T managed] struct {
+	client   client.Client
+	recorder events.EventRecorder
+	kind     string
+	newObj   func() T
+	logic    kindLogic[T]
+}
+
+// Reconcile implements reconcile.Reconciler.
+func (l *lifecycle[T]) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	obj := l.newObj()
+	if err := l.client.Get(ctx, req.NamespacedName, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			forgetDrift(l.kind, req.Namespace, req.Name)
+			return reconcile.Result{}, nil
+		}
+		return reconcile.Result{}, err
+	}
+	before := obj.DeepCopyObject().(T)
+	policies := obj.GetPolicies()
+
+	if !obj.GetDeletionTimestamp().IsZero() {
+		return l.delete(ctx, obj, before, policies)
+	}
+	if err := l.ensureFinalizer(ctx, obj, policies.DeletionPolicy == v1.Delete); err != nil {
+		return reconcile.Result{}, err
+	}
+	before = obj.DeepCopyObject().(T)
+
+	st := obj.GetResourceStatus()
+	if meta.FindStatusCondition(st.Conditions, v1.TypeReady) == nil {
+		// First sight: say so at once, before any slow external call, so that
+		// `kubectl get` never shows an object with no READY at all.
+		setCondition(obj, v1.TypeReady, metav1.ConditionUnknown, v1.ReasonFirstObservation,
+			fmt.Sprintf("%s %s is being observed for the first time", l.kind, obj.GetName()))
+		if err := l.patchStatus(ctx, before, obj); err != nil {
+			return reconcile.Result{}, err
+		}
+		before = obj.DeepCopyObject().(T)
+	}
+
+	if isPaused(obj) {
+		setCondition(obj, v1.TypeSynced, metav1.ConditionFalse, v1.ReasonReconcilePaused,
+			fmt.Sprintf("reconciliation is paused by the %s annotation; remove it to resume", v1.PausedAnnotation))
+		removeCondition(obj, v1.TypeReconciling)
+		return reconcile.Result{}, l.patchStatus(ctx, before, obj)
+	}
+
+	requeue, syncErr := l.logic.Sync(ctx, obj)
+	result := l.recordSyncOutcome(obj, syncErr, requeue)
+	if err := l.patchStatus(ctx, before, obj); err != nil {
+		return reconcile.Result{}, err
+	}
+	recordDrift(l.kind, obj)
+	if syncErr != nil && retryable(syncErr) {
+		// Let the workqueue's exponential backoff pace retries of transient
+		// failures (network, 5xx, 429).
+		return reconcile.Result{}, syncErr
+	}
+	return result, nil
+}
+
+// recordSyncOutcome sets Synced and Stalled from the outcome of Sync.
+func (l *lifecycle[T]) recordSyncOutcome(obj T, err error, requeue time.Duration) reconcile.Result {
+	st := obj.GetResourceStatus()
+	st.ObservedGeneration = obj.GetGeneration()
+	if err == nil {
+		setCondition(obj, v1.TypeSynced, metav1.ConditionTrue, v1.ReasonReconcileSuccess,
+			"the external system was observed successfully")
+		removeCondition(obj, v1.TypeStalled)
+		return reconcile.Result{RequeueAfter: jitter(requeue)}
+	}
+	reason, stalled := reasonFor(err)
+	msg := fmt.Sprintf("%s %s/%s: %s", l.kind, obj.GetNamespace(), obj.GetName(), err.Error())
+	setCondition(obj, v1.TypeSynced, metav1.ConditionFalse, reason, msg)
+	if stalled {
+		setCondition(obj, v1.TypeStalled, metav1.ConditionTrue, reason, msg)
+		removeCondition(obj, v1.TypeReconciling)
+	} else {
+		removeCondition(obj, v1.TypeStalled)
+	}
+	if ready := meta.FindStatusCondition(st.Conditions, v1.TypeReady); ready != nil && ready.Status == metav1.ConditionUnknown {
+		// Still never seen: keep Unknown, but say why.
+		setCondition(obj, v1.TypeReady, metav1.ConditionUnknown, reason, msg)
+	}
+	if requeue <= 0 {
+		requeue = time.Minute
+	}
+	// A terminal error waits for a spec or Secret change (both are watched),
+	// with a slow retry in case the fix happened outside Kubernetes.
+	return reconcile.Result{RequeueAfter: jitter(requeue)}
+}
+
+// reasonFor maps a sync error to a Synced reason and whether it is terminal.
+func reasonFor(err error) (reason string, stalled bool) {
+	var se *specError
+	if errors.As(err, &se) {
+		return se.reason, se.stalled
+	}
+	switch cause.KindOf(err) {
+	case cause.CredentialsInvalid:
+		return v1.ReasonCredentialsInvalid, true
+	case cause.TrustFailure:
+		return v1.ReasonTrustFailure, true
+	case cause.RateLimited:
+		return v1.ReasonRateLimited, false
+	case cause.CapabilityMissing:
+		return v1.ReasonCapabilityMissing, true
+	case cause.Invalid:
+		return v1.ReasonInvalidSpec, true
+	case cause.Unreachable:
+		return v1.ReasonUnreachable, false
+	default:
+		return v1.ReasonExternalError, false
+	}
+}
+
+// specError is a problem with the object or what it references (a missing
+// Secret, an invalid combination only known at run time). It is not retried
+// with backoff: a watch brings the object back when the cause changes.
+type specError struct {
+	reason  string
+	msg     string
+	stalled bool
+}
+
+func (e *specError) Error() string { return e.msg }
+
+// retryable says whether a sync error deserves a fast backoff retry.
+func retryable(err error) bool {
+	var se *specError
+	if errors.As(err, &se) {
+		return false
+	}
+	return cause.Retryable(err)
+}
+
+func (l *lifecycle[T]) delete(ctx context.Context, obj, before T, policies v1.Policies) (reconcile.Result, error) {
+	if !controllerutil.ContainsFinalizer(obj, v1.Finalizer) {
+		return reconcile.Result{}, nil
+	}
+	undo := policies.DeletionPolicy == v1.Delete && policies.ManagementPolicy == v1.Manage
+	if undo && isPaused(obj) {
+		setCondition(obj, v1.TypeSynced, metav1.ConditionFalse, v1.ReasonReconcilePaused,
+			"deletion waits: reconciliation is paused, and deletionPolicy Delete needs to undo external changes")
+		return reconcile.Result{}, l.patchStatus(ctx, before, obj)
+	}
+	if undo {
+		done, after, err := l.logic.Finalize(ctx, obj)
+		if err != nil || !done {
+			msg := "undoing external changes before deletion (deletionPolicy Delete)"
+			if err != nil {
+				msg = fmt.Sprintf("cannot undo external changes before deletion: %s", err.Error())
+			}
+			setCondition(obj, v1.TypeReady, metav1.ConditionFalse, v1.ReasonDeleting, msg)
+			if perr := l.patchStatus(ctx, before, obj); perr != nil {
+				return reconcile.Result{}, perr
+			}
+			if err != nil {
+				return reconcile.Result{}, err
+			}
+			return reconcile.Result{RequeueAfter: after}, nil
+		}
+	}
+	forgetDrift(l.kind, obj.GetNamespace(), obj.GetName())
+	return reconcile.Result{}, l.ensureFinalizer(ctx, obj, false)
+}
+
+// ensureFinalizer adds or removes the finalizer. Only deletionPolicy Delete
+// needs one: with Orphan there is nothing to undo, and a finalizer would only
+// block deletion while the operator is down.
+func (l *lifecycle[T]) ensureFinalizer(ctx context.Context, obj T, want bool) error {
+	if controllerutil.ContainsFinalizer(obj, v1.Finalizer) == want {
+		return nil
+	}
+	patch := client.MergeFromWithOptions(obj.DeepCopyObject().(T), client.MergeFromWithOptimisticLock{})
+	if want {
+		controllerutil.AddFinalizer(obj, v1.Finalizer)
+	} else {
+		controllerutil.RemoveFinalizer(obj, v1.Finalizer)
+	}
+	if err := l.client.Patch(ctx, obj, patch); err != nil && !(apierrors.IsNotFound(err) && !want) {
+		return err
+	}
+	return nil
+}
+
+// patchStatus writes the status if it changed and emits one Event per
+// condition transition.
+func (l *lifecycle[T]) patchStatus(ctx context.Context, before, after T) error {
+	if equality.Semantic.DeepEqual(before, after) {
+		return nil
+	}
+	if err := l.client.Status().Patch(ctx, after, client.MergeFrom(before)); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return err
+	}
+	l.emitTransitions(before, after)
+	return nil
+}
+
+func (l *lifecycle[T]) emitTransitions(before, after T) {
+	if l.recorder == nil {
+		return
+	}
+	old := before.GetResourceStatus().Conditions
+	for _, c := range after.GetResourceStatus().Conditions {
+		prev := meta.FindStatusCondition(old, c.Type)
+		if prev != nil && prev.Status == c.Status && prev.Reason == c.Reason {
+			continue
+		}
+		if prev == nil && c.Status == metav1.ConditionUnknown {
+			continue // first sight is not news
+		}
+		l.recorder.Eventf(after, nil, eventType(c), c.Reason, c.Type,
+			"%s is %s: %s", c.Type, c.Status, c.Message)
+	}
+}
+
+// eventType is Warning for the conditions a person should look at.
+func eventType(c metav1.Condition) string {
+	switch c.Type {
+	case v1.TypeStalled:
+		return corev1.EventTypeWarning
+	case v1.TypeReconciling:
+		return corev1.EventTypeNormal
+	}
+	if c.Status == metav1.ConditionFalse {
+		return corev1.EventTypeWarning
+	}
+	return corev1.EventTypeNormal
+}
+
+func isPaused(obj client.Object) bool {
+	return obj.GetAnnotations()[v1.PausedAnnotation] == "true"
+}
+
+// setCondition sets a condition stamped with the object's generation.
+func setCondition(obj managed, typ string, status metav1.ConditionStatus, reason, msg string) {
+	meta.SetStatusCondition(&obj.GetResourceStatus().Conditions, metav1.Condition{
+		Type: typ, Status: status, Reason: reason, Message: truncate(msg, 32768),
+		ObservedGeneration: obj.GetGeneration(),
+	})
+}
+
+func removeCondition(obj managed, typ string) {
+	meta.RemoveStatusCondition(&obj.GetResourceStatus().Conditions, typ)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-3] + "..."
+}
+
+// jitter spreads periodic re-observation by up to +10% so that many objects
+// created together do not hit an external API in lockstep.
+func jitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	return d + time.Duration(rand.Int64N(int64(d)/10+1))
+}
+
+// recordDrift exports one gauge series per drift reason the object shows.
+func recordDrift(kind string, obj managed) {
+	forgetDrift(kind, obj.GetNamespace(), obj.GetName())
+	seen := map[string]bool{}
+	for _, d := range obj.GetResourceStatus().Drift {
+		if d.Reason != "" && !seen[d.Reason] {
+			seen[d.Reason] = true
+			metrics.Drift.WithLabelValues(kind, obj.GetNamespace(), obj.GetName(), d.Reason).Set(1)
+		}
+	}
+}
+
+func forgetDrift(kind, namespace, name string) {
+	metrics.Drift.DeletePartialMatch(map[string]string{"kind": kind, "namespace": namespace, "name": name})
+}

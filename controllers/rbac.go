@@ -1,0 +1,11 @@
+package controllers
+
+// The operator's whole permission set, generated into config/rbac/role.yaml.
+// It reads Secrets (credentials) but never writes them, and writes nothing
+// outside its own kinds but Events and its leader-election Lease.
+//
+// +kubebuilder:rbac:groups=ovhbridge.io,resources=failoverips;bridgedvms;routerconfigs,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=ovhbridge.io,resources=failoverips/status;bridgedvms/status;routerconfigs/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=ovhbridge.io,resources=failoverips/finalizers;bridgedvms/finalizers;routerconfigs/finalizers,verbs=update
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
