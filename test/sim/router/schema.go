@@ -1,0 +1,264 @@
+package routersim
+
+import (
+	"fmt"
+	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// The configuration templates the simulator knows: enough of the real ones
+// to hold the seed's configuration, what the operator renders, and some
+// unmanaged configuration to prove it is left alone. One line per node:
+//
+//	name [kind] [type] [@profiles]
+//
+// kind: none = plain node, * = tag node (its value has the children),
+// = = single-value leaf, + = multi-value leaf, ! = valueless leaf.
+const schemaText = `
+interfaces
+  ethernet * iface
+    address + ifaddr
+    description = text
+    duplex = text
+    speed = text
+    hw-id = mac
+    mtu = num
+    disable !
+  loopback * text
+    address + ifaddr
+protocols
+  static
+    route * prefix
+      next-hop * ipv4
+        distance = num
+        disable !
+      interface * iface @vyos-1.4,vyos-1.5
+        distance = num
+      blackhole
+        distance = num
+    interface-route * prefix @vyatta-6.5,vyos-1.3
+      next-hop-interface * iface
+        distance = num
+nat
+  source
+    rule * rule
+      description = text
+      outbound-interface = iface @vyatta-6.5,vyos-1.3
+      outbound-interface @vyos-1.4,vyos-1.5
+        name = iface
+      protocol = text
+      source
+        address = natnet
+        port = text
+      destination
+        address = natnet
+        port = text
+      translation
+        address = xlat
+      exclude !
+  destination
+    rule * rule
+      description = text
+      inbound-interface = iface @vyatta-6.5,vyos-1.3
+      inbound-interface @vyos-1.4,vyos-1.5
+        name = iface
+      protocol = text
+      source
+        address = natnet
+      destination
+        address = natnet
+        port = text
+      translation
+        address = ipv4
+        port = text
+      exclude !
+system
+  host-name = text
+  domain-name = text
+  gateway-address = ipv4 @vyatta-6.5
+  name-server + text
+  time-zone = text
+  login
+    user * text
+      authentication
+        encrypted-password = text
+        plaintext-password = text
+        public-keys * text
+          key = text
+          type = text
+      full-name = text
+      level = text @vyatta-6.5,vyos-1.3
+  ntp
+    server * text
+  syslog
+    global
+      facility * text
+        level = text
+  config-management
+    commit-revisions = num
+  console
+    device * text
+      speed = num
+service
+  ssh
+    port = num
+    listen-address + text
+    disable-password-authentication !
+  https @vyos-1.3,vyos-1.4,vyos-1.5
+    api
+      keys
+        id * text
+          key = text
+      rest ! @vyos-1.5
+      strict !
+      debug !
+    listen-address + text
+    certificates
+      system-generated-certificate !
+firewall
+  name * text
+    default-action = text
+    description = text
+    rule * rule
+      action = text
+      description = text
+      protocol = text
+      state
+        established = text
+        related = text
+        invalid = text
+      destination
+        address = natnet
+        port = text
+      source
+        address = natnet
+`
+
+type skind int
+
+const (
+	sNode skind = iota
+	sTag
+	sLeaf
+	sMulti
+	sFlag
+)
+
+// snode is one node of the configuration templates.
+type snode struct {
+	name string
+	kind skind
+	typ  string
+	kids map[string]*snode
+}
+
+// buildSchema keeps the template lines that apply to profile.
+func buildSchema(p Profile) *snode {
+	root := &snode{kind: sNode, kids: map[string]*snode{}}
+	type level struct {
+		indent int
+		n      *snode
+	}
+	stack := []level{{-1, root}}
+	skipBelow := -1
+	for _, line := range strings.Split(schemaText, "\n") {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		indent := len(line) - len(strings.TrimLeft(line, " "))
+		if skipBelow >= 0 {
+			if indent > skipBelow {
+				continue
+			}
+			skipBelow = -1
+		}
+		f := strings.Fields(line)
+		n := &snode{name: f[0], kind: sNode, kids: map[string]*snode{}}
+		keep := true
+		for _, w := range f[1:] {
+			switch {
+			case w == "*":
+				n.kind = sTag
+			case w == "=":
+				n.kind = sLeaf
+			case w == "+":
+				n.kind = sMulti
+			case w == "!":
+				n.kind = sFlag
+			case strings.HasPrefix(w, "@"):
+				keep = false
+				for _, q := range strings.Split(w[1:], ",") {
+					if Profile(q) == p {
+						keep = true
+					}
+				}
+			default:
+				n.typ = w
+			}
+		}
+		if !keep {
+			skipBelow = indent
+			continue
+		}
+		for stack[len(stack)-1].indent >= indent {
+			stack = stack[:len(stack)-1]
+		}
+		stack[len(stack)-1].n.kids[n.name] = n
+		stack = append(stack, level{indent, n})
+	}
+	return root
+}
+
+var (
+	ifaceRe = regexp.MustCompile(`^(eth|lo|bond|br|dum)[0-9]{0,4}$`)
+	macRe   = regexp.MustCompile(`^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$`)
+)
+
+// validValue checks a value against its template type, as the real
+// templates' val_help/syntax checks do.
+func validValue(typ, v string) bool {
+	if v == "" || strings.ContainsAny(v, "\n\x00") {
+		return false
+	}
+	switch typ {
+	case "iface":
+		return ifaceRe.MatchString(v)
+	case "ipv4":
+		a, err := netip.ParseAddr(v)
+		return err == nil && a.Is4()
+	case "prefix":
+		p, err := netip.ParsePrefix(v)
+		return err == nil && p.Addr().Is4() && p.Masked() == p
+	case "ifaddr":
+		if v == "dhcp" {
+			return true
+		}
+		p, err := netip.ParsePrefix(v)
+		return err == nil && p.Addr().Is4()
+	case "natnet":
+		v = strings.TrimPrefix(v, "!")
+		if strings.Contains(v, "/") {
+			p, err := netip.ParsePrefix(v)
+			return err == nil && p.Addr().Is4()
+		}
+		a, err := netip.ParseAddr(v)
+		return err == nil && a.Is4()
+	case "xlat":
+		return v == "masquerade" || validValue("natnet", v)
+	case "rule":
+		n, err := strconv.Atoi(v)
+		return err == nil && n >= 1 && n <= 9999
+	case "num":
+		_, err := strconv.Atoi(v)
+		return err == nil
+	case "mac":
+		return macRe.MatchString(v)
+	}
+	return true
+}
+
+func pathError(words []string) string {
+	return fmt.Sprintf("\n  Configuration path: [%s] is not valid\n", strings.Join(words, " "))
+}

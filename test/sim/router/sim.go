@@ -1,0 +1,883 @@
+// Package routersim is a stand-in for the Vyatta / VyOS router VM of an OVH
+// bridged setup, faithful enough to test the operator's router drivers over
+// the real protocols: an SSH server running the vbash scripts the drivers
+// send (a small interpreter, not bash), the VyOS HTTPS API on VyOS profiles,
+// working / active / saved configuration trees checked against the
+// platform's templates, and a kernel model whose routes are derived from the
+// active configuration as each platform's routing daemon does — including
+// the Vyatta 6.5 + Quagga default route without gateway that floods the
+// neighbour table when traffic is injected. Faults (dropped connections,
+// failed or partial commits, the commit lock, slow replies) and out-of-band
+// edits are injectable, and every command is counted.
+package routersim
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// Profile is a router release the simulator imitates.
+type Profile string
+
+// Profiles.
+const (
+	Vyatta65 Profile = "vyatta-6.5"
+	VyOS13   Profile = "vyos-1.3"
+	VyOS14   Profile = "vyos-1.4"
+	VyOS15   Profile = "vyos-1.5"
+)
+
+// Profiles lists every profile.
+var Profiles = []Profile{Vyatta65, VyOS13, VyOS14, VyOS15}
+
+// Options configure a simulated router. Zero values get defaults.
+type Options struct {
+	// Username / Password accepted over SSH (default vyos / vyos, or
+	// vyatta / vyatta on Vyatta).
+	Username, Password string
+	// AuthorizedKeys are accepted for public-key authentication.
+	AuthorizedKeys []ssh.PublicKey
+	// HostKey is the SSH host key (default: a fresh ed25519 key).
+	HostKey ssh.Signer
+	// APIKey is put into the default configuration as `service https api
+	// keys id ovhbridge key ...` (default "sim-api-key"). A seed
+	// configuration brings its own keys.
+	APIKey string
+	// Seed is the initial saved and active configuration, curly
+	// (config.boot) or set commands. Default: a minimal router with eth1
+	// and eth2, SSH, and on VyOS the HTTP API.
+	Seed string
+	// NICs are the interfaces the VM has (default eth0..eth3).
+	NICs []string
+	// Gateway is OVH's gateway on the WAN (default 198.51.100.254) and
+	// GatewayMAC the MAC it answers ARP with, for itself and — by
+	// proxy-ARP — for every other address (default 00:05:73:a0:00:01).
+	Gateway, GatewayMAC string
+	// Hosts maps neighbour addresses that answer ARP themselves to MACs.
+	Hosts map[string]string
+	// Addr is the listen address for both servers (default 127.0.0.1).
+	Addr string
+	// Hostname (default vyatta / vyos).
+	Hostname string
+}
+
+// Router is one simulated router.
+type Router struct {
+	profile Profile
+	opts    Options
+	schema  *snode
+
+	mu     sync.Mutex
+	active *tree
+	files  map[string]*file
+	routes []kroute
+	neigh  []neighbour
+	calls  map[string]int
+	faults faults
+	boots  int
+
+	hostKey  ssh.Signer
+	ca       *certAuthority
+	sshLn    net.Listener
+	httpLn   net.Listener
+	httpSrv  *http.Server
+	conns    map[net.Conn]bool
+	closed   chan struct{}
+	wg       sync.WaitGroup
+	apiMu    sync.Mutex // the API server's "giant lock" around sessions
+	started  bool
+	isClosed bool
+}
+
+type file struct {
+	content string
+	mode    uint32
+}
+
+type faults struct {
+	failCommit   []commitFailure
+	dropCommit   *dropFault
+	lockHeld     bool
+	latency      time.Duration
+}
+
+type commitFailure struct {
+	prefix []string
+	text   string
+}
+
+type dropFault struct{ applied bool }
+
+// Paths of the files the simulator serves.
+const (
+	ConfigBootPath       = "/config/config.boot"
+	vyattaVersionPath    = "/opt/vyatta/etc/version"
+	vyosVersionPath      = "/usr/share/vyos/version.json"
+	vyattaBootScriptPath = "/config/scripts/vyatta-postconfig-bootup.script"
+	vyosBootScriptPath   = "/config/scripts/vyos-postconfig-bootup.script"
+	scriptTemplatePath   = "/opt/vyatta/etc/functions/script-template"
+)
+
+// New builds a router with its configuration loaded and kernel state derived,
+// not yet listening.
+func New(p Profile, opts Options) (*Router, error) {
+	known := false
+	for _, q := range Profiles {
+		known = known || p == q
+	}
+	if !known {
+		return nil, fmt.Errorf("routersim: unknown profile %q", p)
+	}
+	if opts.Username == "" {
+		opts.Username, opts.Password = "vyos", "vyos"
+		if p == Vyatta65 {
+			opts.Username, opts.Password = "vyatta", "vyatta"
+		}
+	}
+	if opts.APIKey == "" {
+		opts.APIKey = "sim-api-key"
+	}
+	if len(opts.NICs) == 0 {
+		opts.NICs = []string{"eth0", "eth1", "eth2", "eth3"}
+	}
+	if opts.Gateway == "" {
+		opts.Gateway = "198.51.100.254"
+	}
+	if opts.GatewayMAC == "" {
+		opts.GatewayMAC = "00:05:73:a0:00:01"
+	}
+	if opts.Addr == "" {
+		opts.Addr = "127.0.0.1"
+	}
+	if opts.Hostname == "" {
+		opts.Hostname = "vyos"
+		if p == Vyatta65 {
+			opts.Hostname = "vyatta"
+		}
+	}
+	r := &Router{
+		profile: p, opts: opts, schema: buildSchema(p),
+		files: map[string]*file{}, calls: map[string]int{}, conns: map[net.Conn]bool{},
+		closed: make(chan struct{}),
+	}
+	r.active = r.emptyTree()
+	seed := opts.Seed
+	if seed == "" {
+		seed = r.defaultSeed()
+	}
+	if err := r.active.load(seed); err != nil {
+		return nil, fmt.Errorf("routersim: seed configuration: %w", err)
+	}
+	r.files[ConfigBootPath] = &file{content: r.configBoot(r.active), mode: 0o660}
+	r.files[r.versionPath()] = &file{content: r.versionFile(), mode: 0o644}
+	r.files[r.bootScriptPath()] = &file{content: defaultBootScript, mode: 0o755}
+	if p != Vyatta65 {
+		r.files[scriptTemplatePath] = &file{content: "# script-template\n", mode: 0o644}
+	}
+	if opts.HostKey != nil {
+		r.hostKey = opts.HostKey
+	} else {
+		_, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		if r.hostKey, err = ssh.NewSignerFromKey(priv); err != nil {
+			return nil, err
+		}
+	}
+	r.syncRoutes()
+	return r, nil
+}
+
+const defaultBootScript = `#!/bin/sh
+# This script is executed at boot time after the router configuration is fully applied.
+# Any modifications required to work around unfixed bugs
+# or use services not available through the CLI can be placed here.
+`
+
+func (r *Router) emptyTree() *tree {
+	return &tree{schema: r.schema, root: newNode(), normaliseNAT: r.profile == VyOS14 || r.profile == VyOS15}
+}
+
+func (r *Router) defaultSeed() string {
+	var b strings.Builder
+	b.WriteString("set interfaces ethernet eth1 hw-id '00:0c:29:00:00:01'\n")
+	b.WriteString("set interfaces ethernet eth2 hw-id '00:0c:29:00:00:02'\n")
+	b.WriteString("set system host-name '" + r.opts.Hostname + "'\n")
+	b.WriteString("set system login user " + r.opts.Username + " authentication encrypted-password '$6$sim$notarealhash'\n")
+	b.WriteString("set service ssh port '22'\n")
+	if r.profile != Vyatta65 {
+		b.WriteString("set service https api keys id ovhbridge key '" + r.opts.APIKey + "'\n")
+	}
+	if r.profile == VyOS15 {
+		b.WriteString("set service https api rest\n")
+	}
+	return b.String()
+}
+
+func (r *Router) versionPath() string {
+	if r.profile == Vyatta65 {
+		return vyattaVersionPath
+	}
+	return vyosVersionPath
+}
+
+func (r *Router) bootScriptPath() string {
+	if r.profile == Vyatta65 {
+		return vyattaBootScriptPath
+	}
+	return vyosBootScriptPath
+}
+
+// Version is the release string the router reports.
+func (r *Router) Version() string {
+	switch r.profile {
+	case Vyatta65:
+		return "VC6.5R1"
+	case VyOS13:
+		return "1.3.8"
+	case VyOS14:
+		return "1.4.0"
+	}
+	return "1.5-rolling-202501010000"
+}
+
+func (r *Router) releaseTrain() string {
+	switch r.profile {
+	case VyOS13:
+		return "equuleus"
+	case VyOS14:
+		return "sagitta"
+	}
+	return "circinus"
+}
+
+func (r *Router) versionFile() string {
+	if r.profile == Vyatta65 {
+		return "Version :    VC6.5R1\nDescription : Vyatta Core 6.5 R1\nCopyright :  2006-2012 Vyatta, Inc.\n" +
+			"Built by :   autobuild@vyatta.com\nBuilt on :   201210220136 -- Mon Oct 22 01:36:00 UTC 2012\n" +
+			"Build ID :   1210220136-ea05c09\nBoot via :   image\n"
+	}
+	return fmt.Sprintf(`{"version": %q, "built_by": "autobuild@vyos.net", "built_on": "Mon 01 Jan 2024 00:00 UTC", "build_uuid": "00000000-0000-0000-0000-000000000000", "build_git": "0000000", "build_branch": %q, "release_train": %q, "lts_build": %t, "architecture": "amd64"}`+"\n",
+		r.Version(), r.releaseTrain(), r.releaseTrain(), r.profile != VyOS15)
+}
+
+func (r *Router) showVersion() string {
+	return fmt.Sprintf("Version:          VyOS %s\nRelease train:    %s\n\nBuilt by:         autobuild@vyos.net\nBuilt on:         Mon 01 Jan 2024 00:00 UTC\n"+
+		"Build UUID:       00000000-0000-0000-0000-000000000000\nBuild commit ID:  0000000\n\nArchitecture:     x86_64\nBoot via:         installed image\nSystem type:      VMware guest\n",
+		r.Version(), r.releaseTrain())
+}
+
+// configBoot renders a saved configuration with the platform's footer.
+func (r *Router) configBoot(t *tree) string {
+	body := t.curly()
+	switch r.profile {
+	case Vyatta65:
+		return body + "\n\n/* Warning: Do not remove the following line. */\n" +
+			`/* === vyatta-config-version: "cluster@1:config-management@1:conntrack-sync@1:conntrack@1:cron@1:dhcp-relay@1:dhcp-server@4:firewall@4:ipsec@3:nat@3:qos@1:quagga@2:system@5:vrrp@1:wanloadbalance@3:webgui@1:webproxy@1:zone-policy@1" === */` + "\n" +
+			"/* Release version: VC6.5R1 */\n"
+	case VyOS13:
+		return body + "\n\n/* Warning: Do not remove the following line. */\n" +
+			`/* === vyatta-config-version: "broadcast-relay@1:cluster@1:config-management@1:conntrack@1:nat@5:system@21:zone-policy@1" === */` + "\n" +
+			"/* Release version: " + r.Version() + " */\n"
+	}
+	return body + "// Warning: Do not remove the following line.\n" +
+		`// vyos-config-version: "bgp@5:broadcast-relay@1:cluster@2:config-management@1:conntrack@5:nat@8:system@27:zone-policy@1"` + "\n" +
+		"// Release version: " + r.Version() + "\n"
+}
+
+// Start listens for SSH (and HTTPS on VyOS profiles) on ephemeral ports.
+func (r *Router) Start() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.started {
+		return errors.New("routersim: already started")
+	}
+	return r.listen("0", "0")
+}
+
+// StartOn listens on the given ports ("0" for ephemeral).
+func (r *Router) StartOn(sshPort, httpsPort string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.started {
+		return errors.New("routersim: already started")
+	}
+	return r.listen(sshPort, httpsPort)
+}
+
+func (r *Router) listen(sshPort, httpsPort string) error {
+	ln, err := net.Listen("tcp", net.JoinHostPort(r.opts.Addr, sshPort))
+	if err != nil {
+		return err
+	}
+	r.sshLn = ln
+	r.wg.Add(1)
+	go r.serveSSH(ln)
+	if r.profile != Vyatta65 {
+		ca, err := newCertAuthority(r.opts.Addr)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		r.ca = ca
+		hl, err := net.Listen("tcp", net.JoinHostPort(r.opts.Addr, httpsPort))
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		r.httpLn = hl
+		r.startHTTPS(hl)
+	}
+	r.started = true
+	return nil
+}
+
+// Close stops both servers and drops every connection.
+func (r *Router) Close() {
+	r.mu.Lock()
+	if r.isClosed {
+		r.mu.Unlock()
+		return
+	}
+	r.isClosed = true
+	close(r.closed)
+	if r.sshLn != nil {
+		r.sshLn.Close()
+	}
+	for c := range r.conns {
+		c.Close()
+	}
+	srv := r.httpSrv
+	r.mu.Unlock()
+	if srv != nil {
+		srv.Close()
+	}
+	r.wg.Wait()
+}
+
+// Profile is the release this router imitates.
+func (r *Router) Profile() Profile { return r.profile }
+
+// SSHAddr is host:port of the SSH server.
+func (r *Router) SSHAddr() string { return r.sshLn.Addr().String() }
+
+// APIURL is the HTTPS API base URL ("" on Vyatta).
+func (r *Router) APIURL() string {
+	if r.httpLn == nil {
+		return ""
+	}
+	return "https://" + r.httpLn.Addr().String()
+}
+
+// HostPublicKey is the SSH host key.
+func (r *Router) HostPublicKey() ssh.PublicKey { return r.hostKey.PublicKey() }
+
+// HostKeyLine is the host key in authorized_keys format, as a Secret's
+// hostKey holds it.
+func (r *Router) HostKeyLine() string {
+	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(r.hostKey.PublicKey())))
+}
+
+// CACertPEM is the CA that signed the HTTPS certificate (nil on Vyatta).
+func (r *Router) CACertPEM() []byte {
+	if r.ca == nil {
+		return nil
+	}
+	return r.ca.caPEM
+}
+
+// ServerCertPEM is the HTTPS server's own certificate, for pinning it.
+func (r *Router) ServerCertPEM() []byte {
+	if r.ca == nil {
+		return nil
+	}
+	return r.ca.leafPEM
+}
+
+// APIKey is the key of the default configuration.
+func (r *Router) APIKey() string { return r.opts.APIKey }
+
+// Username and Password accepted over SSH.
+func (r *Router) Username() string { return r.opts.Username }
+
+// Password accepted over SSH.
+func (r *Router) Password() string { return r.opts.Password }
+
+// ---- observation ----
+
+// ActiveCommands is the active configuration as set commands.
+func (r *Router) ActiveCommands() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.active.commands()
+}
+
+// SavedConfig is the content of /config/config.boot.
+func (r *Router) SavedConfig() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if f := r.files[ConfigBootPath]; f != nil {
+		return f.content
+	}
+	return ""
+}
+
+// RoutesText is `ip route show` as the platform prints it.
+func (r *Router) RoutesText() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.routesText(r.profile == Vyatta65)
+}
+
+// Neighbour is one entry of the simulated neighbour cache.
+type Neighbour struct{ IP, Dev, MAC, State string }
+
+// Neighbours lists the neighbour cache of dev ("" for all).
+func (r *Router) Neighbours(dev string) []Neighbour {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []Neighbour
+	for _, n := range r.neigh {
+		if dev == "" || n.dev == dev {
+			out = append(out, Neighbour{n.ip, n.dev, n.mac, n.state})
+		}
+	}
+	return out
+}
+
+// BootScript returns the boot script and whether it exists and is executable.
+func (r *Router) BootScript() (content string, exists, executable bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f := r.files[r.bootScriptPath()]
+	if f == nil {
+		return "", false, false
+	}
+	return f.content, true, f.mode&0o111 != 0
+}
+
+// Boots counts reboots.
+func (r *Router) Boots() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.boots
+}
+
+// Calls returns a copy of the call counters: "ssh.connect", "ssh.exec",
+// "api:/configure", and one per shell command kind ("commit", "save",
+// "set", "delete", "showConfig", "ip route", "ip neigh", "cat", ...).
+func (r *Router) Calls() map[string]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string]int, len(r.calls))
+	for k, v := range r.calls {
+		out[k] = v
+	}
+	return out
+}
+
+// Count returns one call counter.
+func (r *Router) Count(kind string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.calls[kind]
+}
+
+func (r *Router) count(kind string) { r.calls[kind]++ }
+
+// ---- world events and out-of-band edits ----
+
+// InjectTraffic makes the router send one packet to each destination, which
+// fills the neighbour cache the way the kernel would: with a correct default
+// route only the gateway gets an entry; with a default route without gateway
+// every destination gets one, all with the gateway's (proxy-ARP) MAC.
+func (r *Router) InjectTraffic(dsts ...string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, d := range dsts {
+		a, err := netip.ParseAddr(d)
+		if err != nil || !a.Is4() {
+			return fmt.Errorf("routersim: bad destination %q", d)
+		}
+		r.inject(a)
+	}
+	return nil
+}
+
+// SetConfig applies set commands to the active configuration and commits
+// them, as a human at the console would — without saving.
+func (r *Router) SetConfig(lines ...string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	paths, err := parseSetLines(strings.Join(lines, "\n"))
+	if err != nil {
+		return err
+	}
+	for _, p := range paths {
+		if err := r.active.set(p); err != nil {
+			return fmt.Errorf("routersim: %s: %s", strings.Join(p, " "), strings.TrimSpace(err.Error()))
+		}
+	}
+	r.syncRoutes()
+	return nil
+}
+
+// DeleteConfig deletes a path from the active configuration and commits,
+// without saving.
+func (r *Router) DeleteConfig(path string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	words, err := splitShellWords(path)
+	if err != nil {
+		return err
+	}
+	if _, err := r.active.del(words); err != nil {
+		return fmt.Errorf("routersim: %s", strings.TrimSpace(err.Error()))
+	}
+	r.syncRoutes()
+	return nil
+}
+
+// DeleteRoute removes kernel routes to dst ("default" or a prefix/address),
+// as `ip route del` by hand would. It reports whether one was removed.
+func (r *Router) DeleteRoute(dst string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var p netip.Prefix
+	if dst == "default" {
+		p = netip.MustParsePrefix("0.0.0.0/0")
+	} else {
+		var err error
+		if p, err = parsePrefixOrAddr(dst); err != nil {
+			return false
+		}
+	}
+	var keep []kroute
+	for _, rt := range r.routes {
+		if rt.dst == p.Masked() {
+			continue
+		}
+		keep = append(keep, rt)
+	}
+	removed := len(keep) != len(r.routes)
+	r.routes = keep
+	return removed
+}
+
+// AddRoute runs `ip route replace <spec>` as root.
+func (r *Router) AddRoute(spec string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out, code := r.ipRouteReplace(strings.Fields(spec), true)
+	if code != 0 {
+		return errors.New(strings.TrimSpace(out))
+	}
+	return nil
+}
+
+// FlushNeighbours empties dev's neighbour cache ("" for all).
+func (r *Router) FlushNeighbours(dev string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.flushNeigh(dev)
+}
+
+// WriteBootScript replaces the boot script out of band.
+func (r *Router) WriteBootScript(content string, executable bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	mode := uint32(0o644)
+	if executable {
+		mode = 0o755
+	}
+	r.files[r.bootScriptPath()] = &file{content: content, mode: mode}
+}
+
+// DeleteBootScript removes the boot script.
+func (r *Router) DeleteBootScript() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.files, r.bootScriptPath())
+}
+
+// Reboot drops everything unsaved: the active configuration is reloaded from
+// config.boot, manual routes and the neighbour cache vanish, open
+// connections are cut, and the boot script runs if it is executable.
+func (r *Router) Reboot() error {
+	r.mu.Lock()
+	for c := range r.conns {
+		c.Close()
+	}
+	t := r.emptyTree()
+	if f := r.files[ConfigBootPath]; f != nil {
+		if err := t.load(f.content); err != nil {
+			r.mu.Unlock()
+			return fmt.Errorf("routersim: config.boot does not load: %w", err)
+		}
+	}
+	r.active = t
+	r.routes = nil
+	r.neigh = nil
+	r.syncRoutes()
+	r.boots++
+	script, run := "", false
+	if f := r.files[r.bootScriptPath()]; f != nil && f.mode&0o111 != 0 {
+		script, run = f.content, true
+	}
+	r.mu.Unlock()
+	if run {
+		sh := newShell(r, true)
+		sh.exec(script)
+	}
+	return nil
+}
+
+// ---- faults ----
+
+// FailCommit makes the next commits that change anything under prefix (words
+// of a configuration path, e.g. "nat source") fail with text, the way a
+// rejected node fails: other subtrees of the same commit still go through
+// (a partial commit).
+func (r *Router) FailCommit(prefix, text string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.faults.failCommit = append(r.faults.failCommit, commitFailure{strings.Fields(prefix), text})
+}
+
+// ClearFaults removes every injected fault.
+func (r *Router) ClearFaults() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.faults = faults{}
+}
+
+// DropNextCommit cuts the connection (SSH) or aborts the request (HTTP) of
+// the next commit without an answer; applied says whether the commit took
+// effect before the cut.
+func (r *Router) DropNextCommit(applied bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.faults.dropCommit = &dropFault{applied: applied}
+}
+
+// HoldLock makes commits fail as if another commit held the lock.
+func (r *Router) HoldLock(held bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.faults.lockHeld = held
+}
+
+// SetLatency delays every SSH command and HTTP reply.
+func (r *Router) SetLatency(d time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.faults.latency = d
+}
+
+func (r *Router) latency() time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.faults.latency
+}
+
+func (r *Router) sleep(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	select {
+	case <-time.After(d):
+	case <-r.closed:
+	}
+}
+
+// ---- configuration engine ----
+
+const lockedMessage = "Configuration system temporarily locked due to another commit in progress"
+
+// errDrop tells a transport to cut the connection without an answer.
+var errDrop = errors.New("routersim: connection dropped by fault injection")
+
+// commitOrder is the order top-level nodes commit in (their priority).
+var commitOrder = map[string]int{"interfaces": 1, "system": 2, "service": 3, "protocols": 4, "firewall": 5, "nat": 6}
+
+// commit applies a session's working tree to the active one, subtree by
+// subtree as the Vyatta commit engine does: a rejected subtree stays as it
+// was while the others are committed. Callers hold r.mu. It returns the
+// text printed, whether everything committed, and errDrop when a fault cuts
+// the connection.
+func (r *Router) commit(work *tree) (string, bool, error) {
+	r.count("commit")
+	if drop := r.faults.dropCommit; drop != nil {
+		r.faults.dropCommit = nil
+		if drop.applied {
+			r.active = work.clone()
+			r.syncRoutes()
+		}
+		return "", false, errDrop
+	}
+	if r.faults.lockHeld {
+		return lockedMessage + "\n", false, nil
+	}
+	if work.equal(r.active) {
+		return "No configuration changes to commit\n", true, nil
+	}
+	tops := map[string]bool{}
+	for k := range work.root.kids {
+		tops[k] = true
+	}
+	for k := range r.active.root.kids {
+		tops[k] = true
+	}
+	var order []string
+	for k := range tops {
+		order = append(order, k)
+	}
+	sort.Slice(order, func(i, j int) bool {
+		oi, oj := commitOrder[order[i]], commitOrder[order[j]]
+		if oi != oj {
+			return oi < oj
+		}
+		return order[i] < order[j]
+	})
+	var out strings.Builder
+	failed := false
+	for _, top := range order {
+		if work.subtreeCommands(top) == r.active.subtreeCommands(top) {
+			continue
+		}
+		if msg, where := r.checkSubtree(work, top); msg != "" {
+			fmt.Fprintf(&out, "\n[ %s ]\n%s\n\n[[%s]] failed\n", where, strings.TrimSpace(msg), top)
+			failed = true
+			continue
+		}
+		if c, ok := work.root.kids[top]; ok {
+			r.active.root.kids[top] = c.clone()
+		} else {
+			delete(r.active.root.kids, top)
+		}
+	}
+	r.syncRoutes()
+	if failed {
+		out.WriteString("Commit failed\n")
+		return out.String(), false, nil
+	}
+	return out.String(), true, nil
+}
+
+// checkSubtree runs the commit-time checks of one top-level node: injected
+// failures, and the NAT rule checks the real templates perform.
+func (r *Router) checkSubtree(work *tree, top string) (msg, where string) {
+	changed := diffStatements(r.active, work, top)
+	for i, f := range r.faults.failCommit {
+		for _, st := range changed {
+			if hasPrefix(st, f.prefix) {
+				r.faults.failCommit = append(r.faults.failCommit[:i], r.faults.failCommit[i+1:]...)
+				return f.text, strings.Join(f.prefix, " ")
+			}
+		}
+	}
+	if top != "nat" {
+		return "", ""
+	}
+	for _, kind := range []string{"source", "destination"} {
+		rules := map[string]map[string]bool{}
+		for _, st := range work.statements() {
+			w := st.words
+			if len(w) >= 5 && w[0] == "nat" && w[1] == kind && w[2] == "rule" {
+				if rules[w[3]] == nil {
+					rules[w[3]] = map[string]bool{}
+				}
+				rules[w[3]][w[4]] = true
+				if len(w) >= 6 {
+					rules[w[3]][w[4]+" "+w[5]] = true
+				}
+			}
+		}
+		for n, has := range rules {
+			iface := "outbound-interface"
+			label := "Source"
+			if kind == "destination" {
+				iface, label = "inbound-interface", "Destination"
+			}
+			if has["exclude"] {
+				continue
+			}
+			if !has["translation address"] {
+				return fmt.Sprintf("%s NAT configuration error in rule %s: translation requires address and/or port", label, n), "nat " + kind + " rule " + n
+			}
+			if !has[iface] && !has[iface+" name"] {
+				return fmt.Sprintf("%s NAT configuration error in rule %s: %s not specified", label, n, iface), "nat " + kind + " rule " + n
+			}
+		}
+	}
+	return "", ""
+}
+
+// diffStatements lists statements of top that differ between two trees.
+func diffStatements(a, b *tree, top string) [][]string {
+	in := func(t *tree) map[string][]string {
+		m := map[string][]string{}
+		for _, st := range t.statements() {
+			if st.words[0] == top {
+				m[strings.Join(st.words, "\x00")] = st.words
+			}
+		}
+		return m
+	}
+	ma, mb := in(a), in(b)
+	var out [][]string
+	for k, w := range ma {
+		if _, ok := mb[k]; !ok {
+			out = append(out, w)
+		}
+	}
+	for k, w := range mb {
+		if _, ok := ma[k]; !ok {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// save writes the active configuration to config.boot. Callers hold r.mu.
+func (r *Router) save(path string) (string, bool) {
+	r.count("save")
+	if path == "" {
+		path = ConfigBootPath
+	}
+	r.files[path] = &file{content: r.configBoot(r.active), mode: 0o660}
+	return fmt.Sprintf("Saving configuration to '%s'...\nDone\n", path), true
+}
+
+func (r *Router) hasNIC(dev string) bool { return contains(r.opts.NICs, dev) }
+
+// apiKeys are the keys the active configuration accepts.
+func (r *Router) apiKeys() []string {
+	var keys []string
+	for _, st := range r.active.statements() {
+		w := st.words
+		if len(w) == 8 && w[0] == "service" && w[1] == "https" && w[2] == "api" && w[3] == "keys" && w[6] == "key" {
+			keys = append(keys, w[7])
+		}
+	}
+	return keys
+}
+
+func (r *Router) restEnabled() bool {
+	if r.profile != VyOS15 {
+		return true
+	}
+	return r.active.exists([]string{"service", "https", "api", "rest"})
+}
