@@ -106,10 +106,10 @@ type file struct {
 }
 
 type faults struct {
-	failCommit   []commitFailure
-	dropCommit   *dropFault
-	lockHeld     bool
-	latency      time.Duration
+	failCommit []commitFailure
+	dropCommit *dropFault
+	lockHeld   bool
+	latency    time.Duration
 }
 
 type commitFailure struct {

@@ -44,7 +44,9 @@ type tree struct {
 	normaliseNAT bool
 }
 
-func (t *tree) clone() *tree { return &tree{schema: t.schema, root: t.root.clone(), normaliseNAT: t.normaliseNAT} }
+func (t *tree) clone() *tree {
+	return &tree{schema: t.schema, root: t.root.clone(), normaliseNAT: t.normaliseNAT}
+}
 
 // set adds one statement; the error is the text the CLI prints.
 func (t *tree) set(path []string) error {
