@@ -505,6 +505,21 @@ func (h *Harness) SetPower(ctx context.Context, vmName string, on bool) error {
 	})
 }
 
+// RenameVM renames a VM out of band.
+func (h *Harness) RenameVM(ctx context.Context, vmName, newName string) error {
+	return h.withAdmin(ctx, func(c *vim25.Client) error {
+		vm, err := vmRef(ctx, c, vmName)
+		if err != nil {
+			return err
+		}
+		task, err := vm.Rename(ctx, newName)
+		if err != nil {
+			return err
+		}
+		return task.Wait(ctx)
+	})
+}
+
 // Guest is what VMware Tools report about a running guest.
 type Guest struct {
 	ToolsRunning bool
