@@ -1,0 +1,456 @@
+package ovh
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	govh "github.com/ovh/go-ovh/ovh"
+
+	"github.com/ovhbridge/ovhbridge-operator/internal/cause"
+	"github.com/ovhbridge/ovhbridge-operator/internal/metrics"
+)
+
+// Client is everything the operator asks of the OVH API. Every error it
+// returns is a *cause.Error. Writes return the OVH task they started and
+// never wait for it: callers store the task id and look again later.
+type Client interface {
+	// ServerIPs lists the IP blocks routed to a server (its main IP and
+	// every additional IP), e.g. "203.0.113.123/32": one call answers for
+	// every FailoverIP of the server.
+	ServerIPs(ctx context.Context, server string) ([]string, error)
+	// IP reads one IP block; use it for IPs not routed to the expected server.
+	IP(ctx context.Context, ip string) (IPRecord, error)
+	// VirtualMACs lists a server's virtual MACs.
+	VirtualMACs(ctx context.Context, server string) ([]string, error)
+	// VirtualMAC reads a virtual MAC's type and bound IPs (two calls).
+	VirtualMAC(ctx context.Context, server, mac string) (VirtualMAC, error)
+	// ServerNetwork reads a server's gateway, main IP and vMAC support.
+	ServerNetwork(ctx context.Context, server string) (ServerNetwork, error)
+	// MoveIP starts routing an IP block to a server.
+	MoveIP(ctx context.Context, ip, to string) (Task, error)
+	// CreateVirtualMAC starts creating a virtual MAC for an IP. OVH answers
+	// with a task, not the MAC: find the MAC by listing once it is done.
+	CreateVirtualMAC(ctx context.Context, server, ip, macType, vmName string) (Task, error)
+	// BindIP starts binding one more IP to an existing virtual MAC.
+	BindIP(ctx context.Context, server, mac, ip, vmName string) (Task, error)
+	// UnbindIP starts removing an IP from a virtual MAC; removing the last
+	// one deletes the MAC.
+	UnbindIP(ctx context.Context, server, mac, ip string) (Task, error)
+	// IPTask reads a task returned by MoveIP.
+	IPTask(ctx context.Context, ip string, id int64) (Task, error)
+	// ServerTask reads a task returned by the virtual MAC writes.
+	ServerTask(ctx context.Context, server string, id int64) (Task, error)
+}
+
+// Virtual MAC types.
+const (
+	MACTypeVMware = "vmware" // what ESXi needs
+	MACTypeOVH    = "ovh"
+)
+
+// IPRecord is an additional IP block as OVH describes it.
+type IPRecord struct {
+	IP       string // canonical block, "203.0.113.123/32"
+	Type     string // "failover", "additional", "dedicated", ...
+	RoutedTo string // server service name; empty when parked
+}
+
+// VirtualMAC is a server's virtual MAC and the IPs bound to it.
+type VirtualMAC struct {
+	MAC  string // lowercase, colon-separated
+	Type string // MACTypeVMware or MACTypeOVH
+	IPs  []string
+}
+
+// ServerNetwork is the part of a server's network specification bridged VMs
+// depend on.
+type ServerNetwork struct {
+	// Gateway is the IPv4 gateway bridged VMs must use. OVH states it here;
+	// the ".254 of the main IP's /24" rule does not hold for newer ranges.
+	Gateway       string
+	MainIP        string // without prefix length
+	Network       string // e.g. "198.51.100.0/24"
+	VMACSupported bool
+}
+
+// Task statuses (OVH's enum, the same for IP and server tasks).
+const (
+	TaskInit          = "init"
+	TaskTodo          = "todo"
+	TaskDoing         = "doing"
+	TaskDone          = "done"
+	TaskCancelled     = "cancelled"
+	TaskCustomerError = "customerError"
+	TaskOVHError      = "ovhError"
+)
+
+// Task is an OVH task started by a write.
+type Task struct {
+	ID         int64
+	Function   string // e.g. "genericMoveFloatingIp"
+	Status     string
+	Comment    string // why it failed, when it did
+	Started    time.Time
+	Done       time.Time // zero until finished
+	LastUpdate time.Time
+}
+
+// Succeeded reports the task is done.
+func (t Task) Succeeded() bool { return t.Status == TaskDone }
+
+// Failed reports the task ended without doing its work; Comment says why.
+func (t Task) Failed() bool {
+	return t.Status == TaskCancelled || t.Status == TaskCustomerError || t.Status == TaskOVHError
+}
+
+// Pending reports the task has not finished. A status this package does not
+// know counts as pending: the caller keeps looking at the resource itself.
+func (t Task) Pending() bool { return !t.Succeeded() && !t.Failed() }
+
+// Block returns the canonical IP block for an address or block:
+// "203.0.113.123" and "203.0.113.123/32" both give "203.0.113.123/32".
+func Block(ip string) (string, error) {
+	s := strings.TrimSpace(ip)
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return "", err
+		}
+		return p.Masked().String(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return "", err
+	}
+	return netip.PrefixFrom(a, a.BitLen()).String(), nil
+}
+
+// apiClient implements Client with go-ovh. go-ovh signs requests but is not
+// safe for concurrent use (NewRequest writes the shared http.Client's
+// Timeout on every call), so building the signed request happens under
+// signMu and sending it happens outside, through a separate http.Client on
+// the same rate-limited transport.
+type apiClient struct {
+	signMu sync.Mutex
+	api    *govh.Client
+	http   *http.Client
+	retry  RetryPolicy
+}
+
+func (c *apiClient) ServerIPs(ctx context.Context, server string) ([]string, error) {
+	const op = "ServerIPs"
+	if err := required(op, "server", server); err != nil {
+		return nil, err
+	}
+	// No type filter: OVH renamed "failover" IPs "additional" and the
+	// operator only needs to know what is routed here.
+	var ips []string
+	err := c.call(ctx, op, http.MethodGet, "/ip?"+url.Values{"routedTo.serviceName": {server}}.Encode(), nil, &ips)
+	return ips, err
+}
+
+func (c *apiClient) IP(ctx context.Context, ip string) (IPRecord, error) {
+	const op = "IP"
+	block, err := blockArg(op, ip)
+	if err != nil {
+		return IPRecord{}, err
+	}
+	var raw struct {
+		IP       string          `json:"ip"`
+		Type     string          `json:"type"`
+		RoutedTo json.RawMessage `json:"routedTo"`
+	}
+	if err := c.call(ctx, op, http.MethodGet, "/ip/"+url.PathEscape(block), nil, &raw); err != nil {
+		return IPRecord{}, err
+	}
+	return IPRecord{IP: raw.IP, Type: raw.Type, RoutedTo: routedTo(raw.RoutedTo)}, nil
+}
+
+// routedTo accepts every shape OVH uses for a parked IP: null,
+// {"serviceName": null} and "".
+func routedTo(raw json.RawMessage) string {
+	var obj struct {
+		ServiceName *string `json:"serviceName"`
+	}
+	if json.Unmarshal(raw, &obj) == nil && obj.ServiceName != nil {
+		return *obj.ServiceName
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	return ""
+}
+
+func (c *apiClient) VirtualMACs(ctx context.Context, server string) ([]string, error) {
+	const op = "VirtualMACs"
+	if err := required(op, "server", server); err != nil {
+		return nil, err
+	}
+	var macs []string
+	err := c.call(ctx, op, http.MethodGet, serverPath(server, "virtualMac"), nil, &macs)
+	for i, m := range macs {
+		macs[i] = strings.ToLower(m)
+	}
+	return macs, err
+}
+
+func (c *apiClient) VirtualMAC(ctx context.Context, server, mac string) (VirtualMAC, error) {
+	const op = "VirtualMAC"
+	if err := required(op, "server", server); err != nil {
+		return VirtualMAC{}, err
+	}
+	if err := required(op, "mac", mac); err != nil {
+		return VirtualMAC{}, err
+	}
+	var detail struct {
+		MacAddress string `json:"macAddress"`
+		Type       string `json:"type"`
+	}
+	if err := c.call(ctx, op, http.MethodGet, serverPath(server, "virtualMac", mac), nil, &detail); err != nil {
+		return VirtualMAC{}, err
+	}
+	var ips []string
+	if err := c.call(ctx, op, http.MethodGet, serverPath(server, "virtualMac", mac, "virtualAddress"), nil, &ips); err != nil {
+		return VirtualMAC{}, err
+	}
+	return VirtualMAC{MAC: strings.ToLower(detail.MacAddress), Type: detail.Type, IPs: ips}, nil
+}
+
+func (c *apiClient) ServerNetwork(ctx context.Context, server string) (ServerNetwork, error) {
+	const op = "ServerNetwork"
+	if err := required(op, "server", server); err != nil {
+		return ServerNetwork{}, err
+	}
+	var spec struct {
+		Routing struct {
+			IPv4 struct {
+				Gateway string `json:"gateway"`
+				IP      string `json:"ip"`
+				Network string `json:"network"`
+			} `json:"ipv4"`
+		} `json:"routing"`
+		VMAC struct {
+			Supported bool `json:"supported"`
+		} `json:"vmac"`
+	}
+	if err := c.call(ctx, op, http.MethodGet, serverPath(server, "specifications", "network"), nil, &spec); err != nil {
+		return ServerNetwork{}, err
+	}
+	mainIP, _, _ := strings.Cut(spec.Routing.IPv4.IP, "/")
+	return ServerNetwork{
+		Gateway:       spec.Routing.IPv4.Gateway,
+		MainIP:        mainIP,
+		Network:       spec.Routing.IPv4.Network,
+		VMACSupported: spec.VMAC.Supported,
+	}, nil
+}
+
+func (c *apiClient) MoveIP(ctx context.Context, ip, to string) (Task, error) {
+	const op = "MoveIP"
+	block, err := blockArg(op, ip)
+	if err != nil {
+		return Task{}, err
+	}
+	if err := required(op, "destination server", to); err != nil {
+		return Task{}, err
+	}
+	return c.task(ctx, op, http.MethodPost, "/ip/"+url.PathEscape(block)+"/move", map[string]string{"to": to})
+}
+
+func (c *apiClient) CreateVirtualMAC(ctx context.Context, server, ip, macType, vmName string) (Task, error) {
+	const op = "CreateVirtualMAC"
+	addr, err := addressArg(op, ip)
+	if err != nil {
+		return Task{}, err
+	}
+	if err := required(op, "server", server); err != nil {
+		return Task{}, err
+	}
+	if macType != MACTypeVMware && macType != MACTypeOVH {
+		return Task{}, cause.New(cause.Invalid, "ovh", op, fmt.Sprintf("virtual MAC type %q is neither %s nor %s", macType, MACTypeVMware, MACTypeOVH), nil)
+	}
+	return c.task(ctx, op, http.MethodPost, serverPath(server, "virtualMac"),
+		map[string]string{"ipAddress": addr, "type": macType, "virtualMachineName": vmName})
+}
+
+func (c *apiClient) BindIP(ctx context.Context, server, mac, ip, vmName string) (Task, error) {
+	const op = "BindIP"
+	addr, err := addressArg(op, ip)
+	if err != nil {
+		return Task{}, err
+	}
+	if err := required(op, "server", server); err != nil {
+		return Task{}, err
+	}
+	if err := required(op, "mac", mac); err != nil {
+		return Task{}, err
+	}
+	return c.task(ctx, op, http.MethodPost, serverPath(server, "virtualMac", mac, "virtualAddress"),
+		map[string]string{"ipAddress": addr, "virtualMachineName": vmName})
+}
+
+func (c *apiClient) UnbindIP(ctx context.Context, server, mac, ip string) (Task, error) {
+	const op = "UnbindIP"
+	addr, err := addressArg(op, ip)
+	if err != nil {
+		return Task{}, err
+	}
+	if err := required(op, "server", server); err != nil {
+		return Task{}, err
+	}
+	if err := required(op, "mac", mac); err != nil {
+		return Task{}, err
+	}
+	return c.task(ctx, op, http.MethodDelete, serverPath(server, "virtualMac", mac, "virtualAddress", addr), nil)
+}
+
+func (c *apiClient) IPTask(ctx context.Context, ip string, id int64) (Task, error) {
+	const op = "IPTask"
+	block, err := blockArg(op, ip)
+	if err != nil {
+		return Task{}, err
+	}
+	return c.task(ctx, op, http.MethodGet, "/ip/"+url.PathEscape(block)+"/task/"+strconv.FormatInt(id, 10), nil)
+}
+
+func (c *apiClient) ServerTask(ctx context.Context, server string, id int64) (Task, error) {
+	const op = "ServerTask"
+	if err := required(op, "server", server); err != nil {
+		return Task{}, err
+	}
+	return c.task(ctx, op, http.MethodGet, serverPath(server, "task", strconv.FormatInt(id, 10)), nil)
+}
+
+func (c *apiClient) task(ctx context.Context, op, method, path string, body any) (Task, error) {
+	var raw struct {
+		TaskID     int64     `json:"taskId"`
+		Function   string    `json:"function"`
+		Status     string    `json:"status"`
+		Comment    *string   `json:"comment"`
+		StartDate  time.Time `json:"startDate"`
+		DoneDate   time.Time `json:"doneDate"`
+		LastUpdate time.Time `json:"lastUpdate"`
+	}
+	if err := c.call(ctx, op, method, path, body, &raw); err != nil {
+		return Task{}, err
+	}
+	t := Task{ID: raw.TaskID, Function: raw.Function, Status: raw.Status, Started: raw.StartDate, Done: raw.DoneDate, LastUpdate: raw.LastUpdate}
+	if raw.Comment != nil {
+		t.Comment = *raw.Comment
+	}
+	return t, nil
+}
+
+// call performs one API operation. Reads are retried a few times on
+// transient failures (5xx, 429, network); writes never are, because a
+// retried POST that had in fact reached OVH would start a second task.
+func (c *apiClient) call(ctx context.Context, op, method, path string, body, out any) error {
+	attempts := 1
+	if method == http.MethodGet {
+		attempts = max(1, c.retry.Attempts)
+	}
+	delay := c.retry.BaseDelay
+	for attempt := 1; ; attempt++ {
+		start := time.Now()
+		err := classify(op, c.do(ctx, method, path, body, out))
+		metrics.ObserveCall("ovh", op, start, err)
+		if err == nil || attempt >= attempts || !transient(err) || ctx.Err() != nil {
+			return err
+		}
+		wait := delay
+		if ra := retryAfter(err); ra > 0 {
+			wait = ra
+		}
+		if wait > c.retry.MaxDelay || !sleep(ctx, wait) {
+			return err
+		}
+		delay = min(2*delay, c.retry.MaxDelay)
+	}
+}
+
+// maxResponse bounds what is read of an answer; OVH's largest answers here
+// are IP lists.
+const maxResponse = 8 << 20
+
+func (c *apiClient) do(ctx context.Context, method, path string, body, out any) error {
+	c.signMu.Lock()
+	req, err := c.api.NewRequest(method, path, body, true)
+	c.signMu.Unlock()
+	if err != nil {
+		return err
+	}
+	resp, err := c.http.Do(req.WithContext(ctx))
+	if err != nil {
+		return err
+	}
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	resp.Body.Close()
+	if err != nil {
+		return err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(raw))
+	err = c.api.UnmarshalResponse(resp, out)
+	if apiErr, isAPI := err.(*govh.APIError); isAPI {
+		return newRemoteError(apiErr, resp, raw)
+	}
+	if err != nil {
+		return &decodeError{err}
+	}
+	return nil
+}
+
+func serverPath(server string, parts ...string) string {
+	p := "/dedicated/server/" + url.PathEscape(server)
+	for _, s := range parts {
+		p += "/" + url.PathEscape(s)
+	}
+	return p
+}
+
+func required(op, what, v string) error {
+	if strings.TrimSpace(v) == "" {
+		return cause.New(cause.Invalid, "ovh", op, what+" is empty", nil)
+	}
+	return nil
+}
+
+func blockArg(op, ip string) (string, error) {
+	b, err := Block(ip)
+	if err != nil {
+		return "", cause.New(cause.Invalid, "ovh", op, fmt.Sprintf("%q is not an IP address or block", ip), err)
+	}
+	return b, nil
+}
+
+// addressArg takes "203.0.113.123" or "203.0.113.123/32" and returns the
+// plain IPv4 address virtual MAC calls want.
+func addressArg(op, ip string) (string, error) {
+	s, _ := strings.CutSuffix(strings.TrimSpace(ip), "/32")
+	a, err := netip.ParseAddr(s)
+	if err != nil || !a.Is4() {
+		return "", cause.New(cause.Invalid, "ovh", op, fmt.Sprintf("%q is not an IPv4 address", ip), err)
+	}
+	return a.String(), nil
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

@@ -1,0 +1,19 @@
+// Package ovh is the operator's only door to the OVH API: a narrow Client
+// (observe a server's IPs, an IP, virtual MACs and the network
+// specification; move an IP, create a virtual MAC, bind and unbind IPs;
+// read tasks) implemented with go-ovh, a pool of clients keyed by
+// credentials so that a rotated Secret takes effect without a restart, a
+// client-side rate limiter per credential, and an Observer that shares one
+// observation per server between all the FailoverIPs routed to it.
+//
+// Every error is a *cause.Error: a bad signature or credential is
+// CredentialsInvalid, 429 RateLimited, 5xx, HTML error pages and network
+// failures Unreachable, 404 NotFound, a route the product line lacks
+// (Kimsufi) or a server without virtual MACs CapabilityMissing, "A Virtual
+// Mac already exists" Conflict, and other 400s Invalid. Messages keep OVH's
+// text and query id and never contain a secret.
+//
+// Writes return OVH tasks and never wait for them. A task read can fail for
+// a while right after creation, and old tasks are purged: see
+// TaskNotVisibleYet for how a controller should read a task it stored.
+package ovh

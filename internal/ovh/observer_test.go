@@ -1,0 +1,363 @@
+package ovh_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ovhbridge/ovhbridge-operator/internal/cause"
+	"github.com/ovhbridge/ovhbridge-operator/internal/ovh"
+	ovhsim "github.com/ovhbridge/ovhbridge-operator/test/sim/ovh"
+)
+
+// fakeNow is the observer's clock in tests: intervals pass without sleeping.
+type fakeNow struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newFakeNow() *fakeNow { return &fakeNow{now: time.Date(2024, 6, 1, 12, 0, 0, 0, time.UTC)} }
+
+func (f *fakeNow) Now() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.now
+}
+
+func (f *fakeNow) Advance(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.now = f.now.Add(d)
+}
+
+func TestSnapshotSharesOneRefreshBetweenConcurrentCallers(t *testing.T) {
+	sim := startSim(t, ovhsim.Options{})
+	obs := ovh.NewObserver(ovh.NewClients(fastOptions()), ovh.ObserverOptions{})
+	creds := signedCreds(sim)
+	const callers = 50
+
+	// Hold the IP list so that the first refresh is provably in flight
+	// while the other callers arrive.
+	release := sim.Hold(ovhsim.RouteIPList)
+	type result struct {
+		snap ovh.ServerSnapshot
+		err  error
+	}
+	results := make(chan result, callers)
+	ask := func() {
+		snap, err := obs.Snapshot(context.Background(), creds, esx, 0)
+		results <- result{snap, err}
+	}
+	go ask()
+	waitFor(t, "first refresh reaches OVH", func() bool { return sim.Held(ovhsim.RouteIPList) == 1 })
+	for i := 1; i < callers; i++ {
+		go ask()
+	}
+	waitFor(t, "all callers wait", func() bool { return obs.Stats().Waiting == callers })
+	release()
+
+	var first ovh.ServerSnapshot
+	for i := 0; i < callers; i++ {
+		r := <-results
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		if i == 0 {
+			first = r.snap
+		} else if !r.snap.ObservedAt.Equal(first.ObservedAt) {
+			t.Fatal("callers got different observations")
+		}
+	}
+	if n := sim.CallCount(ovhsim.RouteIPList); n != 1 {
+		t.Fatalf("%d concurrent callers made %d IP list calls, want 1", callers, n)
+	}
+	if s := obs.Stats(); s.Refreshes != 1 {
+		t.Fatalf("stats = %+v", s)
+	}
+	if _, ok := first.BlockFor(wanIP); !ok {
+		t.Fatalf("snapshot lacks %s: %+v", wanIP, first)
+	}
+	if vm, ok := first.VirtualMACFor(wanIP); !ok || vm.MAC != wanMAC || vm.Type != ovh.MACTypeVMware {
+		t.Fatalf("vMAC for %s = %+v, %v", wanIP, vm, ok)
+	}
+	if first.Network.Gateway != "198.51.100.254" || first.Network.MainIP != "198.51.100.17" {
+		t.Fatalf("network = %+v", first.Network)
+	}
+}
+
+func TestSnapshotRefreshOutlivesTheCallerThatStartedIt(t *testing.T) {
+	sim := startSim(t, ovhsim.Options{})
+	obs := ovh.NewObserver(ovh.NewClients(fastOptions()), ovh.ObserverOptions{})
+	creds := signedCreds(sim)
+
+	release := sim.Hold(ovhsim.RouteIPList)
+	leaderCtx, cancelLeader := context.WithCancel(context.Background())
+	leader := make(chan error, 1)
+	go func() { _, err := obs.Snapshot(leaderCtx, creds, esx, 0); leader <- err }()
+	waitFor(t, "refresh in flight", func() bool { return sim.Held(ovhsim.RouteIPList) == 1 })
+	follower := make(chan error, 1)
+	go func() { _, err := obs.Snapshot(context.Background(), creds, esx, 0); follower <- err }()
+	waitFor(t, "follower waits", func() bool { return obs.Stats().Waiting == 2 })
+
+	cancelLeader()
+	if err := <-leader; !cause.Is(err, cause.Unreachable) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled leader: %v", err)
+	}
+	release()
+	if err := <-follower; err != nil {
+		t.Fatalf("the follower must get the refresh the leader started: %v", err)
+	}
+}
+
+func TestSnapshotCacheAndInvalidate(t *testing.T) {
+	sim := startSim(t, ovhsim.Options{})
+	pool := ovh.NewClients(fastOptions())
+	clock := newFakeNow()
+	obs := ovh.NewObserver(pool, ovh.ObserverOptions{Now: clock.Now})
+	creds := signedCreds(sim)
+	ctx := context.Background()
+
+	if _, err := obs.Snapshot(ctx, creds, esx, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	sim.ResetCalls()
+	clock.Advance(30 * time.Second)
+	if _, err := obs.Snapshot(ctx, creds, esx, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if n := sim.TotalCalls(); n != 0 {
+		t.Fatalf("a fresh snapshot cost %d calls: %v", n, sim.Calls())
+	}
+
+	// A write, then Invalidate naming the MAC: the next snapshot shows it
+	// even though the cached one is still young.
+	if _, err := client(t, pool, creds).BindIP(ctx, esx, wanMAC, spare, "vyatta"); err != nil {
+		t.Fatal(err)
+	}
+	obs.Invalidate(creds, esx, wanMAC)
+	snap, err := obs.Snapshot(ctx, creds, esx, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vm, ok := snap.VirtualMACFor(spare + "/32"); !ok || vm.MAC != wanMAC {
+		t.Fatalf("bound IP not seen after Invalidate: %+v", snap.VirtualMACs)
+	}
+	if n := sim.CallCount(ovhsim.RouteServerNetwork); n != 0 {
+		t.Fatalf("the network specification is cached for longer: %d calls", n)
+	}
+}
+
+func TestSnapshotErrorsAreNotCached(t *testing.T) {
+	sim := startSim(t, ovhsim.Options{})
+	obs := ovh.NewObserver(ovh.NewClients(fastOptions()), ovh.ObserverOptions{})
+	creds := signedCreds(sim)
+	sim.InjectFault(ovhsim.RouteVMACList, ovhsim.Fault{Status: 404, Body: `{"class":"Client::NotFound","message":"This service does not exist"}`, Count: 1})
+	if _, err := obs.Snapshot(context.Background(), creds, esx, time.Hour); !cause.Is(err, cause.NotFound) {
+		t.Fatalf("failing refresh: %v", err)
+	}
+	if snap, err := obs.Snapshot(context.Background(), creds, esx, time.Hour); err != nil || len(snap.VirtualMACs) != 1 {
+		t.Fatalf("next refresh: %+v, %v", snap, err)
+	}
+	if _, err := obs.Snapshot(context.Background(), ovh.Credentials{Endpoint: sim.Endpoint()}, esx, time.Hour); !cause.Is(err, cause.Invalid) {
+		t.Fatalf("incomplete credentials: %v", err)
+	}
+}
+
+func TestSnapshotSeesChangesMadeBehindTheOperatorsBack(t *testing.T) {
+	w := seed()
+	w.VirtualMACs = append(w.VirtualMACs,
+		ovhsim.VirtualMAC{Server: esx, MAC: "00:50:56:00:00:02", Type: "vmware", Addresses: []ovhsim.VirtualAddress{{IP: webIP, VirtualMachineName: "web1"}}},
+		ovhsim.VirtualMAC{Server: esx, MAC: "00:50:56:00:00:03", Type: "vmware", Addresses: []ovhsim.VirtualAddress{{IP: spare, VirtualMachineName: "spare"}}},
+	)
+	sim := startSim(t, ovhsim.Options{World: w})
+	clock := newFakeNow()
+	const interval = time.Minute
+	obs := ovh.NewObserver(ovh.NewClients(fastOptions()), ovh.ObserverOptions{Now: clock.Now, NetworkMaxAge: 10 * interval})
+	creds := signedCreds(sim)
+	refresh := func() ovh.ServerSnapshot {
+		t.Helper()
+		clock.Advance(interval)
+		snap, err := obs.Snapshot(context.Background(), creds, esx, interval)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return snap
+	}
+	refresh()
+
+	// A type change keeps the MAC list identical: only the round-robin
+	// re-verification (one MAC per refresh here) can see it, within as many
+	// refreshes as there are MACs.
+	if err := sim.SetVirtualMACType(esx, "00:50:56:00:00:02", "ovh"); err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for i := 1; i <= 3 && seen == 0; i++ {
+		sim.ResetCalls()
+		if vm, _ := refresh().VirtualMACFor(webIP); vm.Type == ovh.MACTypeOVH {
+			seen = i
+		}
+		if n := sim.CallCount(ovhsim.RouteVMAC); n != 1 {
+			t.Fatalf("refresh %d read %d MAC details, want 1", i, n)
+		}
+	}
+	if seen == 0 {
+		t.Fatal("type change not seen within 3 refreshes of 3 MACs")
+	}
+	t.Logf("type change seen at refresh %d", seen)
+
+	if err := sim.DeleteVirtualMAC(esx, "00:50:56:00:00:03"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := refresh().VirtualMACFor(spare); ok {
+		t.Fatal("deleted MAC still observed")
+	}
+	if err := sim.MoveIP(webIP, other); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := refresh().BlockFor(webIP); ok {
+		t.Fatal("IP moved away still observed on the server")
+	}
+
+	// The gateway changes rarely: it is read again after NetworkMaxAge.
+	if err := sim.SetNetwork(esx, ovhsim.Network{Gateway: "198.51.100.1"}); err != nil {
+		t.Fatal(err)
+	}
+	if refresh().Network.Gateway != "198.51.100.254" {
+		t.Fatal("network specification re-read before NetworkMaxAge")
+	}
+	clock.Advance(10 * interval)
+	if gw := refresh().Network.Gateway; gw != "198.51.100.1" {
+		t.Fatalf("gateway after NetworkMaxAge = %s", gw)
+	}
+}
+
+func TestSnapshotOnKimsufi(t *testing.T) {
+	w := seed()
+	w.VirtualMACs = nil
+	sim := startSim(t, ovhsim.Options{Profile: ovhsim.ProfileKimsufi, World: w})
+	obs := ovh.NewObserver(ovh.NewClients(fastOptions()), ovh.ObserverOptions{})
+	snap, err := obs.Snapshot(context.Background(), signedCreds(sim), esx, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.Network.VMACSupported || len(snap.VirtualMACs) != 0 || len(snap.IPs) != 3 {
+		t.Fatalf("snapshot = %+v", snap)
+	}
+	if n := sim.CallCount(ovhsim.RouteVMACList); n != 0 {
+		t.Fatalf("listed vMACs on a server without support: %d calls", n)
+	}
+}
+
+// fleet is servers × perServer FailoverIPs, each IP with its own vmware MAC.
+type fip struct{ server, ip string }
+
+func fleet(servers, perServer int) (ovhsim.World, []fip) {
+	w := ovhsim.World{Applications: []ovhsim.Application{{Key: appKey, Secret: appSecret, ConsumerKeys: []string{consumer}}}}
+	var addrs []string
+	for i := 1; i <= 254; i++ {
+		addrs = append(addrs, fmt.Sprintf("203.0.113.%d", i))
+	}
+	for i := 1; i <= 254; i++ {
+		addrs = append(addrs, fmt.Sprintf("192.0.2.%d", i))
+	}
+	var fips []fip
+	for s := 0; s < servers; s++ {
+		name := fmt.Sprintf("ns10000%d.ip-198-51-100.eu", s)
+		w.Servers = append(w.Servers, ovhsim.DedicatedServer{Name: name, MainIP: fmt.Sprintf("198.51.100.%d", 10+s), VirtualMACQuota: perServer})
+		for i := 0; i < perServer; i++ {
+			n := s*perServer + i
+			ip := addrs[n]
+			w.IPs = append(w.IPs, ovhsim.IP{IP: ip, RoutedTo: name})
+			w.VirtualMACs = append(w.VirtualMACs, ovhsim.VirtualMAC{
+				Server: name, MAC: fmt.Sprintf("00:50:56:01:%02x:%02x", n>>8, n&0xff), Type: "vmware",
+				Addresses: []ovhsim.VirtualAddress{{IP: ip, VirtualMachineName: fmt.Sprintf("vm%d", n)}},
+			})
+			fips = append(fips, fip{name, ip})
+		}
+	}
+	return w, fips
+}
+
+// observeIntervals runs reconcile-like passes: every FailoverIP asks for its
+// server's snapshot once per interval. It returns the OVH calls per pass.
+func observeIntervals(t testing.TB, sim *ovhsim.Server, fips []fip, passes int) []int {
+	clock := newFakeNow()
+	const interval = 5 * time.Minute
+	obs := ovh.NewObserver(ovh.NewClients(fastOptions()), ovh.ObserverOptions{Now: clock.Now})
+	creds := signedCreds(sim)
+	var calls []int
+	for p := 0; p < passes; p++ {
+		sim.ResetCalls()
+		for _, f := range fips {
+			snap, err := obs.Snapshot(context.Background(), creds, f.server, interval)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := snap.VirtualMACFor(f.ip); !ok {
+				t.Fatalf("pass %d: no vMAC for %s", p, f.ip)
+			}
+		}
+		calls = append(calls, sim.TotalCalls())
+		clock.Advance(interval)
+	}
+	return calls
+}
+
+func TestSteadyStateCallsGrowWithServersNotFailoverIPs(t *testing.T) {
+	const servers, perServer = 5, 100
+	w, fips := fleet(servers, perServer)
+	sim := startSim(t, ovhsim.Options{World: w})
+
+	all := observeIntervals(t, sim, fips, 4)
+	var tenth []fip // 50 FailoverIPs on the same 5 servers
+	for i := 0; i < len(fips); i += 10 {
+		tenth = append(tenth, fips[i])
+	}
+	few := observeIntervals(t, sim, tenth, 4)
+	// Per server per interval: the IP list and the vMAC list, plus one
+	// re-verified vMAC (2 calls: type and IPs) with the default
+	// VerifyPerRefresh of 1. The network specification is read once per
+	// hour, i.e. not within these intervals.
+	want := servers * (2 + 2*1)
+	t.Logf("500 FailoverIPs on 5 servers: OVH calls per 5-minute interval %v (first: every vMAC read once)", all)
+	t.Logf("50 FailoverIPs: %v; budget per interval: 2 per server + 2 per re-verified vMAC = %d", few, want)
+	for i := 1; i < len(all); i++ {
+		if all[i] != want || few[i] != want {
+			t.Errorf("interval %d: %d calls for 500 FailoverIPs, %d for 50, want %d for both", i, all[i], few[i], want)
+		}
+	}
+	if all[0] != servers*(1+1+1+2*perServer) {
+		t.Errorf("first interval: %d calls, want %d", all[0], servers*(3+2*perServer))
+	}
+}
+
+func BenchmarkSteadyStateObservation(b *testing.B) {
+	const servers, perServer = 5, 100
+	w, fips := fleet(servers, perServer)
+	sim := startSim(b, ovhsim.Options{World: w})
+	clock := newFakeNow()
+	const interval = 5 * time.Minute
+	obs := ovh.NewObserver(ovh.NewClients(fastOptions()), ovh.ObserverOptions{Now: clock.Now})
+	creds := signedCreds(sim)
+	observe := func() {
+		for _, f := range fips {
+			if _, err := obs.Snapshot(context.Background(), creds, f.server, interval); err != nil {
+				b.Fatal(err)
+			}
+		}
+		clock.Advance(interval)
+	}
+	observe() // first look at every vMAC
+	sim.ResetCalls()
+	intervals := 0
+	for b.Loop() {
+		observe()
+		intervals++
+	}
+	b.ReportMetric(float64(sim.TotalCalls())/float64(intervals), "ovh-calls/interval")
+	b.ReportMetric(float64(len(fips)), "failoverIPs")
+}

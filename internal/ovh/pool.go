@@ -1,0 +1,178 @@
+package ovh
+
+import (
+	"math"
+	"net/http"
+	"sync"
+	"time"
+
+	govh "github.com/ovh/go-ovh/ovh"
+	"golang.org/x/time/rate"
+)
+
+// Options tune the clients of a Clients pool. Zero fields take defaults.
+type Options struct {
+	// RequestsPerSecond and Burst size the client-side rate limiter each
+	// credential gets, shared by every caller using it. OVH's stated fair
+	// use is about 60 requests/min per consumer key, but bursts are
+	// tolerated; external-dns defaults to 20 req/s. Default 20 and 5;
+	// math.Inf(1) disables limiting.
+	RequestsPerSecond float64
+	Burst             int
+	// Timeout bounds each HTTP request. Default 30s.
+	Timeout time.Duration
+	// Retry applies to reads only.
+	Retry RetryPolicy
+	// Transport sends the requests; default a clone of
+	// http.DefaultTransport (TLS verified).
+	Transport http.RoundTripper
+	// IdleTTL forgets a credential's client (and limiter) when unused that
+	// long, so rotated Secrets do not pile up. Default 1h.
+	IdleTTL time.Duration
+}
+
+// RetryPolicy is how reads are retried on 5xx, 429 and network errors:
+// exponential backoff from BaseDelay, honouring Retry-After, never waiting
+// longer than MaxDelay at once. Default 3 attempts, 250ms, 5s.
+type RetryPolicy struct {
+	Attempts  int
+	BaseDelay time.Duration
+	MaxDelay  time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.RequestsPerSecond == 0 {
+		o.RequestsPerSecond = 20
+	}
+	if o.Burst == 0 {
+		o.Burst = 5
+	}
+	if o.Timeout == 0 {
+		o.Timeout = 30 * time.Second
+	}
+	if o.Retry.Attempts == 0 {
+		o.Retry.Attempts = 3
+	}
+	if o.Retry.BaseDelay == 0 {
+		o.Retry.BaseDelay = 250 * time.Millisecond
+	}
+	if o.Retry.MaxDelay == 0 {
+		o.Retry.MaxDelay = 5 * time.Second
+	}
+	if o.Transport == nil {
+		o.Transport = http.DefaultTransport.(*http.Transport).Clone()
+	}
+	if o.IdleTTL == 0 {
+		o.IdleTTL = time.Hour
+	}
+	return o
+}
+
+// Clients hands out one Client per credential set. The cache is keyed by
+// Credentials.Key, so a rotated Secret gets a new client (and a new rate
+// limiter) on the next reconcile, without a restart.
+type Clients struct {
+	opts    Options
+	mu      sync.Mutex
+	entries map[string]*poolEntry
+}
+
+type poolEntry struct {
+	client   *apiClient
+	lastUsed time.Time
+}
+
+// NewClients returns an empty pool.
+func NewClients(opts Options) *Clients {
+	return &Clients{opts: opts.withDefaults(), entries: map[string]*poolEntry{}}
+}
+
+// Get returns the client for creds, building it on first use. It fails with
+// a cause.Invalid error when the credentials are incomplete.
+func (p *Clients) Get(creds Credentials) (Client, error) {
+	mode, err := creds.Mode()
+	if err != nil {
+		return nil, err
+	}
+	key := creds.Key()
+	now := time.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for k, e := range p.entries {
+		if now.Sub(e.lastUsed) > p.opts.IdleTTL {
+			delete(p.entries, k)
+		}
+	}
+	if e, ok := p.entries[key]; ok {
+		e.lastUsed = now
+		return e.client, nil
+	}
+	c, err := p.build(creds, mode)
+	if err != nil {
+		return nil, err
+	}
+	p.entries[key] = &poolEntry{client: c, lastUsed: now}
+	return c, nil
+}
+
+func (p *Clients) build(creds Credentials, mode AuthMode) (*apiClient, error) {
+	base, err := creds.baseURL()
+	if err != nil {
+		return nil, err
+	}
+	limit := rate.Limit(p.opts.RequestsPerSecond)
+	if math.IsInf(p.opts.RequestsPerSecond, 1) {
+		limit = rate.Inf
+	}
+	transport := &limitedTransport{base: p.opts.Transport, limiter: rate.NewLimiter(limit, p.opts.Burst)}
+
+	// The go-ovh client is built field by field rather than with
+	// NewClient, whose configuration loading would merge OVH_* environment
+	// variables and ovh.conf files into credentials that must come from the
+	// Secret alone. OAuth2 has no other way in than NewOAuth2Client (its
+	// token source is private).
+	var api *govh.Client
+	switch mode {
+	case AuthOAuth2:
+		if api, err = govh.NewOAuth2Client(base, creds.ClientID, creds.ClientSecret); err != nil {
+			return nil, invalidCredentials("OAuth2 client: " + err.Error())
+		}
+	case AuthAccessToken:
+		api = &govh.Client{AccessToken: creds.AccessToken}
+	default:
+		api = &govh.Client{AppKey: creds.ApplicationKey, AppSecret: creds.ApplicationSecret, ConsumerKey: creds.ConsumerKey}
+	}
+	if err := api.SetEndpoint(base); err != nil {
+		return nil, invalidCredentials(err.Error())
+	}
+	// go-ovh sends GET /auth/time through api.Client (under signMu); the
+	// calls themselves go through c.http. Both share the limiter.
+	api.Client = &http.Client{Transport: transport}
+	api.Timeout = p.opts.Timeout
+	api.UserAgent = "ovhbridge-operator"
+	return &apiClient{
+		api:   api,
+		http:  &http.Client{Transport: transport, Timeout: p.opts.Timeout},
+		retry: p.opts.Retry,
+	}, nil
+}
+
+// limitedTransport waits for the credential's rate limiter before each
+// request, /auth/time included.
+type limitedTransport struct {
+	base    http.RoundTripper
+	limiter *rate.Limiter
+}
+
+func (t *limitedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if err := t.limiter.Wait(req.Context()); err != nil {
+		if req.Body != nil {
+			req.Body.Close() // RoundTrip owns the body, even when not sending it
+		}
+		if req.Context().Err() != nil {
+			return nil, req.Context().Err()
+		}
+		return nil, &clientRateLimitError{err}
+	}
+	return t.base.RoundTrip(req)
+}
