@@ -398,18 +398,18 @@ func vmRef(ctx context.Context, c *vim25.Client, name string) (*object.VirtualMa
 
 // NICState is a NIC as the vSphere client shows it.
 type NICState struct {
-	Key         int32
-	Label       string
-	MAC         string
-	AddressType string
-	PortGroup   string
+	Key         int32  `json:"key"`
+	Label       string `json:"label"`
+	MAC         string `json:"mac"`
+	AddressType string `json:"addressType"`
+	PortGroup   string `json:"portGroup"`
 }
 
 // VMState is a VM as the vSphere client shows it.
 type VMState struct {
-	Name       string
-	PowerState string
-	NICs       []NICState // ordered by device key
+	Name       string     `json:"name"`
+	PowerState string     `json:"powerState"`
+	NICs       []NICState `json:"nics"` // ordered by device key
 }
 
 // VM reads a VM's power state and NICs through the admin session.
@@ -522,24 +522,24 @@ func (h *Harness) RenameVM(ctx context.Context, vmName, newName string) error {
 
 // Guest is what VMware Tools report about a running guest.
 type Guest struct {
-	ToolsRunning bool
-	NICs         []GuestNIC
-	Routes       []GuestRoute
+	ToolsRunning bool         `json:"toolsRunning"`
+	NICs         []GuestNIC   `json:"nics"`
+	Routes       []GuestRoute `json:"routes"`
 }
 
 // GuestNIC is one guest interface as Tools see it.
 type GuestNIC struct {
-	MAC     string
-	Network string
-	IPs     []string
+	MAC     string   `json:"mac"`
+	Network string   `json:"network"`
+	IPs     []string `json:"ips"`
 }
 
 // GuestRoute is one entry of the guest's routing table.
 type GuestRoute struct {
-	Network      string
-	PrefixLength int32
-	Gateway      string
-	Device       string // index of the guest NIC, as Tools report it ("0", "1", ...)
+	Network      string `json:"network"`
+	PrefixLength int32  `json:"prefixLength"`
+	Gateway      string `json:"gateway"`
+	Device       string `json:"device"` // index of the guest NIC, as Tools report it ("0", "1", ...)
 }
 
 // SetGuest sets what Tools report for a VM. There is no API for this (the

@@ -3,6 +3,9 @@ package esxisim_test
 import (
 	"context"
 	"crypto/x509"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -162,5 +165,73 @@ func TestSecretDataNamesTheEndpoint(t *testing.T) {
 	if !strings.HasPrefix(string(d["url"]), "https://127.0.0.1:") || string(d["thumbprint"]) != h.Thumbprint ||
 		len(strings.Split(h.Thumbprint, ":")) != 32 {
 		t.Fatalf("secret data = %q", d)
+	}
+}
+
+func TestAdminAPI(t *testing.T) {
+	h := esxisim.StartT(t, esxisim.Options{})
+	srv := httptest.NewServer(h.AdminHandler())
+	t.Cleanup(srv.Close)
+	call := func(method, path, body string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+
+	if code, body := call("PUT", "/vms/vyatta/nics/2", `{"mac": "02:00:00:aa:bb:cc"}`); code != 200 || !strings.Contains(body, `"mac":"02:00:00:aa:bb:cc"`) {
+		t.Fatalf("set MAC: %d %s", code, body)
+	}
+	if code, body := call("PUT", "/vms/vyatta/power", `{"on": true}`); code != 200 || !strings.Contains(body, `"powerState":"poweredOn"`) {
+		t.Fatalf("power on: %d %s", code, body)
+	}
+	if code, body := call("PUT", "/vms/vyatta/nics/Network%20adapter%202", `{"mac": "02:00:00:aa:bb:dd"}`); code != 409 || !strings.Contains(body, "InvalidPowerState") {
+		t.Fatalf("MAC change while running: %d %s", code, body)
+	}
+	if code, body := call("PUT", "/vms/vyatta/nics/1", `{"portGroup": "WAN"}`); code != 200 || !strings.Contains(body, `"label":"Network adapter 1","mac"`) {
+		t.Fatalf("port group change while running: %d %s", code, body)
+	}
+	if code, _ := call("PUT", "/vms/vyatta/guest", `{"toolsRunning": true, "nics": [{"mac": "02:00:00:aa:bb:cc", "ips": ["203.0.113.123"]}]}`); code != 200 {
+		t.Fatalf("set guest: %d", code)
+	}
+	if code, body := call("PUT", "/vms/web1/power", `{"on": "yes"}`); code != 400 {
+		t.Fatalf("bad body: %d %s", code, body)
+	}
+	if code, body := call("GET", "/calls", ""); code != 200 || body != "{}\n" {
+		t.Fatalf("calls (the harness's own are not counted): %d %s", code, body)
+	}
+	if code, body := call("POST", "/sessions/expire", ""); code != 200 || !strings.Contains(body, `"expired":0`) {
+		t.Fatalf("expire: %d %s", code, body)
+	}
+}
+
+func TestSessionTimeoutExpiresIdleSessions(t *testing.T) {
+	h := esxisim.StartT(t, esxisim.Options{})
+	ctx := testContext(t)
+	if err := h.SetSessionTimeout(ctx, 200*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	c := clientFor(t, ctx, h)
+	for {
+		us, err := session.NewManager(c).UserSession(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if us == nil {
+			return // expired while idle between checks
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("the session never expired")
+		case <-time.After(500 * time.Millisecond):
+		}
 	}
 }
