@@ -524,3 +524,67 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+func TestPerCallDeadline(t *testing.T) {
+	h := esxisim.StartT(t, esxisim.Options{})
+	ctx := testContext(t)
+	c, err := newPool(t, esxi.Options{CallTimeout: 200 * time.Millisecond}).Get(ctx, credsFor(t, h))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The host hangs on property retrievals far longer than the deadline.
+	h.SetMethodDelay("RetrievePropertiesEx", time.Second)
+	t.Cleanup(func() { h.SetMethodDelay("RetrievePropertiesEx", 0) })
+	_, err = c.FindVM(ctx, "web1")
+	if !cause.Is(err, cause.Unreachable) || !strings.Contains(err.Error(), "timed out") {
+		t.Fatalf("err = %v (kind %q), want an Unreachable timeout", err, cause.KindOf(err))
+	}
+}
+
+func TestKeepAliveLogsInAgainWhileIdle(t *testing.T) {
+	h := esxisim.StartT(t, esxisim.Options{})
+	ctx := testContext(t)
+	if _, err := newPool(t, esxi.Options{KeepAlive: 100 * time.Millisecond}).Get(ctx, credsFor(t, h)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.ExpireSessions(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h.ResetCalls()
+	// Nobody calls the client: the keep-alive finds the session gone.
+	for h.Calls()["Login"] == 0 {
+		select {
+		case <-ctx.Done():
+			t.Fatal("the idle session was not renewed")
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func TestUnusedSessionsAreLoggedOut(t *testing.T) {
+	h := esxisim.StartT(t, esxisim.Options{})
+	ctx := testContext(t)
+	pool := newPool(t, esxi.Options{IdleTimeout: 200 * time.Millisecond})
+	if _, err := pool.Get(ctx, credsFor(t, h)); err != nil {
+		t.Fatal(err)
+	}
+	for h.Calls()["Logout"] == 0 {
+		select {
+		case <-ctx.Done():
+			t.Fatal("the unused session was never logged out")
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	// Asking again logs in again.
+	h.ResetCalls()
+	c, err := pool.Get(ctx, credsFor(t, h))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.FindVM(ctx, "web1"); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.Calls()["Login"]; n != 1 {
+		t.Fatalf("%d logins after eviction, want 1", n)
+	}
+}

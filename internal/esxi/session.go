@@ -292,6 +292,9 @@ func (s *session) reloggedIn() <-chan struct{} {
 func (s *session) relogin(ctx context.Context, gen uint64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closing {
+		return errClosed // logged out on purpose: do not come back
+	}
 	if s.loginGen != gen {
 		return nil
 	}
