@@ -117,6 +117,16 @@ func (t Task) Failed() bool {
 // know counts as pending: the caller keeps looking at the resource itself.
 func (t Task) Pending() bool { return !t.Succeeded() && !t.Failed() }
 
+// RecordFinished adds a finished task to metrics.TaskDuration, by function
+// and final status. A controller calls it once per task, when it sees the
+// task finish and clears it from its status; unfinished tasks are ignored.
+func (t Task) RecordFinished() {
+	if t.Pending() || t.Started.IsZero() || t.Done.IsZero() {
+		return
+	}
+	metrics.TaskDuration.WithLabelValues("ovh", t.Function, t.Status).Observe(t.Done.Sub(t.Started).Seconds())
+}
+
 // Block returns the canonical IP block for an address or block:
 // "203.0.113.123" and "203.0.113.123/32" both give "203.0.113.123/32".
 func Block(ip string) (string, error) {

@@ -9,8 +9,12 @@ import (
 	"time"
 
 	govh "github.com/ovh/go-ovh/ovh"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/ovhbridge/ovhbridge-operator/internal/cause"
+	"github.com/ovhbridge/ovhbridge-operator/internal/metrics"
 	"github.com/ovhbridge/ovhbridge-operator/internal/ovh"
 	ovhsim "github.com/ovhbridge/ovhbridge-operator/test/sim/ovh"
 )
@@ -396,5 +400,27 @@ func TestConcurrentCallsOnOneClient(t *testing.T) {
 	}
 	if n := sim.CallCount(ovhsim.RouteAuthTime); n > 1 {
 		t.Fatalf("the clock offset was fetched %d times", n)
+	}
+}
+
+func TestFinishedTasksAreRecorded(t *testing.T) {
+	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	before := testutil.CollectAndCount(metrics.TaskDuration)
+	ovh.Task{Function: "test-pending", Status: ovh.TaskDoing, Started: start}.RecordFinished()
+	if testutil.CollectAndCount(metrics.TaskDuration) != before {
+		t.Fatal("an unfinished task was recorded")
+	}
+	h := metrics.TaskDuration.WithLabelValues("ovh", "test-move", ovh.TaskDone).(prometheus.Histogram)
+	read := func() (uint64, float64) {
+		var m dto.Metric
+		if err := h.Write(&m); err != nil {
+			t.Fatal(err)
+		}
+		return m.Histogram.GetSampleCount(), m.Histogram.GetSampleSum()
+	}
+	count0, sum0 := read()
+	ovh.Task{Function: "test-move", Status: ovh.TaskDone, Started: start, Done: start.Add(time.Minute)}.RecordFinished()
+	if count, sum := read(); count != count0+1 || sum-sum0 != 60 {
+		t.Fatalf("recorded %d samples summing %vs", count-count0, sum-sum0)
 	}
 }

@@ -329,6 +329,11 @@ func (o *Observer) refresh(ctx context.Context, c Client, key, server string) (S
 
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if gen < st.snapGen {
+		// A refresh started after an Invalidate finished first: its view is
+		// newer than ours, keep it.
+		return snap.clone(), nil
+	}
 	st.network, st.networkAt = network, networkAt
 	st.details = details
 	for m, g := range st.invalidated {

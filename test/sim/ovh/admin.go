@@ -216,8 +216,9 @@ func (s *Server) PurgeTasks() int {
 	return n
 }
 
-// AddTask creates a task nobody asked for (OVH creates some on its own),
-// already in the given status, on an IP block or a server.
+// AddTask creates a task nobody asked for (OVH creates some on its own) on
+// an IP block or a server. It stays in the given status until SetTaskStatus
+// changes it.
 func (s *Server) AddTask(scope, target, function, status string) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -236,7 +237,7 @@ func (s *Server) AddTask(scope, target, function, status string) (int64, error) 
 		return 0, fmt.Errorf("unknown scope %q", scope)
 	}
 	now := s.clock.Now()
-	t := s.addTask(scope, target, function, now, now)
+	t := s.addTask(scope, target, function, now, never)
 	t.Status = status
 	if terminal(status) {
 		t.Done = now
@@ -262,7 +263,7 @@ func (s *Server) SetTaskStatus(id int64, status, comment string) error {
 		}
 	} else {
 		// Keep tick from finishing it: a forced pending status sticks.
-		t.Due = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+		t.Due = never
 	}
 	return nil
 }

@@ -231,7 +231,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.tick()
-	rep := rt.handle(s, &call{req: r, params: params, body: body, query: r.URL.Query()})
+	rep := rt.handle(s, &call{params: params, body: body, query: r.URL.Query()})
 	s.mu.Unlock()
 	s.writeReply(w, rep)
 }
@@ -248,7 +248,6 @@ func cutBase(path string) (string, bool) {
 }
 
 type call struct {
-	req    *http.Request
 	params map[string]string
 	body   []byte
 	query  url.Values

@@ -670,3 +670,39 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+func TestForcedTaskStatus(t *testing.T) {
+	clock := ovhsim.NewManualClock(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))
+	sim := start(t, ovhsim.Options{Clock: clock, MoveDuration: time.Minute})
+	c := signed(t, sim.Endpoint(), appSecret)
+	var tk task
+	if err := c.PostWithContext(context.Background(), wanPath+"/move", map[string]string{"to": other}, &tk); err != nil {
+		t.Fatal(err)
+	}
+	// A move stuck in "doing" never applies, however long one waits.
+	if err := sim.SetTaskStatus(tk.TaskID, "doing", ""); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Hour)
+	get(t, c, fmt.Sprintf("%s/task/%d", wanPath, tk.TaskID), &tk)
+	if tk.Status != "doing" || routedTo(t, c, wanPath) != esx {
+		t.Fatalf("stuck move: task %q, routedTo %q", tk.Status, routedTo(t, c, wanPath))
+	}
+	// Cancelling it frees the IP for another move.
+	if err := sim.SetTaskStatus(tk.TaskID, "cancelled", "cancelled by support"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.PostWithContext(context.Background(), wanPath+"/move", map[string]string{"to": other}, &tk); err != nil {
+		t.Fatalf("move after cancellation: %v", err)
+	}
+
+	id, err := sim.AddTask(ovhsim.ScopeServer, esx, "hardReboot", "todo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Hour)
+	get(t, c, fmt.Sprintf("/dedicated/server/%s/task/%d", esx, id), &tk)
+	if tk.Status != "todo" || tk.Function != "hardReboot" {
+		t.Fatalf("added task = %+v", tk)
+	}
+}

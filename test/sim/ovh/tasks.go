@@ -62,6 +62,9 @@ type task struct {
 	purged bool
 }
 
+// never is the due time of tasks a test pinned in a pending status.
+var never = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+
 func terminal(status string) bool {
 	switch status {
 	case StatusDone, StatusCancelled, StatusCustomerError, StatusOVHError:
