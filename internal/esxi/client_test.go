@@ -507,7 +507,31 @@ func TestVCenterWithAndWithoutDatacenter(t *testing.T) {
 			t.Fatalf("after reconfigure on vCenter: %+v", st.NICs[1])
 		}
 	}
-	c, err := pool.Get(ctx, credsFor(t, h, "datacenter", "DC9"))
+	// A distributed port group: named in observations, and a no-op once
+	// the NIC is on it.
+	c, err := pool.Get(ctx, credsFor(t, h, "datacenter", "DC0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm, err := c.FindVM(ctx, "web1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := c.ReconfigureNIC(ctx, vm.Ref, vm.NICs[0].Key, "", "DC0_DVPG0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info := waitTask(t, ctx, c, ref); info.State != esxi.TaskSuccess {
+		t.Fatalf("move to a distributed port group: %+v", info)
+	}
+	if vm, err = c.FindVM(ctx, "web1"); err != nil || vm.NICs[0].PortGroup != "DC0_DVPG0" {
+		t.Fatalf("after the move: %+v, %v", vm.NICs, err)
+	}
+	if ref, err := c.ReconfigureNIC(ctx, vm.Ref, vm.NICs[0].Key, "", "DC0_DVPG0"); ref != "" || err != nil {
+		t.Fatalf("repeated move = %q, %v; want nothing to do", ref, err)
+	}
+
+	c, err = pool.Get(ctx, credsFor(t, h, "datacenter", "DC9"))
 	if err != nil {
 		t.Fatal(err)
 	}

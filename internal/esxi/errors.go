@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 
+	"github.com/vmware/govmomi/find"
 	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
 
@@ -81,6 +82,10 @@ func classify(op string, err error) error {
 	var ce *cause.Error
 	if errors.As(err, &ce) {
 		return err
+	}
+	var nf *find.NotFoundError
+	if errors.As(err, &nf) {
+		return cause.New(cause.NotFound, system, op, err.Error(), err)
 	}
 	var te *TrustError
 	if errors.As(err, &te) {

@@ -156,14 +156,21 @@ func (s *Sessions) Watch(ctx context.Context, creds Credentials) error {
 // holds the watchers back; it does not lose changes.
 func (s *Sessions) Subscribe() (<-chan VMChange, func()) {
 	ch := make(chan VMChange, 256)
+	gone := make(chan struct{})
 	id := s.addSubscriber(func(ctx context.Context, c VMChange) {
 		select {
 		case ch <- c:
 		case <-ctx.Done():
+		case <-gone: // unsubscribed while a watcher waited on it
 		}
 	})
 	var once sync.Once
-	return ch, func() { once.Do(func() { s.removeSubscriber(id) }) }
+	return ch, func() {
+		once.Do(func() {
+			close(gone)
+			s.removeSubscriber(id)
+		})
+	}
 }
 
 func (s *Sessions) addSubscriber(fn func(context.Context, VMChange)) int {

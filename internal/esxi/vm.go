@@ -119,7 +119,11 @@ func (s *session) FindVM(ctx context.Context, name string) (VM, error) {
 		}
 		return VM{}, err
 	}
-	return vmFromMO(m), nil
+	vm := vmFromMO(m)
+	if err := s.nameDistributedPortGroups(ctx, &vm, m); err != nil {
+		return VM{}, err
+	}
+	return vm, nil
 }
 
 func vmNotFound(name string) error {
@@ -177,9 +181,7 @@ func vmFromMO(m mo.VirtualMachine) VM {
 			if c.DeviceInfo != nil {
 				n.Label = c.DeviceInfo.GetDescription().Label
 			}
-			if b, ok := c.Backing.(*types.VirtualEthernetCardNetworkBackingInfo); ok {
-				n.PortGroup = b.DeviceName
-			}
+			n.PortGroup = standardPortGroup(c)
 			if c.Connectable != nil {
 				n.Connected = c.Connectable.Connected
 			}
@@ -273,16 +275,12 @@ func (s *session) networks(ctx context.Context) (map[string]types.ManagedObjectR
 	if len(netRefs) == 0 {
 		return out, nil
 	}
-	var content []types.ObjectContent
-	if err := pc.Retrieve(ctx, netRefs, []string{"name"}, &content); err != nil {
-		return nil, classify("PortGroups", err)
+	names, err := s.entityNames(ctx, netRefs)
+	if err != nil {
+		return nil, err
 	}
-	for _, c := range content {
-		for _, p := range c.PropSet {
-			if name, ok := p.Val.(string); ok && p.Name == "name" {
-				out[name] = c.Obj
-			}
-		}
+	for ref, name := range names {
+		out[name] = ref
 	}
 	return out, nil
 }
@@ -357,7 +355,11 @@ func (s *session) ReconfigureNIC(ctx context.Context, vmRef string, nicKey int32
 		card.AddressType = string(types.VirtualEthernetCardMacTypeManual)
 		changed = true
 	}
-	if portGroup != "" && currentPortGroup(card) != portGroup {
+	current, err := s.portGroupName(ctx, card)
+	if err != nil {
+		return "", err
+	}
+	if portGroup != "" && current != portGroup {
 		backing, err := s.backing(ctx, portGroup)
 		if err != nil {
 			return "", err
@@ -381,11 +383,80 @@ func (s *session) ReconfigureNIC(ctx context.Context, vmRef string, nicKey int32
 	return res.Returnval.String(), nil
 }
 
-func currentPortGroup(card *types.VirtualEthernetCard) string {
+// standardPortGroup names a NIC's network when it is a standard port group
+// (the backing carries the name); "" otherwise.
+func standardPortGroup(card *types.VirtualEthernetCard) string {
 	if b, ok := card.Backing.(*types.VirtualEthernetCardNetworkBackingInfo); ok {
 		return b.DeviceName
 	}
 	return ""
+}
+
+// distributedPortGroup returns the distributed port group a NIC is on, if
+// any. On vCenter a port group's key is its managed object's value.
+func distributedPortGroup(card *types.VirtualEthernetCard) (types.ManagedObjectReference, bool) {
+	if b, ok := card.Backing.(*types.VirtualEthernetCardDistributedVirtualPortBackingInfo); ok {
+		return types.ManagedObjectReference{Type: "DistributedVirtualPortgroup", Value: b.Port.PortgroupKey}, true
+	}
+	return types.ManagedObjectReference{}, false
+}
+
+// portGroupName names the network of a NIC, reading a distributed port
+// group's name from vCenter (its backing carries only a key).
+func (s *session) portGroupName(ctx context.Context, card *types.VirtualEthernetCard) (string, error) {
+	ref, ok := distributedPortGroup(card)
+	if !ok {
+		return standardPortGroup(card), nil
+	}
+	names, err := s.entityNames(ctx, []types.ManagedObjectReference{ref})
+	return names[ref], err
+}
+
+// nameDistributedPortGroups fills in the port group of NICs on distributed
+// switches, in one call; VMs on standard port groups cost nothing.
+func (s *session) nameDistributedPortGroups(ctx context.Context, vm *VM, m mo.VirtualMachine) error {
+	if m.Config == nil {
+		return nil
+	}
+	byKey := map[int32]types.ManagedObjectReference{}
+	var refs []types.ManagedObjectReference
+	for _, d := range m.Config.Hardware.Device {
+		if eth, ok := d.(types.BaseVirtualEthernetCard); ok {
+			if ref, ok := distributedPortGroup(eth.GetVirtualEthernetCard()); ok {
+				byKey[d.GetVirtualDevice().Key] = ref
+				refs = append(refs, ref)
+			}
+		}
+	}
+	if len(refs) == 0 {
+		return nil
+	}
+	names, err := s.entityNames(ctx, refs)
+	if err != nil {
+		return err
+	}
+	for i := range vm.NICs {
+		if ref, ok := byKey[vm.NICs[i].Key]; ok {
+			vm.NICs[i].PortGroup = names[ref]
+		}
+	}
+	return nil
+}
+
+func (s *session) entityNames(ctx context.Context, refs []types.ManagedObjectReference) (map[types.ManagedObjectReference]string, error) {
+	var content []types.ObjectContent
+	if err := property.DefaultCollector(s.vc).Retrieve(ctx, refs, []string{"name"}, &content); err != nil {
+		return nil, classify("FindVM", err)
+	}
+	names := map[types.ManagedObjectReference]string{}
+	for _, c := range content {
+		for _, p := range c.PropSet {
+			if name, ok := p.Val.(string); ok && p.Name == "name" {
+				names[c.Obj] = name
+			}
+		}
+	}
+	return names, nil
 }
 
 // backing returns the NIC backing for a network, refusing a name that does
