@@ -33,6 +33,7 @@ import (
 	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
+	"golang.org/x/sync/errgroup"
 )
 
 // Port groups of the seed topology.
@@ -261,11 +262,21 @@ func (h *Harness) build(ctx context.Context, vms []VMSpec) error {
 		if err != nil {
 			return fmt.Errorf("esxisim: folders: %w", err)
 		}
-		for _, spec := range vms {
-			ref, err := createVM(ctx, folders.VmFolder, pool, host, ds.Name(), spec)
-			if err != nil {
+		// A few creations at a time: scale tests ask for hundreds of VMs.
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(8)
+		refs := make([]types.ManagedObjectReference, len(vms))
+		for i, spec := range vms {
+			g.Go(func() error {
+				ref, err := createVM(gctx, folders.VmFolder, pool, host, ds.Name(), spec)
+				refs[i] = ref
 				return err
-			}
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return err
+		}
+		for _, ref := range refs {
 			wrapVM(h.model.Map(), ref)
 		}
 		return nil
