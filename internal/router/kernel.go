@@ -226,7 +226,11 @@ func routeAttrs(f []string, r *Route) error {
 			if key == "lock" {
 				continue
 			}
-			_, err = val()
+			var v string
+			if v, err = val(); err == nil && v == "lock" {
+				// "mtu lock 1400": the value follows the lock keyword
+				_, err = val()
+			}
 		case "onlink", "pervasive", "offload", "trap", "notify", "linkdown", "dead", "unresolved", "rt_offload", "rt_trap":
 			r.Flags = append(r.Flags, key)
 		case "cache":

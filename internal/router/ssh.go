@@ -133,10 +133,16 @@ func (d *sshDriver) clientConfig() *ssh.ClientConfig {
 }
 
 func (d *sshDriver) connect(ctx context.Context, op string) (*ssh.Client, error) {
+	c, _, err := d.connectReuse(ctx, op)
+	return c, err
+}
+
+// connectReuse returns the cached connection (reused true) or a new one.
+func (d *sshDriver) connectReuse(ctx context.Context, op string) (*ssh.Client, bool, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.client != nil {
-		return d.client, nil
+		return d.client, true, nil
 	}
 	deadline, ok := ctx.Deadline()
 	if !ok {
@@ -146,7 +152,7 @@ func (d *sshDriver) connect(ctx context.Context, op string) (*ssh.Client, error)
 	defer cancel()
 	conn, err := (&net.Dialer{}).DialContext(dctx, "tcp", d.addr)
 	if err != nil {
-		return nil, networkError(ctx, op, err)
+		return nil, false, networkError(ctx, op, err)
 	}
 	_ = conn.SetDeadline(deadline)
 	c, chans, reqs, err := ssh.NewClientConn(conn, d.addr, d.clientConfig())
@@ -155,16 +161,16 @@ func (d *sshDriver) connect(ctx context.Context, op string) (*ssh.Client, error)
 		var mismatch *hostKeyMismatch
 		switch {
 		case errors.As(err, &mismatch):
-			return nil, cause.New(cause.TrustFailure, system, op, mismatch.Error(), nil)
+			return nil, false, cause.New(cause.TrustFailure, system, op, mismatch.Error(), nil)
 		case strings.Contains(err.Error(), "unable to authenticate"):
-			return nil, cause.New(cause.CredentialsInvalid, system, op,
+			return nil, false, cause.New(cause.CredentialsInvalid, system, op,
 				fmt.Sprintf("the router refused the credentials of user %q", d.creds.Username), nil)
 		}
-		return nil, networkError(ctx, op, err)
+		return nil, false, networkError(ctx, op, err)
 	}
 	_ = conn.SetDeadline(time.Time{})
 	d.client = ssh.NewClient(c, chans, reqs)
-	return d.client, nil
+	return d.client, false, nil
 }
 
 // drop forgets a connection that failed, so the next call dials again.
@@ -188,11 +194,20 @@ func (r result) output() string { return strings.TrimSpace(r.stdout + "\n" + r.s
 // run executes cmd (with stdin, if any) in a new session and waits for it
 // or for ctx.
 func (d *sshDriver) run(ctx context.Context, op, cmd, stdin string) (result, error) {
-	c, err := d.connect(ctx, op)
+	c, reused, err := d.connectReuse(ctx, op)
 	if err != nil {
 		return result{}, err
 	}
 	sess, err := c.NewSession()
+	if err != nil && reused {
+		// The cached connection died (router rebooted, idle timeout):
+		// nothing was sent yet, so dial once more.
+		d.drop(c)
+		if c, err = d.connect(ctx, op); err != nil {
+			return result{}, err
+		}
+		sess, err = c.NewSession()
+	}
 	if err != nil {
 		d.drop(c)
 		return result{}, networkError(ctx, op, err)

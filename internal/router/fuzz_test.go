@@ -1,0 +1,129 @@
+package router
+
+import (
+	"strings"
+	"testing"
+)
+
+// Fuzz targets for every parser of router output: whatever a router (or an
+// attacker on its management network) prints, parsing must not panic. Run
+// briefly in CI with e.g. `go test -run '^$' -fuzz FuzzParseRoutesText
+// -fuzztime 10s ./internal/router`.
+
+func FuzzParseRoutesText(f *testing.F) {
+	f.Add(vyattaBugRoutes)
+	f.Add(vyattaFixedRoutes)
+	f.Add("default nhid 12 proto static metric 20 \n\tnexthop via 198.51.100.254 dev eth2 weight 1 onlink \n")
+	f.Add("blackhole 192.0.2.0/24 proto static metric 20\nunicast 192.0.2.1 via 198.51.100.254 dev eth2 mtu lock 1400\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		rs, err := ParseRoutesText(s)
+		if err != nil {
+			return
+		}
+		for _, r := range rs {
+			if r.Dst == "" || r.Protocol == "" {
+				t.Fatalf("route without destination or protocol: %#v", r)
+			}
+		}
+	})
+}
+
+func FuzzParseRoutesJSON(f *testing.F) {
+	f.Add(frrRoutesJSON)
+	f.Add(`[{"dst":"default","dev":"eth2","protocol":"zebra","flags":[]}]`)
+	f.Add(`[{"dst":"default","nexthops":[{"gateway":"198.51.100.254","dev":"eth2","flags":["onlink"]}],"flags":[]}]`)
+	f.Fuzz(func(t *testing.T, s string) {
+		_, _ = ParseRoutesJSON([]byte(s))
+	})
+}
+
+func FuzzParseNeighboursJSON(f *testing.F) {
+	f.Add(`[{"dst":"192.0.2.20","lladdr":"00:05:73:a0:00:01","state":["REACHABLE"]}]`, "eth2")
+	f.Add(`[{"dst":"198.51.100.7","dev":"eth2","state":["FAILED"]}]`, "")
+	f.Fuzz(func(t *testing.T, s, dev string) {
+		ns, err := ParseNeighboursJSON([]byte(s), dev)
+		if err != nil {
+			return
+		}
+		for _, n := range ns {
+			if dev != "" && n.Dev != dev {
+				t.Fatalf("entry of %q kept when filtering %q", n.Dev, dev)
+			}
+		}
+	})
+}
+
+func FuzzParseProcNetARP(f *testing.F) {
+	f.Add("IP address       HW type     Flags       HW address            Mask     Device\n"+
+		"192.0.2.20       0x1         0x2         00:05:73:a0:00:01     *        eth2\n", "eth2")
+	f.Add("198.51.100.7     0x1         0x0         00:00:00:00:00:00     *        eth2\n", "")
+	f.Fuzz(func(t *testing.T, s, dev string) {
+		_, _ = ParseProcNetARP(s, dev)
+	})
+}
+
+func FuzzParseShowARP(f *testing.F) {
+	f.Add("Address                  HWtype  HWaddress           Flags Mask            Iface\n" +
+		"192.0.2.20               ether   00:05:73:a0:00:01   C                     eth2\n" +
+		"198.51.100.7                     (incomplete)                              eth2\n")
+	f.Add("Address         Interface    Link layer address    State\n" +
+		"--------------  -----------  --------------------  ---------\n" +
+		"198.51.100.254  eth2         00:05:73:a0:00:01     REACHABLE\n" +
+		"198.51.100.7    eth2                               FAILED")
+	f.Add("Address  Interface  Link layer address  State\n-  -  -\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		_, _ = ParseShowARP(s, "")
+	})
+}
+
+func FuzzParseCommands(f *testing.F) {
+	f.Add("set interfaces ethernet eth1 address '10.0.10.254/24'\nset service ssh disable-password-authentication\n")
+	f.Add(`set interfaces ethernet eth2 description "WAN \"uplink\""` + "\nset system host-name 'it''s'\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		cfg, err := ParseCommands(s)
+		if err != nil {
+			return
+		}
+		// What we print, we read back unchanged.
+		var b strings.Builder
+		for _, p := range cfg {
+			b.WriteString("set " + p.String() + "\n")
+		}
+		again, err := ParseCommands(b.String())
+		if err != nil {
+			t.Fatalf("re-parse of rendered config failed: %v\n%s", err, b.String())
+		}
+		if !again.Equal(cfg) {
+			t.Fatalf("round trip changed the config:\n%q\n%q", cfg, again)
+		}
+	})
+}
+
+func FuzzParseConfigBoot(f *testing.F) {
+	f.Add(seedBoot)
+	f.Add("nat {\n    source {\n        rule 10 {\n            outbound-interface {\n                name eth2\n            }\n        }\n    }\n}\n// vyos-config-version: \"nat@8\"\n")
+	f.Add("a { b \"c d\" }\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		_, _ = ParseConfigBoot(s)
+	})
+}
+
+func FuzzParseRetrieveJSON(f *testing.F) {
+	f.Add(`{"interfaces":{"ethernet":{"eth1":{"address":["10.0.10.254/24","10.0.10.253/24"],"description":"LAN"}}}}`)
+	f.Add(`{"protocols":{"static":{"route":{"0.0.0.0/0":{"next-hop":{"198.51.100.254":{}}}}}}}`)
+	f.Add(`"just a string"`)
+	f.Fuzz(func(t *testing.T, s string) {
+		_, _ = ParseRetrieveJSON([]byte(s), Path{"x"})
+	})
+}
+
+func FuzzPlatformFromVersionFile(f *testing.F) {
+	f.Add("Version :    VC6.5R1\n")
+	f.Add(`{"version": "1.4.0"}`)
+	f.Fuzz(func(t *testing.T, s string) {
+		info, err := PlatformFromVersionFile(s)
+		if err == nil && !info.Platform.Valid() {
+			t.Fatalf("invalid platform %q without error", info.Platform)
+		}
+	})
+}

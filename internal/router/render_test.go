@@ -1,0 +1,310 @@
+package router
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/ovhbridge/ovhbridge-operator/internal/cause"
+)
+
+// seedDesired is the seed topology's RouterConfig: LAN on eth1, the router's
+// failover IP on eth2, OVH gateway, masquerade and two port forwards.
+func seedDesired(mode GatewayRouteMode) Desired {
+	return Desired{
+		Interfaces: []Interface{
+			{Name: "eth1", Addresses: []string{"10.0.10.254/24"}, Description: "LAN"},
+			{Name: "eth2", Addresses: []string{"203.0.113.123/32"}, Description: "WAN"},
+		},
+		WAN:       WAN{Interface: "eth2", Gateway: "198.51.100.254", Mode: mode},
+		SourceNAT: []SourceNATRule{{Rule: 10, Description: "NAT-LAN-TO-WAN", OutboundInterface: "eth2", SourceAddress: "10.0.10.0/24"}},
+		DestinationNAT: []DestinationNATRule{
+			{Rule: 20, Description: "minecraft", InboundInterface: "eth2", Protocol: "tcp", Port: "25565", TranslationAddress: "10.0.10.10"},
+			{Rule: 30, InboundInterface: "eth2", Protocol: "tcp", Port: "4040", TranslationAddress: "10.0.10.11", TranslationPort: "4040"},
+		},
+	}
+}
+
+func TestRenderPerPlatform(t *testing.T) {
+	common := []string{
+		"interfaces ethernet eth1 address 10.0.10.254/24",
+		"interfaces ethernet eth1 description LAN",
+		"interfaces ethernet eth2 address 203.0.113.123/32",
+		"interfaces ethernet eth2 description WAN",
+		"nat destination rule 20 description minecraft",
+		"nat destination rule 20 destination port 25565",
+		"nat destination rule 20 protocol tcp",
+		"nat destination rule 20 translation address 10.0.10.10",
+		"nat destination rule 30 destination port 4040",
+		"nat destination rule 30 protocol tcp",
+		"nat destination rule 30 translation address 10.0.10.11",
+		"nat destination rule 30 translation port 4040",
+		"nat source rule 10 description NAT-LAN-TO-WAN",
+		"nat source rule 10 source address 10.0.10.0/24",
+		"nat source rule 10 translation address masquerade",
+	}
+	oldNAT := []string{
+		"nat destination rule 20 inbound-interface eth2",
+		"nat destination rule 30 inbound-interface eth2",
+		"nat source rule 10 outbound-interface eth2",
+	}
+	newNAT := []string{
+		"nat destination rule 20 inbound-interface name eth2",
+		"nat destination rule 30 inbound-interface name eth2",
+		"nat source rule 10 outbound-interface name eth2",
+	}
+	cases := []struct {
+		platform Platform
+		mode     GatewayRouteMode
+		extra    []string
+		owned    []string
+		boot     bool
+	}{
+		{Vyatta6, BootScriptMode, oldNAT, []string{
+			"protocols static route 0.0.0.0/0", "protocols static route 198.51.100.254/32",
+			"protocols static interface-route 198.51.100.254/32", "system gateway-address"}, true},
+		{Vyatta6, InterfaceRouteMode, append([]string{
+			"protocols static interface-route 198.51.100.254/32 next-hop-interface eth2",
+			"protocols static route 0.0.0.0/0 next-hop 198.51.100.254"}, oldNAT...), nil, false},
+		{VyOS13, InterfaceRouteMode, append([]string{
+			"protocols static interface-route 198.51.100.254/32 next-hop-interface eth2",
+			"protocols static route 0.0.0.0/0 next-hop 198.51.100.254"}, oldNAT...), []string{
+			"protocols static route 0.0.0.0/0", "protocols static route 198.51.100.254/32",
+			"protocols static interface-route 198.51.100.254/32"}, false},
+		{VyOS14, InterfaceRouteMode, append([]string{
+			"protocols static route 198.51.100.254/32 interface eth2",
+			"protocols static route 0.0.0.0/0 next-hop 198.51.100.254"}, newNAT...), []string{
+			"protocols static route 0.0.0.0/0", "protocols static route 198.51.100.254/32"}, false},
+		{VyOS15, InterfaceRouteMode, append([]string{
+			"protocols static route 198.51.100.254/32 interface eth2",
+			"protocols static route 0.0.0.0/0 next-hop 198.51.100.254"}, newNAT...), nil, false},
+		{VyOS15, BootScriptMode, newNAT, nil, true},
+	}
+	for _, c := range cases {
+		t.Run(string(c.platform)+"/"+string(c.mode), func(t *testing.T) {
+			r, err := Render(c.platform, seedDesired(c.mode))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := NewConfig(MustPaths(append(append([]string{}, common...), c.extra...)...)...)
+			if !r.Config.Equal(want) {
+				t.Fatalf("got\n%s\nwant\n%s", strings.Join(r.Config.Lines(), "\n"), strings.Join(want.Lines(), "\n"))
+			}
+			owned := map[string]bool{}
+			for _, o := range r.Owned {
+				owned[o.String()] = true
+			}
+			for _, o := range c.owned {
+				if !owned[o] {
+					t.Errorf("%q not owned; owned: %v", o, r.Owned)
+				}
+			}
+			for _, p := range r.Config {
+				if !isOwned(p, r.Owned) {
+					t.Errorf("rendered %q outside the owned paths", p.String())
+				}
+			}
+			if c.boot != (r.BootScriptBlock != "") || c.boot != (len(r.BootRoutes) == 2) {
+				t.Fatalf("boot script block %q, routes %v", r.BootScriptBlock, r.BootRoutes)
+			}
+			if r.BootScriptPath != c.platform.BootScriptPath() {
+				t.Errorf("boot script path %s", r.BootScriptPath)
+			}
+		})
+	}
+	// The boot-script commands are the seed's workaround, idempotent and in
+	// dependency order.
+	r, _ := Render(Vyatta6, seedDesired(BootScriptMode))
+	wantBlock := []string{
+		"ip route replace 198.51.100.254 dev eth2 scope link",
+		"ip route replace default via 198.51.100.254 dev eth2",
+	}
+	lines := strings.Split(r.BootScriptBlock, "\n")
+	var cmds []string
+	for _, l := range lines {
+		if strings.HasPrefix(l, "ip ") {
+			cmds = append(cmds, l)
+		}
+	}
+	if strings.Join(cmds, "\n") != strings.Join(wantBlock, "\n") || lines[0] != BootScriptBegin {
+		t.Fatalf("boot block:\n%s", r.BootScriptBlock)
+	}
+	if r.BootScriptPath != "/config/scripts/vyatta-postconfig-bootup.script" {
+		t.Fatal(r.BootScriptPath)
+	}
+}
+
+func TestRenderNormalisesNATOnVyOS14(t *testing.T) {
+	d := Desired{SourceNAT: []SourceNATRule{{Rule: 10, OutboundInterface: "eth2", SourceAddress: "10.0.10.7/24"}}}
+	r13, _ := Render(VyOS13, d)
+	r14, _ := Render(VyOS14, d)
+	if !r13.Config.Contains(Path{"nat", "source", "rule", "10", "source", "address", "10.0.10.7/24"}) {
+		t.Errorf("1.3 changed the address: %v", r13.Config.Lines())
+	}
+	if !r14.Config.Contains(Path{"nat", "source", "rule", "10", "source", "address", "10.0.10.0/24"}) {
+		t.Errorf("1.4 did not normalise the address: %v", r14.Config.Lines())
+	}
+}
+
+func TestRenderRejectsInvalid(t *testing.T) {
+	cases := map[string]Desired{
+		"bad interface":   {Interfaces: []Interface{{Name: "eth1; reboot"}}},
+		"bad address":     {Interfaces: []Interface{{Name: "eth1", Addresses: []string{"10.0.10.300/24"}}}},
+		"newline in text": {Interfaces: []Interface{{Name: "eth1", Description: "a\nset system"}}},
+		"duplicate iface": {Interfaces: []Interface{{Name: "eth1"}, {Name: "eth1"}}},
+		"bad gateway":     {WAN: WAN{Interface: "eth2", Gateway: "2001:db8::1", Mode: InterfaceRouteMode}},
+		"mode unresolved": {WAN: WAN{Interface: "eth2", Gateway: "198.51.100.254", Mode: "Auto"}},
+		"rule number":     {SourceNAT: []SourceNATRule{{Rule: 0, OutboundInterface: "eth2"}}},
+		"duplicate rule":  {SourceNAT: []SourceNATRule{{Rule: 10, OutboundInterface: "eth2"}, {Rule: 10, OutboundInterface: "eth2"}}},
+		"bad port":        {DestinationNAT: []DestinationNATRule{{Rule: 1, InboundInterface: "eth2", Port: "70000", TranslationAddress: "10.0.10.1"}}},
+		"bad protocol":    {DestinationNAT: []DestinationNATRule{{Rule: 1, InboundInterface: "eth2", Protocol: "icmp", TranslationAddress: "10.0.10.1"}}},
+		"no translation":  {DestinationNAT: []DestinationNATRule{{Rule: 1, InboundInterface: "eth2"}}},
+	}
+	for name, d := range cases {
+		if _, err := Render(VyOS14, d); cause.KindOf(err) != cause.Invalid {
+			t.Errorf("%s: got %v, want an Invalid error", name, err)
+		}
+	}
+	if _, err := Render("vyos-2.0", Desired{}); cause.KindOf(err) != cause.Invalid {
+		t.Errorf("unknown platform: %v", err)
+	}
+}
+
+func TestDiff(t *testing.T) {
+	r, err := Render(Vyatta6, seedDesired(BootScriptMode))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The seed's 2013 configuration, plus something the operator does not own.
+	observed, err := ParseConfigBoot(seedBoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	observed = NewConfig(append(observed, MustPaths(
+		"interfaces ethernet eth1 address 10.0.10.1/24",
+		"nat source rule 10 outbound-interface eth2",
+		"nat source rule 10 translation address 198.51.100.17",
+		"nat source rule 99 outbound-interface eth3",
+	)...)...)
+	tx := Diff(observed, r.Config, r.Owned)
+	var got []string
+	for _, op := range tx {
+		got = append(got, op.String())
+	}
+	want := []string{
+		"delete interfaces ethernet eth1 address 10.0.10.1/24",
+		"delete interfaces ethernet eth2 description 'WAN uplink'",
+		"delete protocols static interface-route 198.51.100.254/32",
+		"delete system gateway-address",
+		"delete nat source rule 10 translation address 198.51.100.17",
+		"set interfaces ethernet eth2 description WAN",
+		"set nat destination rule 20 description minecraft",
+	}
+	for _, w := range want {
+		found := false
+		for _, g := range got {
+			found = found || g == w
+		}
+		if !found {
+			t.Errorf("missing %q in\n%s", w, strings.Join(got, "\n"))
+		}
+	}
+	// Deletes come before sets; nothing unowned is touched.
+	seenSet := false
+	for _, op := range tx {
+		if op.Kind == OpSet {
+			seenSet = true
+		} else if seenSet {
+			t.Fatalf("delete after a set: %s", op)
+		}
+		if !isOwned(op.Path, r.Owned) {
+			t.Fatalf("unowned path touched: %s", op)
+		}
+		if strings.Contains(op.Path.String(), "duplex") || strings.Contains(op.Path.String(), "name-server") || strings.Contains(op.Path.String(), "rule 99") {
+			t.Fatalf("unowned path touched: %s", op)
+		}
+	}
+	// Applying the transaction to observed gives desired within owned.
+	after := applyTx(observed, tx)
+	if !after.Owned(r.Owned).Equal(r.Config) {
+		t.Fatalf("after the transaction:\n%s", strings.Join(after.Owned(r.Owned).Lines(), "\n"))
+	}
+	if !after.Unowned(r.Owned).Equal(observed.Unowned(r.Owned)) {
+		t.Fatal("unowned configuration changed")
+	}
+	if len(Diff(after, r.Config, r.Owned)) != 0 {
+		t.Fatal("second diff is not empty")
+	}
+	// Desired statements outside owned are ignored, never set.
+	if tx := Diff(Config{}, NewConfig(MustPaths("service ssh port 2222")...), r.Owned); len(tx) != 0 {
+		t.Fatalf("unowned desired statement set: %v", tx)
+	}
+}
+
+// applyTx is a model of the router's set/delete semantics on normalised configs.
+func applyTx(c Config, tx Transaction) Config {
+	out := append(Config{}, c...)
+	for _, op := range tx {
+		if op.Kind == OpDelete {
+			var keep Config
+			for _, p := range out {
+				if !p.HasPrefix(op.Path) {
+					keep = append(keep, p)
+				}
+			}
+			out = keep
+		} else {
+			out = append(out, op.Path)
+		}
+	}
+	return NewConfig(out...)
+}
+
+func TestTransactionValidate(t *testing.T) {
+	bad := []Transaction{
+		{{Kind: "rename", Path: Path{"a"}}},
+		{{Kind: OpSet}},
+		{{Kind: OpSet, Path: Path{"system", "host-name", "a\nb"}}},
+		{{Kind: OpDelete, Path: Path{"service", "https", "api"}}},
+	}
+	for _, tx := range bad {
+		if err := tx.Validate(); cause.KindOf(err) != cause.Invalid {
+			t.Errorf("%v: got %v", tx, err)
+		}
+	}
+	if err := (Transaction{{Kind: OpSet, Path: Path{"system", "host-name", "it's fine"}}}).Validate(); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestMergeBootScript(t *testing.T) {
+	r, _ := Render(Vyatta6, seedDesired(BootScriptMode))
+	block := r.BootScriptBlock
+	vendor := "#!/bin/sh\n# vendor header\n/usr/local/bin/user-thing --keep\n"
+
+	merged := MergeBootScript(vendor, block)
+	if !strings.HasPrefix(merged, vendor) {
+		t.Fatalf("user content not kept first:\n%s", merged)
+	}
+	if got, ok := ExtractBootScriptBlock(merged); !ok || got != block {
+		t.Fatalf("block not found back:\n%s", merged)
+	}
+	if MergeBootScript(merged, block) != merged {
+		t.Fatal("merging twice changed the script")
+	}
+	// A changed gateway replaces the block in place, keeping what follows.
+	d := seedDesired(BootScriptMode)
+	d.WAN.Gateway = "198.51.100.1"
+	r2, _ := Render(Vyatta6, d)
+	updated := MergeBootScript(merged+"echo after\n", r2.BootScriptBlock)
+	if strings.Contains(updated, "198.51.100.254") || !strings.Contains(updated, "198.51.100.1 dev eth2") ||
+		!strings.HasSuffix(updated, "echo after\n") || !strings.Contains(updated, "user-thing") {
+		t.Fatalf("block not replaced in place:\n%s", updated)
+	}
+	// An empty script gets a shebang; an empty block removes the section.
+	if s := MergeBootScript("", block); !strings.HasPrefix(s, "#!/bin/sh\n") {
+		t.Fatalf("no shebang:\n%s", s)
+	}
+	if s := MergeBootScript(merged, ""); strings.Contains(s, BootScriptBegin) || !strings.Contains(s, "user-thing") {
+		t.Fatalf("section not removed:\n%s", s)
+	}
+}
