@@ -86,20 +86,8 @@ func dial(ctx context.Context, creds Credentials, opts *Options) (*session, erro
 
 	ctx, cancel := context.WithTimeout(ctx, opts.CallTimeout)
 	defer cancel()
-
-	if err := s.negotiateVersion(ctx); err != nil {
-		return nil, err
-	}
-	start := time.Now()
-	vc, err := vim25.NewClient(ctx, sc)
-	metrics.ObserveCall(system, "RetrieveServiceContent", start, classify("Connect", err))
-	if err != nil {
-		return nil, classify("Connect", err)
-	}
-	vc.RoundTripper = s
-	s.vc = vc
-
-	if err := s.login(ctx); err != nil {
+	if err := s.connect(ctx); err != nil {
+		sc.CloseIdleConnections()
 		return nil, err
 	}
 	s.touch()
@@ -107,6 +95,21 @@ func dial(ctx context.Context, creds Credentials, opts *Options) (*session, erro
 	s.stop = stop
 	go s.keepAlive(runCtx)
 	return s, nil
+}
+
+func (s *session) connect(ctx context.Context) error {
+	if err := s.negotiateVersion(ctx); err != nil {
+		return err
+	}
+	start := time.Now()
+	vc, err := vim25.NewClient(ctx, s.soap)
+	metrics.ObserveCall(system, "RetrieveServiceContent", start, classify("Connect", err))
+	if err != nil {
+		return classify("Connect", err)
+	}
+	vc.RoundTripper = s
+	s.vc = vc
+	return s.login(ctx)
 }
 
 // negotiateVersion asks the endpoint which API version it speaks: older

@@ -9,6 +9,14 @@
 // govmomi session (SetNICMAC, SetNICPortGroup, SetPower), so that the client
 // under test sees them exactly as it would see a human's: as property
 // collector updates, not as shared memory.
+//
+// From a test:
+//
+//	h := esxisim.StartT(t, esxisim.Options{PoweredOn: true}) // or VCenter: true
+//	secret := h.SecretData() // url, username, password, thumbprint
+//	_ = h.SetNICMAC(ctx, "web1", "Network adapter 1", "02:00:00:aa:bb:cc") // InvalidPowerState: it runs
+//
+// Standalone (the demo): go run ./test/sim/esxi/cmd/esxisim -out endpoint.json
 package esxisim
 
 import (
