@@ -6,6 +6,7 @@ package main
 import (
 	"flag"
 	"os"
+	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -16,6 +17,7 @@ import (
 
 	v1 "github.com/ovhbridge/ovhbridge-operator/api/v1alpha1"
 	"github.com/ovhbridge/ovhbridge-operator/controllers"
+	"github.com/ovhbridge/ovhbridge-operator/internal/ovh"
 )
 
 func main() {
@@ -32,6 +34,11 @@ func main() {
 	flag.IntVar(&opts.MaxConcurrentReconciles, "max-concurrent-reconciles", 4, "Objects of one kind reconciled in parallel.")
 	flag.DurationVar(&opts.RetryBaseDelay, "retry-base-delay", 0, "First retry delay after a transient external failure (default 1s).")
 	flag.DurationVar(&opts.RetryMaxDelay, "retry-max-delay", 0, "Longest retry delay after repeated failures (default 5m).")
+	var ovhRate float64
+	var ovhBurst int
+	flag.Float64Var(&ovhRate, "ovh-requests-per-second", 20, "Client-side rate limit of OVH API calls, per credential.")
+	flag.IntVar(&ovhBurst, "ovh-burst", 5, "Burst allowed above the OVH rate limit.")
+	flag.DurationVar(&opts.TaskPoll, "task-poll-interval", 5*time.Second, "How often an external task in flight (OVH move, ESXi reconfigure) is looked at.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -57,7 +64,9 @@ func main() {
 		log.Error(err, "cannot create the manager")
 		os.Exit(1)
 	}
-	if err := controllers.SetupAll(mgr, opts); err != nil {
+	ctx := ctrl.SetupSignalHandler()
+	sys := controllers.NewSystems(ovh.Options{RequestsPerSecond: ovhRate, Burst: ovhBurst})
+	if err := controllers.SetupAll(ctx, mgr, opts, sys); err != nil {
 		log.Error(err, "cannot set up the controllers")
 		os.Exit(1)
 	}
@@ -70,7 +79,7 @@ func main() {
 		os.Exit(1)
 	}
 	log.Info("starting the manager")
-	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+	if err := mgr.Start(ctx); err != nil {
 		log.Error(err, "manager stopped with an error")
 		os.Exit(1)
 	}

@@ -40,12 +40,16 @@ type kindLogic[T managed] interface {
 	// again. An error means the external system could not be seen or changed;
 	// the lifecycle turns it into Synced=False (and Stalled when retrying
 	// cannot help) and keeps the last known Ready.
-	Sync(ctx context.Context, obj T) (requeueAfter time.Duration, err error)
+	//
+	// save writes obj's status at once. Call it to record the intent of an
+	// external write before issuing it, so that a restart in between never
+	// issues the same write twice.
+	Sync(ctx context.Context, obj T, save func() error) (requeueAfter time.Duration, err error)
 
 	// Finalize undoes what obj created, for deletionPolicy Delete under
 	// Manage. done=false asks to be called again after requeueAfter (an
 	// external task is still running).
-	Finalize(ctx context.Context, obj T) (done bool, requeueAfter time.Duration, err error)
+	Finalize(ctx context.Context, obj T, save func() error) (done bool, requeueAfter time.Duration, err error)
 }
 
 // lifecycle runs the shared reconcile steps for one kind.
@@ -97,7 +101,10 @@ func (l *lifecycle[T]) Reconcile(ctx context.Context, req reconcile.Request) (re
 		return reconcile.Result{}, l.patchStatus(ctx, before, obj)
 	}
 
-	requeue, syncErr := l.logic.Sync(ctx, obj)
+	// Stalled is re-derived on every pass: from the error below, or by the
+	// kind's logic (an external task that failed for good).
+	removeCondition(obj, v1.TypeStalled)
+	requeue, syncErr := l.logic.Sync(ctx, obj, l.saver(ctx, &before, obj))
 	result := l.recordSyncOutcome(obj, syncErr, requeue)
 	if err := l.patchStatus(ctx, before, obj); err != nil {
 		return reconcile.Result{}, err
@@ -118,7 +125,6 @@ func (l *lifecycle[T]) recordSyncOutcome(obj T, err error, requeue time.Duration
 	if err == nil {
 		setCondition(obj, v1.TypeSynced, metav1.ConditionTrue, v1.ReasonReconcileSuccess,
 			"the external system was observed successfully")
-		removeCondition(obj, v1.TypeStalled)
 		return reconcile.Result{RequeueAfter: jitter(requeue)}
 	}
 	reason, stalled := reasonFor(err)
@@ -127,8 +133,6 @@ func (l *lifecycle[T]) recordSyncOutcome(obj T, err error, requeue time.Duration
 	if stalled {
 		setCondition(obj, v1.TypeStalled, metav1.ConditionTrue, reason, msg)
 		removeCondition(obj, v1.TypeReconciling)
-	} else {
-		removeCondition(obj, v1.TypeStalled)
 	}
 	if ready := meta.FindStatusCondition(st.Conditions, v1.TypeReady); ready != nil && ready.Status == metav1.ConditionUnknown {
 		// Still never seen: keep Unknown, but say why.
@@ -197,7 +201,7 @@ func (l *lifecycle[T]) delete(ctx context.Context, obj, before T, policies v1.Po
 		return reconcile.Result{}, l.patchStatus(ctx, before, obj)
 	}
 	if undo {
-		done, after, err := l.logic.Finalize(ctx, obj)
+		done, after, err := l.logic.Finalize(ctx, obj, l.saver(ctx, &before, obj))
 		if err != nil || !done {
 			msg := "undoing external changes before deletion (deletionPolicy Delete)"
 			if err != nil {
@@ -236,9 +240,22 @@ func (l *lifecycle[T]) ensureFinalizer(ctx context.Context, obj T, want bool) er
 	return nil
 }
 
+// saver returns a function that writes obj's status now and makes it the new
+// baseline for later patches.
+func (l *lifecycle[T]) saver(ctx context.Context, before *T, obj T) func() error {
+	return func() error {
+		if err := l.patchStatus(ctx, *before, obj); err != nil {
+			return err
+		}
+		*before = obj.DeepCopyObject().(T)
+		return nil
+	}
+}
+
 // patchStatus writes the status if it changed and emits one Event per
 // condition transition.
 func (l *lifecycle[T]) patchStatus(ctx context.Context, before, after T) error {
+	keepTransitionTimes(before.GetResourceStatus().Conditions, after.GetResourceStatus().Conditions)
 	if equality.Semantic.DeepEqual(before, after) {
 		return nil
 	}
@@ -250,6 +267,17 @@ func (l *lifecycle[T]) patchStatus(ctx context.Context, before, after T) error {
 	}
 	l.emitTransitions(before, after)
 	return nil
+}
+
+// keepTransitionTimes carries lastTransitionTime over for conditions whose
+// status did not change, including ones removed and set again during a pass:
+// the time a condition last changed must not move on every reconcile.
+func keepTransitionTimes(before, after []metav1.Condition) {
+	for i := range after {
+		if prev := meta.FindStatusCondition(before, after[i].Type); prev != nil && prev.Status == after[i].Status {
+			after[i].LastTransitionTime = prev.LastTransitionTime
+		}
+	}
 }
 
 func (l *lifecycle[T]) emitTransitions(before, after T) {

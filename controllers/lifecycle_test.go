@@ -31,14 +31,14 @@ type funcLogic struct {
 	finalizeFn func(ctx context.Context, f *v1.FailoverIP) (bool, time.Duration, error)
 }
 
-func (l *funcLogic) Sync(ctx context.Context, f *v1.FailoverIP) (time.Duration, error) {
+func (l *funcLogic) Sync(ctx context.Context, f *v1.FailoverIP, _ func() error) (time.Duration, error) {
 	l.mu.Lock()
 	l.syncs[f.Name]++
 	l.mu.Unlock()
 	return l.syncFn(ctx, f)
 }
 
-func (l *funcLogic) Finalize(ctx context.Context, f *v1.FailoverIP) (bool, time.Duration, error) {
+func (l *funcLogic) Finalize(ctx context.Context, f *v1.FailoverIP, _ func() error) (bool, time.Duration, error) {
 	l.mu.Lock()
 	l.finalizes[f.Name]++
 	l.mu.Unlock()

@@ -1,6 +1,8 @@
 package controllers
 
 import (
+	"context"
+	"fmt"
 	"time"
 
 	"k8s.io/client-go/util/workqueue"
@@ -9,6 +11,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/ovhbridge/ovhbridge-operator/internal/ovh"
 )
 
 // Options are shared by every controller of the operator.
@@ -20,6 +24,8 @@ type Options struct {
 	RetryBaseDelay, RetryMaxDelay time.Duration
 	// SkipNameValidation allows several managers in one process (tests).
 	SkipNameValidation bool
+	// TaskPoll is how often an external task in flight is looked at.
+	TaskPoll time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -57,7 +63,27 @@ func newBuilder[T managed](mgr ctrl.Manager, name string, obj T, opts Options) *
 		})
 }
 
+// Systems are the clients of the external systems, shared by the
+// controllers (and long-lived: they cache sessions and observations).
+type Systems struct {
+	OVH         *ovh.Clients
+	OVHObserver *ovh.Observer
+}
+
+// NewSystems builds the default clients.
+func NewSystems(ovhOpts ovh.Options) Systems {
+	clients := ovh.NewClients(ovhOpts)
+	return Systems{OVH: clients, OVHObserver: ovh.NewObserver(clients, ovh.ObserverOptions{})}
+}
+
 // SetupAll registers every kind's controller with the manager.
-func SetupAll(mgr ctrl.Manager, opts Options) error {
+func SetupAll(ctx context.Context, mgr ctrl.Manager, opts Options, sys Systems) error {
+	fip := &FailoverIPReconciler{
+		Client: mgr.GetClient(), Reader: mgr.GetAPIReader(),
+		OVH: sys.OVH, Observer: sys.OVHObserver, TaskPoll: opts.TaskPoll,
+	}
+	if err := fip.SetupWithManager(ctx, mgr, opts); err != nil {
+		return fmt.Errorf("FailoverIP controller: %w", err)
+	}
 	return nil
 }

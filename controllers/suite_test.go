@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -68,6 +69,13 @@ func testNamespace(t *testing.T) string {
 // startManager runs a manager watching only ns, with controllers added by
 // setup, until the test ends.
 func startManager(t *testing.T, ns string, setup func(ctrl.Manager) error) ctrl.Manager {
+	mgr, _ := startStoppableManager(t, ns, setup)
+	return mgr
+}
+
+// startStoppableManager is startManager with a stop function, for tests that
+// restart the operator; stop is idempotent and also runs at cleanup.
+func startStoppableManager(t *testing.T, ns string, setup func(ctrl.Manager) error) (ctrl.Manager, func()) {
 	t.Helper()
 	mgr, err := ctrl.NewManager(cp.Config, ctrl.Options{
 		Scheme:  scheme,
@@ -83,13 +91,17 @@ func startManager(t *testing.T, ns string, setup func(ctrl.Manager) error) ctrl.
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("manager: %v", err)
-		}
-	})
-	return mgr
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("manager: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return mgr, stop
 }
 
 // eventually polls cond until it returns nil or the deadline passes.

@@ -51,6 +51,7 @@ type VirtualMACSpec struct {
 }
 
 // FailoverIPSpec is the desired state of a failover ("additional") IP.
+// +kubebuilder:validation:XValidation:rule="!has(self.virtualMAC) || !self.ip.contains('/') || self.ip.endsWith('/32')",message="a virtual MAC is bound to one address: use a single IP (or a /32) with virtualMAC, one FailoverIP per address of a block"
 type FailoverIPSpec struct {
 	// ip is the failover IPv4 address (203.0.113.123) or block
 	// (203.0.113.120/29), exactly as OVH lists it. Immutable: to manage
@@ -90,8 +91,11 @@ type FailoverIPSpec struct {
 // finish. It is recorded before anything else happens so that a restart never
 // issues the same write twice.
 type PendingTask struct {
-	// id of the task at the external system.
-	ID string `json:"id"`
+	// id of the task at the external system; empty while the write that
+	// starts it is being sent (the intent is recorded first, so a restart
+	// looks for the task instead of sending the write again).
+	// +optional
+	ID string `json:"id,omitempty"`
 	// function is what the task does, e.g. genericMoveFloatingIp, addVirtualMac.
 	Function string `json:"function"`
 	// scope says where the task lives: "ip" (under /ip/{ip}/task) or "server"
@@ -103,6 +107,25 @@ type PendingTask struct {
 	Target string `json:"target,omitempty"`
 	// startedAt is when the operator started the task.
 	StartedAt metav1.Time `json:"startedAt"`
+}
+
+// FailedTask is an OVH task that ended in failure. The operator does not
+// issue the same write again for the same generation of the spec: OVH's
+// comment usually needs a person (or a spec change) first.
+type FailedTask struct {
+	// id of the task at OVH.
+	ID string `json:"id"`
+	// function of the task, e.g. genericMoveFloatingIp.
+	Function string `json:"function"`
+	// status OVH ended the task with: cancelled, customerError or ovhError.
+	Status string `json:"status"`
+	// comment is OVH's explanation.
+	// +optional
+	Comment string `json:"comment,omitempty"`
+	// generation of the spec the task was started for.
+	Generation int64 `json:"generation"`
+	// finishedAt is when the operator saw the failure.
+	FinishedAt metav1.Time `json:"finishedAt"`
 }
 
 // FailoverIPStatus is what the operator observed at OVH.
@@ -136,6 +159,11 @@ type FailoverIPStatus struct {
 	// pendingTask is the OVH task in flight, if any.
 	// +optional
 	PendingTask *PendingTask `json:"pendingTask,omitempty"`
+
+	// lastFailedTask is the last OVH task that failed, kept until the spec
+	// changes or the drift it was meant to fix is gone.
+	// +optional
+	LastFailedTask *FailedTask `json:"lastFailedTask,omitempty"`
 }
 
 // FailoverIP is an OVH failover ("additional") IP routed to a dedicated server,

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -50,6 +51,13 @@ type Client interface {
 	IPTask(ctx context.Context, ip string, id int64) (Task, error)
 	// ServerTask reads a task returned by the virtual MAC writes.
 	ServerTask(ctx context.Context, server string, id int64) (Task, error)
+	// IPTasks lists the ids of an IP's tasks with the given function
+	// (all functions when empty), oldest first. With ServerTasks, it lets a
+	// caller that recorded the intent of a write, but not the task it
+	// started, find that task instead of writing again.
+	IPTasks(ctx context.Context, ip, function string) ([]int64, error)
+	// ServerTasks lists the ids of a server's tasks with the given function.
+	ServerTasks(ctx context.Context, server, function string) ([]int64, error)
 }
 
 // Virtual MAC types.
@@ -82,6 +90,13 @@ type ServerNetwork struct {
 	Network       string // e.g. "198.51.100.0/24"
 	VMACSupported bool
 }
+
+// Task functions, as OVH names them.
+const (
+	FunctionMoveIP           = "genericMoveFloatingIp"
+	FunctionAddVirtualMAC    = "virtualMacAdd" // create a vMAC, or bind an IP to one
+	FunctionRemoveVirtualMAC = "virtualMacDelete"
+)
 
 // Task statuses (OVH's enum, the same for IP and server tasks).
 const (
@@ -340,6 +355,35 @@ func (c *apiClient) ServerTask(ctx context.Context, server string, id int64) (Ta
 		return Task{}, err
 	}
 	return c.task(ctx, op, http.MethodGet, serverPath(server, "task", strconv.FormatInt(id, 10)), nil)
+}
+
+func (c *apiClient) IPTasks(ctx context.Context, ip, function string) ([]int64, error) {
+	const op = "IPTasks"
+	block, err := blockArg(op, ip)
+	if err != nil {
+		return nil, err
+	}
+	return c.taskIDs(ctx, op, "/ip/"+url.PathEscape(block)+"/task", function)
+}
+
+func (c *apiClient) ServerTasks(ctx context.Context, server, function string) ([]int64, error) {
+	const op = "ServerTasks"
+	if err := required(op, "server", server); err != nil {
+		return nil, err
+	}
+	return c.taskIDs(ctx, op, serverPath(server, "task"), function)
+}
+
+func (c *apiClient) taskIDs(ctx context.Context, op, path, function string) ([]int64, error) {
+	if function != "" {
+		path += "?function=" + url.QueryEscape(function)
+	}
+	var ids []int64
+	if err := c.call(ctx, op, http.MethodGet, path, nil, &ids); err != nil {
+		return nil, err
+	}
+	slices.Sort(ids)
+	return ids, nil
 }
 
 func (c *apiClient) task(ctx context.Context, op, method, path string, body any) (Task, error) {

@@ -424,3 +424,37 @@ func TestFinishedTasksAreRecorded(t *testing.T) {
 		t.Fatalf("recorded %d samples summing %vs", count-count0, sum-sum0)
 	}
 }
+
+// TestTaskLists: a caller that lost the id of a task it started finds it by
+// function in the IP's or the server's task list.
+func TestTaskLists(t *testing.T) {
+	sim := startSim(t, ovhsim.Options{})
+	c := client(t, ovh.NewClients(fastOptions()), signedCreds(sim))
+	ctx := context.Background()
+
+	move, err := c.MoveIP(ctx, spare, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := c.IPTasks(ctx, spare, ovh.FunctionMoveIP)
+	if err != nil || !slices.Equal(ids, []int64{move.ID}) {
+		t.Fatalf("IPTasks(move) = %v, %v; want [%d]", ids, err, move.ID)
+	}
+	if ids, _ := c.IPTasks(ctx, spare, ovh.FunctionAddVirtualMAC); len(ids) != 0 {
+		t.Fatalf("IPTasks filtered by another function = %v, want none", ids)
+	}
+	add, err := c.CreateVirtualMAC(ctx, esx, webIP, ovh.MACTypeVMware, "web1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if add.Function != ovh.FunctionAddVirtualMAC {
+		t.Fatalf("creation task function = %q", add.Function)
+	}
+	ids, err = c.ServerTasks(ctx, esx, ovh.FunctionAddVirtualMAC)
+	if err != nil || !slices.Contains(ids, add.ID) || !slices.IsSorted(ids) {
+		t.Fatalf("ServerTasks = %v, %v; want sorted and holding %d", ids, err, add.ID)
+	}
+	if n := sim.CallCount(ovhsim.RouteServerTaskList); n != 1 {
+		t.Fatalf("server task list calls = %d, want 1", n)
+	}
+}

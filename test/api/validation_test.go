@@ -131,6 +131,8 @@ func TestBadObjectsRejected(t *testing.T) {
 			[]string{"spec.ip", "must be an IPv4 address"}},
 		{"block not on its network address", goodFIP, "ip: 203.0.113.123", "ip: 203.0.113.123/29",
 			[]string{"spec.ip", "network address, e.g. 203.0.113.120/29"}},
+		{"virtual MAC on a whole block", goodFIP, "ip: 203.0.113.123", "ip: 203.0.113.120/29",
+			[]string{"a virtual MAC is bound to one address"}},
 		{"server with upper case and spaces", goodFIP, "server: ns123456.ip-198-51-100.eu", "server: My Server",
 			[]string{"spec.server", "must be an OVH service name"}},
 		{"unknown virtual MAC type", goodFIP, "type: vmware", "type: xen",

@@ -1,0 +1,557 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/ovhbridge/ovhbridge-operator/api/v1alpha1"
+	"github.com/ovhbridge/ovhbridge-operator/internal/cause"
+	"github.com/ovhbridge/ovhbridge-operator/internal/drift"
+	"github.com/ovhbridge/ovhbridge-operator/internal/ovh"
+)
+
+const (
+	taskMoveIP    = ovh.FunctionMoveIP
+	taskAddVMAC   = ovh.FunctionAddVirtualMAC // also binds an IP to an existing MAC
+	taskUnbindIP  = ovh.FunctionRemoveVirtualMAC
+	scopeIP       = "ip"
+	scopeServer   = "server"
+	ovhSecretKeys = `"endpoint" and "applicationKey" + "applicationSecret" + "consumerKey" (or "accessToken", or "clientID" + "clientSecret")`
+)
+
+// intentGrace is how long a recorded write intent without a task id waits
+// for its task to show up in OVH's task list before the write is deemed
+// never sent (the operator stopped between recording and sending).
+const intentGrace = 2 * time.Minute
+
+// FailoverIPReconciler keeps failover IPs routed to their server with the
+// virtual MAC their VM needs.
+type FailoverIPReconciler struct {
+	Client client.Client
+	// Reader reads Secrets uncached.
+	Reader   client.Reader
+	OVH      *ovh.Clients
+	Observer *ovh.Observer
+	// TaskPoll is how often a pending OVH task is looked at (default 5s;
+	// a move takes about a minute at OVH).
+	TaskPoll time.Duration
+	Now      func() time.Time
+}
+
+// SetupWithManager registers the controller.
+func (r *FailoverIPReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error {
+	if r.Now == nil {
+		r.Now = time.Now
+	}
+	if r.TaskPoll <= 0 {
+		r.TaskPoll = 5 * time.Second
+	}
+	if err := indexBySecret(ctx, mgr.GetFieldIndexer(), &v1.FailoverIP{}, func(f *v1.FailoverIP) string {
+		return f.Spec.OVH.CredentialsSecretRef.Name
+	}); err != nil {
+		return err
+	}
+	lc := &lifecycle[*v1.FailoverIP]{
+		client: mgr.GetClient(), recorder: mgr.GetEventRecorder("ovhbridge-failoverip"), kind: "FailoverIP",
+		newObj: func() *v1.FailoverIP { return &v1.FailoverIP{} }, logic: r,
+	}
+	b := newBuilder(mgr, "failoverip", &v1.FailoverIP{}, opts)
+	return watchSecrets(b, mgr.GetClient(), &v1.FailoverIPList{}).Complete(lc)
+}
+
+func (r *FailoverIPReconciler) credentials(ctx context.Context, f *v1.FailoverIP) (ovh.Credentials, error) {
+	ref := f.Spec.OVH.CredentialsSecretRef.Name
+	data, err := readSecret(ctx, r.Reader, f.Namespace, ref, ovhSecretKeys)
+	if err != nil {
+		return ovh.Credentials{}, err
+	}
+	creds, err := ovh.CredentialsFromSecret(data)
+	if err != nil {
+		return ovh.Credentials{}, credentialsError(f.Namespace, ref, err)
+	}
+	return creds, nil
+}
+
+func syncInterval(f *v1.FailoverIP) time.Duration {
+	if d := f.Spec.OVH.SyncInterval; d != nil && d.Duration > 0 {
+		return d.Duration
+	}
+	return time.Minute
+}
+
+// fipSession is one pass over one FailoverIP.
+type fipSession struct {
+	r      *FailoverIPReconciler
+	f      *v1.FailoverIP
+	creds  ovh.Credentials
+	api    ovh.Client
+	snap   ovh.ServerSnapshot
+	block  string // "203.0.113.123/32"
+	addr   string // "203.0.113.123" (vMAC operations take a plain address)
+	save   func() error
+	manage bool
+}
+
+// Sync observes the IP at OVH, fixes drift under Manage, and reports.
+func (r *FailoverIPReconciler) Sync(ctx context.Context, f *v1.FailoverIP, save func() error) (time.Duration, error) {
+	s, err := r.session(ctx, f, save, syncInterval(f))
+	if err != nil {
+		return 0, err
+	}
+	if f.Status.PendingTask != nil {
+		done, err := s.followTask(ctx)
+		if err != nil {
+			return 0, err
+		}
+		if !done {
+			st, err := s.observe(ctx)
+			if err != nil {
+				return 0, err
+			}
+			s.report(st, drift.FailoverIP(st))
+			return r.TaskPoll, nil
+		}
+		if s.snap, err = r.Observer.Snapshot(ctx, s.creds, f.Spec.Server, 0); err != nil {
+			return 0, err
+		}
+	}
+	st, err := s.observe(ctx)
+	if err != nil {
+		return 0, err
+	}
+	findings := drift.FailoverIP(st)
+	if s.manage && len(findings) > 0 && !s.failedForThisGeneration(findings[0]) {
+		if err := s.act(ctx, findings[0]); err != nil {
+			s.report(st, findings)
+			return 0, err
+		}
+	}
+	if len(findings) == 0 {
+		f.Status.LastFailedTask = nil
+	}
+	s.report(st, findings)
+	if f.Status.PendingTask != nil {
+		return r.TaskPoll, nil
+	}
+	return syncInterval(f), nil
+}
+
+func (r *FailoverIPReconciler) session(ctx context.Context, f *v1.FailoverIP, save func() error, maxAge time.Duration) (*fipSession, error) {
+	creds, err := r.credentials(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	api, err := r.OVH.Get(creds)
+	if err != nil {
+		return nil, err
+	}
+	block, err := ovh.Block(f.Spec.IP)
+	if err != nil {
+		return nil, &specError{reason: v1.ReasonInvalidSpec, stalled: true, msg: err.Error()}
+	}
+	// One observation per server and credential, shared by every
+	// FailoverIP routed there: OVH calls grow with servers, not IPs.
+	snap, err := r.Observer.Snapshot(ctx, creds, f.Spec.Server, maxAge)
+	if err != nil {
+		return nil, err
+	}
+	f.Status.Gateway = snap.Network.Gateway
+	f.Status.ServerMainIP = snap.Network.MainIP
+	return &fipSession{
+		r: r, f: f, creds: creds, api: api, snap: snap, block: block,
+		addr: strings.TrimSuffix(block, "/32"), save: save,
+		manage: f.GetPolicies().ManagementPolicy == v1.Manage,
+	}, nil
+}
+
+// observe gathers the IP's state from the shared snapshot, asking OVH about
+// the IP alone only when it is not routed to the expected server.
+func (s *fipSession) observe(ctx context.Context) (drift.FailoverIPState, error) {
+	f := s.f
+	st := drift.FailoverIPState{IP: f.Spec.IP, WantServer: f.Spec.Server, VMACSupported: s.snap.Network.VMACSupported}
+	if f.Spec.VirtualMAC != nil {
+		st.WantMACType = string(f.Spec.VirtualMAC.Type)
+		if st.WantMACType == "" {
+			st.WantMACType = ovh.MACTypeVMware
+		}
+	}
+	if _, ok := s.snap.BlockFor(s.block); ok {
+		st.RoutedTo = f.Spec.Server
+	} else {
+		rec, err := s.api.IP(ctx, s.block)
+		if err != nil {
+			return st, err
+		}
+		st.RoutedTo = rec.RoutedTo
+	}
+	f.Status.RoutedTo = st.RoutedTo
+	if st.RoutedTo != f.Spec.Server {
+		return st, nil
+	}
+	if vm, ok := s.snap.VirtualMACFor(s.addr); ok {
+		st.BoundMAC, st.BoundMACType = vm.MAC, vm.Type
+		st.ForeignIPs = s.foreignIPs(ctx, vm.IPs)
+	}
+	if prev := f.Status.MACAddress; prev != "" && prev != st.BoundMAC {
+		for _, vm := range s.snap.VirtualMACs {
+			if strings.EqualFold(vm.MAC, prev) {
+				st.PreviousMAC, st.PreviousMACIPs = vm.MAC, vm.IPs
+			}
+		}
+	}
+	if st.BoundMAC != "" || st.PreviousMACIPs == nil {
+		// The MAC the VMs must carry. Kept while the IP is merely unbound
+		// from a MAC that still carries other IPs (a conflict to show).
+		f.Status.MACAddress = st.BoundMAC
+		f.Status.VirtualMACType = v1.VirtualMACType(st.BoundMACType)
+	}
+	return st, nil
+}
+
+// foreignIPs returns the IPs among ips that FailoverIPs of another VM claim.
+func (s *fipSession) foreignIPs(ctx context.Context, ips []string) []string {
+	if len(ips) < 2 {
+		return nil
+	}
+	var list v1.FailoverIPList
+	if err := s.r.Client.List(ctx, &list, client.InNamespace(s.f.Namespace)); err != nil {
+		return nil
+	}
+	var out []string
+	for _, o := range list.Items {
+		if o.Spec.VirtualMAC == nil || o.Spec.VirtualMAC.VMName == s.f.Spec.VirtualMAC.VMName {
+			continue
+		}
+		addr := strings.TrimSuffix(o.Spec.IP, "/32")
+		if addr != s.addr && slices.Contains(ips, addr) {
+			out = append(out, addr)
+		}
+	}
+	return out
+}
+
+// failedForThisGeneration: a task that failed for good is not retried until
+// the spec changes; OVH's comment usually needs a person.
+func (s *fipSession) failedForThisGeneration(fd drift.Finding) bool {
+	lf := s.f.Status.LastFailedTask
+	if lf == nil || lf.Generation != s.f.Generation {
+		return false
+	}
+	switch fd.Reason {
+	case drift.ReasonRoutedElsewhere:
+		return lf.Function == taskMoveIP
+	case drift.ReasonVirtualMACMissing:
+		return lf.Function == taskAddVMAC
+	}
+	return false
+}
+
+// act starts the one write that fixes the first finding.
+func (s *fipSession) act(ctx context.Context, fd drift.Finding) error {
+	f := s.f
+	switch fd.Reason {
+	case drift.ReasonRoutedElsewhere:
+		return s.start(ctx, taskMoveIP, scopeIP, f.Spec.Server, func() (ovh.Task, error) {
+			return s.api.MoveIP(ctx, s.block, f.Spec.Server)
+		})
+	case drift.ReasonVirtualMACMissing:
+		vmName := f.Spec.VirtualMAC.VMName
+		if mac := s.siblingMAC(ctx); mac != "" {
+			// The VM already has a virtual MAC for another of its IPs: one
+			// VM, one MAC, several IPs (OVH's own rule for bridged VMs).
+			return s.start(ctx, taskAddVMAC, scopeServer, mac, func() (ovh.Task, error) {
+				return s.api.BindIP(ctx, f.Spec.Server, mac, s.addr, vmName)
+			})
+		}
+		return s.start(ctx, taskAddVMAC, scopeServer, "", func() (ovh.Task, error) {
+			return s.api.CreateVirtualMAC(ctx, f.Spec.Server, s.addr, string(f.Spec.VirtualMAC.Type), vmName)
+		})
+	}
+	return nil // conflicts and missing capabilities need a person
+}
+
+// siblingMAC finds the virtual MAC another FailoverIP of the same VM, server
+// and type already carries, if it still exists.
+func (s *fipSession) siblingMAC(ctx context.Context) string {
+	var list v1.FailoverIPList
+	if err := s.r.Client.List(ctx, &list, client.InNamespace(s.f.Namespace)); err != nil {
+		return ""
+	}
+	want := s.f.Spec.VirtualMAC
+	for _, o := range list.Items {
+		if o.Name == s.f.Name || o.Spec.Server != s.f.Spec.Server || o.Spec.VirtualMAC == nil ||
+			o.Spec.VirtualMAC.VMName != want.VMName || o.Spec.VirtualMAC.Type != want.Type || o.Status.MACAddress == "" {
+			continue
+		}
+		for _, vm := range s.snap.VirtualMACs {
+			if strings.EqualFold(vm.MAC, o.Status.MACAddress) && vm.Type == string(want.Type) {
+				return vm.MAC
+			}
+		}
+	}
+	return ""
+}
+
+// start records the intent of a write, sends it, then records its task id.
+// The intent is saved first: if the operator stops after sending, the next
+// pass finds the task in OVH's list instead of sending the write again.
+func (s *fipSession) start(ctx context.Context, function, scope, target string, write func() (ovh.Task, error)) error {
+	s.f.Status.PendingTask = &v1.PendingTask{
+		Function: function, Scope: scope, Target: target, StartedAt: metav1.NewTime(s.r.Now()),
+	}
+	if err := s.save(); err != nil {
+		s.f.Status.PendingTask = nil
+		return err
+	}
+	task, err := write()
+	if err != nil {
+		if cause.KindOf(err) != cause.Unreachable {
+			// Refused: nothing was started.
+			s.f.Status.PendingTask = nil
+		}
+		// Unreachable may hide a write that went through: keep the intent,
+		// the next pass looks for its task.
+		return err
+	}
+	s.f.Status.PendingTask.ID = strconv.FormatInt(task.ID, 10)
+	s.invalidate()
+	return s.save()
+}
+
+// followTask looks at the pending task. done=true when it is over (success
+// or failure recorded) and the state can be observed afresh.
+func (s *fipSession) followTask(ctx context.Context) (bool, error) {
+	f, p := s.f, s.f.Status.PendingTask
+	if p.ID == "" {
+		return s.resolveIntent(ctx)
+	}
+	id, err := strconv.ParseInt(p.ID, 10, 64)
+	if err != nil {
+		f.Status.PendingTask = nil
+		return true, nil
+	}
+	var task ovh.Task
+	if p.Scope == scopeIP {
+		task, err = s.api.IPTask(ctx, s.block, id)
+	} else {
+		task, err = s.api.ServerTask(ctx, f.Spec.Server, id)
+	}
+	switch {
+	case err != nil && ovh.TaskNotVisibleYet(err, p.StartedAt.Time):
+		return false, nil // OVH's propagation delay: keep the id, never re-send
+	case cause.Is(err, cause.NotFound):
+		// Purged: OVH forgets old tasks. The resource state decides.
+		f.Status.PendingTask = nil
+		s.invalidate()
+		return true, nil
+	case err != nil:
+		return false, err
+	case task.Pending():
+		return false, nil
+	}
+	task.RecordFinished()
+	if task.Failed() {
+		f.Status.LastFailedTask = &v1.FailedTask{
+			ID: p.ID, Function: p.Function, Status: task.Status, Comment: task.Comment,
+			Generation: f.Generation, FinishedAt: metav1.NewTime(s.r.Now()),
+		}
+	}
+	f.Status.PendingTask = nil
+	s.invalidate()
+	return true, nil
+}
+
+// resolveIntent handles a write whose task id was never recorded.
+func (s *fipSession) resolveIntent(ctx context.Context) (bool, error) {
+	f, p := s.f, s.f.Status.PendingTask
+	var ids []int64
+	var err error
+	if p.Scope == scopeIP {
+		ids, err = s.api.IPTasks(ctx, s.block, p.Function)
+	} else {
+		ids, err = s.api.ServerTasks(ctx, f.Spec.Server, p.Function)
+	}
+	if err != nil {
+		return false, err
+	}
+	// Newest first: OVH ids grow with time.
+	for i := len(ids) - 1; i >= 0; i-- {
+		var t ovh.Task
+		if p.Scope == scopeIP {
+			t, err = s.api.IPTask(ctx, s.block, ids[i])
+		} else {
+			t, err = s.api.ServerTask(ctx, f.Spec.Server, ids[i])
+		}
+		if err != nil {
+			continue
+		}
+		if !t.Started.IsZero() && t.Started.Before(p.StartedAt.Add(-time.Minute)) {
+			break // older than our intent (allowing for clock skew)
+		}
+		p.ID = strconv.FormatInt(t.ID, 10)
+		return false, s.save()
+	}
+	if s.r.Now().Sub(p.StartedAt.Time) < intentGrace {
+		return false, nil // may still appear
+	}
+	f.Status.PendingTask = nil // never sent
+	return true, nil
+}
+
+func (s *fipSession) invalidate() {
+	p := s.f.Status.PendingTask
+	s.r.Observer.Invalidate(s.creds, s.f.Spec.Server)
+	if p != nil && p.Scope == scopeIP && s.f.Status.RoutedTo != "" && s.f.Status.RoutedTo != s.f.Spec.Server {
+		s.r.Observer.Invalidate(s.creds, s.f.Status.RoutedTo)
+	}
+	if p != nil && p.Target != "" && p.Scope == scopeServer {
+		s.r.Observer.Invalidate(s.creds, s.f.Spec.Server, p.Target)
+	}
+}
+
+// report turns the state into conditions and status.drift.
+func (s *fipSession) report(st drift.FailoverIPState, findings []drift.Finding) {
+	f := s.f
+	p := f.Status.PendingTask
+	f.Status.Drift = driftItems(findings)
+	notFixed := ""
+	if !s.manage {
+		notFixed = " (not corrected: managementPolicy is Observe)"
+	} else if lf := f.Status.LastFailedTask; lf != nil && lf.Generation == f.Generation {
+		notFixed = fmt.Sprintf(" (not retried: OVH task %s %s ended %s: %s; change the spec or fix it at OVH)",
+			lf.Function, lf.ID, lf.Status, lf.Comment)
+	}
+
+	switch {
+	case p != nil && p.Function == taskMoveIP:
+		setCondition(f, v1.TypeRouted, metav1.ConditionFalse, v1.ReasonMoveInProgress,
+			fmt.Sprintf("moving %s from %s to %s (OVH task %s)", f.Spec.IP, orNowhere(st.RoutedTo), f.Spec.Server, orPending(p.ID)))
+	case drift.HasReason(findings, drift.ReasonRoutedElsewhere):
+		setCondition(f, v1.TypeRouted, metav1.ConditionFalse, v1.ReasonRoutedElsewhere, findings[0].Message+notFixed)
+	default:
+		setCondition(f, v1.TypeRouted, metav1.ConditionTrue, "Routed", fmt.Sprintf("%s is routed to %s", f.Spec.IP, f.Spec.Server))
+	}
+
+	macCond := func(status metav1.ConditionStatus, reason, msg string) {
+		setCondition(f, v1.TypeVirtualMACAssigned, status, reason, msg)
+	}
+	switch {
+	case f.Spec.VirtualMAC == nil:
+		macCond(metav1.ConditionTrue, "NotRequested", "spec.virtualMAC is not set")
+	case p != nil && p.Scope == scopeServer:
+		macCond(metav1.ConditionFalse, v1.ReasonVirtualMACMissing,
+			fmt.Sprintf("%s (OVH task %s)", pendingMACWork(p, f), orPending(p.ID)))
+	case st.RoutedTo != f.Spec.Server:
+		macCond(metav1.ConditionUnknown, "WaitingForRoute",
+			fmt.Sprintf("the virtual MAC is checked once %s is routed to %s", f.Spec.IP, f.Spec.Server))
+	default:
+		if fd, ok := firstOf(findings, drift.ReasonVirtualMACMissing, drift.ReasonVirtualMACConflict, drift.ReasonCapabilityMissing); ok {
+			msg := fd.Message
+			if fd.Reason == drift.ReasonVirtualMACMissing {
+				msg += notFixed
+			}
+			macCond(metav1.ConditionFalse, fd.Reason, msg)
+		} else {
+			macCond(metav1.ConditionTrue, "Assigned", fmt.Sprintf("%s is bound to %s virtual MAC %s", f.Spec.IP, st.BoundMACType, st.BoundMAC))
+		}
+	}
+
+	if p != nil {
+		setCondition(f, v1.TypeReconciling, metav1.ConditionTrue, v1.ReasonTaskInProgress,
+			fmt.Sprintf("OVH task %s %s in progress", p.Function, orPending(p.ID)))
+	} else {
+		removeCondition(f, v1.TypeReconciling)
+	}
+	if lf := f.Status.LastFailedTask; lf != nil && lf.Generation == f.Generation && len(findings) > 0 {
+		setCondition(f, v1.TypeStalled, metav1.ConditionTrue, v1.ReasonTaskFailed,
+			fmt.Sprintf("OVH task %s %s ended %s: %s", lf.Function, lf.ID, lf.Status, lf.Comment))
+	}
+	summarizeReady(f, []string{v1.TypeRouted, v1.TypeVirtualMACAssigned},
+		fmt.Sprintf("%s is routed to %s%s", f.Spec.IP, f.Spec.Server, macSuffix(f)))
+}
+
+func macSuffix(f *v1.FailoverIP) string {
+	if f.Status.MACAddress == "" {
+		return ""
+	}
+	return " with virtual MAC " + f.Status.MACAddress
+}
+
+func pendingMACWork(p *v1.PendingTask, f *v1.FailoverIP) string {
+	switch {
+	case p.Function == taskUnbindIP:
+		return fmt.Sprintf("unbinding %s from virtual MAC %s", f.Spec.IP, p.Target)
+	case p.Target != "":
+		return fmt.Sprintf("binding %s to the VM's existing virtual MAC %s", f.Spec.IP, p.Target)
+	default:
+		return fmt.Sprintf("creating a %s virtual MAC for %s", f.Spec.VirtualMAC.Type, f.Spec.IP)
+	}
+}
+
+func orNowhere(s string) string {
+	if s == "" {
+		return "nowhere"
+	}
+	return s
+}
+
+func orPending(id string) string {
+	if id == "" {
+		return "(being started)"
+	}
+	return id
+}
+
+func firstOf(fs []drift.Finding, reasons ...string) (drift.Finding, bool) {
+	for _, f := range fs {
+		for _, r := range reasons {
+			if f.Reason == r {
+				return f, true
+			}
+		}
+	}
+	return drift.Finding{}, false
+}
+
+// Finalize unbinds the IP from its virtual MAC (deletionPolicy Delete). The
+// IP itself stays where it is: the operator never gives an IP away.
+func (r *FailoverIPReconciler) Finalize(ctx context.Context, f *v1.FailoverIP, save func() error) (bool, time.Duration, error) {
+	if f.Spec.VirtualMAC == nil {
+		return true, 0, nil
+	}
+	s, err := r.session(ctx, f, save, 0)
+	if err != nil {
+		if cause.Is(err, cause.CapabilityMissing) {
+			return true, 0, nil
+		}
+		return false, 0, err
+	}
+	if f.Status.PendingTask != nil {
+		done, err := s.followTask(ctx)
+		if err != nil || !done {
+			return false, r.TaskPoll, err
+		}
+		if s.snap, err = r.Observer.Snapshot(ctx, s.creds, f.Spec.Server, 0); err != nil {
+			return false, 0, err
+		}
+	}
+	vm, ok := s.snap.VirtualMACFor(s.addr)
+	if !ok {
+		return true, 0, nil
+	}
+	if lf := f.Status.LastFailedTask; lf != nil && lf.Function == taskUnbindIP {
+		return false, 0, fmt.Errorf("unbinding %s from %s failed at OVH (%s: %s); remove the binding by hand or set deletionPolicy Orphan", s.addr, vm.MAC, lf.Status, lf.Comment)
+	}
+	err = s.start(ctx, taskUnbindIP, scopeServer, vm.MAC, func() (ovh.Task, error) {
+		return s.api.UnbindIP(ctx, f.Spec.Server, vm.MAC, s.addr)
+	})
+	return false, r.TaskPoll, err
+}

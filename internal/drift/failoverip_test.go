@@ -1,0 +1,60 @@
+package drift
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestFailoverIP(t *testing.T) {
+	const esx, other = "ns123456.ip-198-51-100.eu", "ns654321.ip-192-0-2.eu"
+	base := FailoverIPState{IP: "203.0.113.123", WantServer: esx, RoutedTo: esx,
+		WantMACType: "vmware", VMACSupported: true, BoundMAC: "00:50:56:00:00:01", BoundMACType: "vmware"}
+	cases := []struct {
+		name    string
+		edit    func(*FailoverIPState)
+		reasons []string
+		msg     string // substring of the first finding's message
+	}{
+		{"in sync", func(*FailoverIPState) {}, nil, ""},
+		{"no virtual MAC wanted", func(s *FailoverIPState) { s.WantMACType, s.BoundMAC = "", "" }, nil, ""},
+		{"routed elsewhere", func(s *FailoverIPState) { s.RoutedTo = other },
+			[]string{ReasonRoutedElsewhere}, "routed to ns654321.ip-192-0-2.eu, not ns123456"},
+		{"parked", func(s *FailoverIPState) { s.RoutedTo = "" },
+			[]string{ReasonRoutedElsewhere}, "nowhere (parked)"},
+		{"routed elsewhere hides the vMAC check", func(s *FailoverIPState) { s.RoutedTo, s.BoundMAC = other, "" },
+			[]string{ReasonRoutedElsewhere}, ""},
+		{"virtual MAC missing", func(s *FailoverIPState) { s.BoundMAC, s.BoundMACType = "", "" },
+			[]string{ReasonVirtualMACMissing}, "has no virtual MAC on ns123456"},
+		{"previous MAC gone entirely is just missing", func(s *FailoverIPState) {
+			s.BoundMAC, s.BoundMACType, s.PreviousMAC = "", "", "00:50:56:00:00:01"
+		}, []string{ReasonVirtualMACMissing}, ""},
+		{"previous MAC now on another IP", func(s *FailoverIPState) {
+			s.BoundMAC, s.BoundMACType = "", ""
+			s.PreviousMAC, s.PreviousMACIPs = "00:50:56:00:00:01", []string{"203.0.113.124"}
+		}, []string{ReasonVirtualMACConflict}, "now carries 203.0.113.124"},
+		{"wrong type", func(s *FailoverIPState) { s.BoundMACType = "ovh" },
+			[]string{ReasonVirtualMACConflict}, "of type ovh, the spec wants vmware"},
+		{"shared with another VM", func(s *FailoverIPState) { s.ForeignIPs = []string{"203.0.113.124"} },
+			[]string{ReasonVirtualMACConflict}, "also carries 203.0.113.124"},
+		{"server without vMAC support", func(s *FailoverIPState) { s.VMACSupported, s.BoundMAC = false, "" },
+			[]string{ReasonCapabilityMissing}, "does not support virtual MACs"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := base
+			c.edit(&s)
+			got := FailoverIP(s)
+			if len(got) != len(c.reasons) {
+				t.Fatalf("findings = %+v, want reasons %v", got, c.reasons)
+			}
+			for i, r := range c.reasons {
+				if got[i].Reason != r {
+					t.Errorf("finding %d reason = %s, want %s", i, got[i].Reason, r)
+				}
+			}
+			if c.msg != "" && !strings.Contains(got[0].Message, c.msg) {
+				t.Errorf("message %q lacks %q", got[0].Message, c.msg)
+			}
+		})
+	}
+}
