@@ -89,7 +89,7 @@ func New(ep Endpoint, secret map[string][]byte) (Driver, error) {
 		}
 		return NewSSH(ep, creds)
 	case VyOSAPI:
-		if ep.Platform == Vyatta6 {
+		if ep.Platform != "" && !ep.Platform.HasHTTPAPI() {
 			return nil, cause.New(cause.CapabilityMissing, system, "Connect", "Vyatta 6 has no HTTP API; use the ssh driver", nil)
 		}
 		creds, err := APICredentialsFromSecret(secret)

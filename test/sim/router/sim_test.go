@@ -217,6 +217,9 @@ func TestSaveAndRebootRoundTrip(t *testing.T) {
 		if err := r.Reboot(); err != nil {
 			t.Fatal(err)
 		}
+		if r.Boots() != 1 {
+			t.Fatalf("%s: %d boots", p, r.Boots())
+		}
 		if got := r.ActiveCommands(); got != before {
 			t.Fatalf("%s: after reboot\n%s\nwant\n%s", p, got, before)
 		}
@@ -333,5 +336,47 @@ func TestHTTPAPIShapes(t *testing.T) {
 	_, m, _ = post(t, r15, "/show", url.Values{"key": {r15.APIKey()}, "data": {`{"op":"show","path":["arp"]}`}})
 	if !strings.HasPrefix(m["data"].(string), "Address  Interface  Link layer address  State\n-------  ---------") {
 		t.Fatalf("show arp on 1.5: %q", m["data"])
+	}
+}
+
+func TestHTTPAPIConfigureSectionAndLoad(t *testing.T) {
+	r := start(t, VyOS14, Options{})
+	key := r.APIKey()
+	if err := r.SetConfig("set interfaces ethernet eth1 description 'old'", "set interfaces ethernet eth1 mtu 1400"); err != nil {
+		t.Fatal(err)
+	}
+	// load replaces the subtree in one commit; set merges.
+	status, m, _ := post(t, r, "/configure-section", url.Values{"key": {key}, "data": {
+		`{"op":"load","path":["interfaces","ethernet","eth1"],"section":{"address":["10.0.10.254/24","10.0.10.253/24"],"description":"LAN"}}`}})
+	if status != 200 {
+		t.Fatalf("load: %d %v", status, m)
+	}
+	got := r.ActiveCommands()
+	if strings.Contains(got, "mtu") || strings.Contains(got, "'old'") || !strings.Contains(got, "address '10.0.10.253/24'") {
+		t.Fatalf("after load:\n%s", got)
+	}
+	if c := r.Count("commit"); c != 1 {
+		t.Fatalf("%d commits", c)
+	}
+	// /config-file save, then load of the saved file restores it.
+	if status, _, _ := post(t, r, "/config-file", url.Values{"key": {key}, "data": {`{"op":"save"}`}}); status != 200 {
+		t.Fatal(status)
+	}
+	_ = r.SetConfig("set system host-name changed")
+	if status, m, _ := post(t, r, "/config-file", url.Values{"key": {key}, "data": {`{"op":"load","file":"/config/config.boot"}`}}); status != 200 {
+		t.Fatalf("load file: %v", m)
+	}
+	if strings.Contains(r.ActiveCommands(), "changed") {
+		t.Fatal("config-file load did not restore the saved configuration")
+	}
+	// /configure-section does not exist on 1.3.
+	r13 := start(t, VyOS13, Options{})
+	resp, err := apiClient(r13).PostForm(r13.APIURL()+"/configure-section", url.Values{"key": {r13.APIKey()}, "data": {`{}`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 {
+		t.Fatalf("/configure-section on 1.3: %d", resp.StatusCode)
 	}
 }
