@@ -8,7 +8,9 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -44,6 +46,8 @@ type FailoverIPReconciler struct {
 	// a move takes about a minute at OVH).
 	TaskPoll time.Duration
 	Now      func() time.Time
+
+	recorder events.EventRecorder
 }
 
 // SetupWithManager registers the controller.
@@ -59,8 +63,9 @@ func (r *FailoverIPReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Ma
 	}); err != nil {
 		return err
 	}
+	r.recorder = mgr.GetEventRecorder("ovhbridge-failoverip")
 	lc := &lifecycle[*v1.FailoverIP]{
-		client: mgr.GetClient(), recorder: mgr.GetEventRecorder("ovhbridge-failoverip"), kind: "FailoverIP",
+		client: mgr.GetClient(), recorder: r.recorder, kind: "FailoverIP",
 		newObj: func() *v1.FailoverIP { return &v1.FailoverIP{} }, logic: r,
 	}
 	b := newBuilder(mgr, "failoverip", &v1.FailoverIP{}, opts)
@@ -323,6 +328,10 @@ func (s *fipSession) start(ctx context.Context, function, scope, target string, 
 	}
 	s.f.Status.PendingTask.ID = strconv.FormatInt(task.ID, 10)
 	s.invalidate()
+	if s.r.recorder != nil {
+		s.r.recorder.Eventf(s.f, nil, corev1.EventTypeNormal, "TaskStarted", function,
+			"started OVH task %s %d (%s)", function, task.ID, pendingWork(s.f.Status.PendingTask, s.f))
+	}
 	return s.save()
 }
 
@@ -483,6 +492,13 @@ func macSuffix(f *v1.FailoverIP) string {
 		return ""
 	}
 	return " with virtual MAC " + f.Status.MACAddress
+}
+
+func pendingWork(p *v1.PendingTask, f *v1.FailoverIP) string {
+	if p.Function == taskMoveIP {
+		return fmt.Sprintf("moving %s to %s", f.Spec.IP, p.Target)
+	}
+	return pendingMACWork(p, f)
 }
 
 func pendingMACWork(p *v1.PendingTask, f *v1.FailoverIP) string {

@@ -20,3 +20,13 @@ func (r *RouterConfig) GetResourceStatus() *ResourceStatus { return &r.Status.Re
 
 // GetPolicies gives the management and deletion policies, defaults applied.
 func (r *RouterConfig) GetPolicies() Policies { return r.Spec.Policies.GetPolicies() }
+
+// ReadyReason is the reason of the Ready condition, "" when absent.
+func (s *ResourceStatus) ReadyReason() string {
+	for _, c := range s.Conditions {
+		if c.Type == TypeReady {
+			return c.Reason
+		}
+	}
+	return ""
+}

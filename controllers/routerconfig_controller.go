@@ -1,0 +1,559 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/ovhbridge/ovhbridge-operator/api/v1alpha1"
+	"github.com/ovhbridge/ovhbridge-operator/internal/cause"
+	"github.com/ovhbridge/ovhbridge-operator/internal/drift"
+	"github.com/ovhbridge/ovhbridge-operator/internal/router"
+)
+
+const routerSecretKeys = `"username" with "password" or "privateKey", and "hostKey" (ssh); "apiKey" and "ca.crt" (vyos-api)`
+
+// RouterConfigReconciler keeps the owned part of a router's configuration
+// applied and saved, and watches the kernel's routes and ARP table for the
+// OVH failure modes (the Quagga gateway-less default route and its ARP flood).
+type RouterConfigReconciler struct {
+	Client client.Client
+	// Reader reads Secrets uncached.
+	Reader client.Reader
+	// Connect builds a driver; router.New by default.
+	Connect func(ep router.Endpoint, secret map[string][]byte) (router.Driver, error)
+
+	recorder events.EventRecorder
+}
+
+// SetupWithManager registers the controller.
+func (r *RouterConfigReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error {
+	if r.Connect == nil {
+		r.Connect = router.New
+	}
+	fi := mgr.GetFieldIndexer()
+	if err := indexBySecret(ctx, fi, &v1.RouterConfig{}, func(rc *v1.RouterConfig) string {
+		return rc.Spec.Router.CredentialsSecretRef.Name
+	}); err != nil {
+		return err
+	}
+	if err := indexByFailoverIP(ctx, fi, &v1.RouterConfig{}, routerFailoverIPRefs); err != nil {
+		return err
+	}
+	r.recorder = mgr.GetEventRecorder("ovhbridge-routerconfig")
+	lc := &lifecycle[*v1.RouterConfig]{
+		client: mgr.GetClient(), recorder: r.recorder, kind: "RouterConfig",
+		newObj: func() *v1.RouterConfig { return &v1.RouterConfig{} }, logic: r,
+	}
+	b := newBuilder(mgr, "routerconfig", &v1.RouterConfig{}, opts).
+		// Status changes of a FailoverIP matter (its gateway is observed there).
+		Watches(&v1.FailoverIP{}, enqueueUsers(mgr.GetClient(), &v1.RouterConfigList{}, indexFailoverIP))
+	return watchSecrets(b, mgr.GetClient(), &v1.RouterConfigList{}).Complete(lc)
+}
+
+func routerFailoverIPRefs(rc *v1.RouterConfig) []string {
+	var names []string
+	for _, i := range rc.Spec.Interfaces {
+		if i.AddressFrom != nil {
+			names = append(names, i.AddressFrom.FailoverIPRef.Name)
+		}
+	}
+	if g := rc.Spec.WAN.GatewayFrom; g != nil {
+		names = append(names, g.FailoverIPRef.Name)
+	}
+	return uniq(names...)
+}
+
+func healthInterval(rc *v1.RouterConfig) time.Duration {
+	if d := rc.Spec.Health.Interval; d != nil && d.Duration > 0 {
+		return d.Duration
+	}
+	return 30 * time.Second
+}
+
+// rtcSession is one pass over one RouterConfig.
+type rtcSession struct {
+	r        *RouterConfigReconciler
+	rc       *v1.RouterConfig
+	drv      router.Driver
+	platform router.Platform
+	mode     router.GatewayRouteMode
+	wan      drift.RouterWAN
+	rendered router.Rendered
+	manage   bool
+}
+
+// Sync reads the router, applies the owned configuration in one commit under
+// Manage, fixes the gateway routes and the ARP table, and reports.
+func (r *RouterConfigReconciler) Sync(ctx context.Context, rc *v1.RouterConfig, save func() error) (time.Duration, error) {
+	desired, err := r.desired(ctx, rc)
+	if err != nil {
+		return r.reportReference(rc, err)
+	}
+	s, err := r.connect(ctx, rc, desired)
+	if err != nil {
+		return 0, err
+	}
+	defer s.drv.Close()
+
+	running, err := s.drv.ReadConfig(ctx, s.rendered.Owned)
+	if err != nil {
+		return 0, err
+	}
+	tx := router.Diff(running, s.rendered.Config, s.rendered.Owned)
+	var commitErr error
+	if s.manage && len(tx) > 0 {
+		running, commitErr = s.apply(ctx, running, tx)
+		if commitErr != nil && !cause.Is(commitErr, cause.Invalid) {
+			return 0, commitErr // lost connection or lock: re-read next time, never assume
+		}
+		tx = router.Diff(running, s.rendered.Config, s.rendered.Owned)
+	}
+	if commitErr == nil && len(tx) == 0 {
+		rc.Status.AppliedConfigHash = running.Hash()
+	}
+
+	saved, savedKnown, err := s.savedConfig(ctx, running)
+	if err != nil {
+		return 0, err
+	}
+	unsaved := savedKnown && !running.Owned(s.rendered.Owned).Equal(saved)
+	if s.manage && commitErr == nil && len(tx) == 0 && (unsaved || !savedKnown && rc.Status.SavedConfigHash != running.Hash()) {
+		// Save only a configuration that was read back equal to the spec:
+		// never persist a partial or failed commit.
+		if err := s.drv.Save(ctx); err != nil {
+			return 0, err
+		}
+		s.repaired(v1.ReasonUnsavedConfig, "Save", "saved the owned configuration to config.boot")
+		saved, savedKnown, unsaved = running.Owned(s.rendered.Owned), true, false
+		rc.Status.SavedConfigHash = running.Hash()
+	} else if savedKnown && !unsaved {
+		rc.Status.SavedConfigHash = running.Hash()
+	}
+
+	boot, err := s.bootScript(ctx)
+	if err != nil {
+		return 0, err
+	}
+	routes, neigh, err := s.kernel(ctx)
+	if err != nil {
+		return 0, err
+	}
+	s.report(running, tx, commitErr, saved, savedKnown, unsaved, boot, routes, neigh)
+	return healthInterval(rc), nil
+}
+
+// desired resolves references: the WAN address and the gateway may come from
+// a FailoverIP (its IP as a /32, its observed gateway).
+func (r *RouterConfigReconciler) desired(ctx context.Context, rc *v1.RouterConfig) (router.Desired, error) {
+	var d router.Desired
+	for _, in := range rc.Spec.Interfaces {
+		addrs := in.Addresses
+		if in.AddressFrom != nil {
+			ip, _, err := failoverIPValue(ctx, r.Client, rc.Namespace, in.AddressFrom.FailoverIPRef.Name, "IP",
+				func(f *v1.FailoverIP) string { return f.Spec.IP })
+			if err != nil {
+				return d, err
+			}
+			if !strings.Contains(ip, "/") {
+				ip += "/32"
+			}
+			addrs = []string{ip}
+		}
+		d.Interfaces = append(d.Interfaces, router.Interface{Name: in.Name, Addresses: addrs, Description: in.Description})
+	}
+	gw := rc.Spec.WAN.Gateway
+	if g := rc.Spec.WAN.GatewayFrom; g != nil {
+		v, _, err := failoverIPValue(ctx, r.Client, rc.Namespace, g.FailoverIPRef.Name, "gateway (status.gateway)",
+			func(f *v1.FailoverIP) string { return f.Status.Gateway })
+		if err != nil {
+			return d, err
+		}
+		gw = v
+	}
+	d.WAN = router.WAN{Interface: rc.Spec.WAN.Interface, Gateway: gw}
+	for _, n := range rc.Spec.NAT.Source {
+		d.SourceNAT = append(d.SourceNAT, router.SourceNATRule{Rule: int(n.Rule), Description: n.Description,
+			OutboundInterface: n.OutboundInterface, SourceAddress: n.SourceAddress, Translation: n.Translation})
+	}
+	for _, n := range rc.Spec.NAT.Destination {
+		tp := ""
+		if n.TranslationPort != nil {
+			tp = strconv.Itoa(int(*n.TranslationPort))
+		}
+		d.DestinationNAT = append(d.DestinationNAT, router.DestinationNATRule{Rule: int(n.Rule), Description: n.Description,
+			InboundInterface: n.InboundInterface, Protocol: string(n.Protocol), Port: strconv.Itoa(int(n.Port)),
+			TranslationAddress: n.TranslationAddress, TranslationPort: tp})
+	}
+	rc.Status.Gateway = gw
+	for _, in := range d.Interfaces {
+		if in.Name == rc.Spec.WAN.Interface && len(in.Addresses) > 0 {
+			rc.Status.WANAddress = in.Addresses[0]
+		}
+	}
+	return d, nil
+}
+
+// reportReference turns an unresolvable FailoverIP reference into conditions:
+// nothing can be rendered, and nothing is written, until it resolves.
+func (r *RouterConfigReconciler) reportReference(rc *v1.RouterConfig, err error) (time.Duration, error) {
+	re, ok := err.(*refError)
+	if !ok {
+		return 0, err
+	}
+	setCondition(rc, v1.TypeConfigApplied, metav1.ConditionFalse, v1.ReasonReferenceNotReady, re.msg)
+	summarizeReady(rc, []string{v1.TypeConfigApplied}, "")
+	return healthInterval(rc), nil
+}
+
+func (r *RouterConfigReconciler) connect(ctx context.Context, rc *v1.RouterConfig, d router.Desired) (*rtcSession, error) {
+	ref := rc.Spec.Router.CredentialsSecretRef.Name
+	secret, err := readSecret(ctx, r.Reader, rc.Namespace, ref, routerSecretKeys)
+	if err != nil {
+		return nil, err
+	}
+	ep := router.Endpoint{Kind: router.Kind(rc.Spec.Router.Driver), Address: rc.Spec.Router.Address}
+	if ep.Kind == "" {
+		ep.Kind = router.SSH
+	}
+	if p := rc.Spec.Router.Platform; p != "" && p != v1.PlatformAuto {
+		ep.Platform = router.Platform(p)
+	}
+	drv, err := r.Connect(ep, secret)
+	if err != nil {
+		if cause.Is(err, cause.Invalid) {
+			return nil, credentialsError(rc.Namespace, ref, err)
+		}
+		return nil, err
+	}
+	info, err := drv.Probe(ctx)
+	if err != nil {
+		drv.Close()
+		return nil, err
+	}
+	rc.Status.Platform, rc.Status.Version = v1.RouterPlatform(info.Platform), info.Version
+	mode := router.GatewayRouteMode(rc.Spec.WAN.GatewayRouteMode)
+	if mode == "" || mode == router.GatewayRouteMode(v1.GatewayRouteAuto) {
+		mode = info.Platform.DefaultGatewayRouteMode()
+	}
+	if mode == router.InterfaceRouteMode && info.Platform == router.Vyatta6 {
+		drv.Close()
+		return nil, &specError{reason: v1.ReasonInvalidSpec, stalled: true, msg: fmt.Sprintf(
+			"the router is %s: gatewayRouteMode InterfaceRoute would make Quagga install a default route without a gateway (the OVH ARP flood); use Auto or BootScript", info.Version)}
+	}
+	if mode == router.BootScriptMode && ep.Kind == router.VyOSAPI {
+		drv.Close()
+		return nil, &specError{reason: v1.ReasonInvalidSpec, stalled: true,
+			msg: "gatewayRouteMode BootScript needs the ssh driver: the VyOS HTTP API cannot write files"}
+	}
+	rc.Status.GatewayRouteMode = v1.GatewayRouteMode(mode)
+	d.WAN.Mode = mode
+	rendered, err := router.Render(info.Platform, d)
+	if err != nil {
+		drv.Close()
+		return nil, &specError{reason: v1.ReasonInvalidSpec, stalled: true, msg: err.Error()}
+	}
+	return &rtcSession{
+		r: r, rc: rc, drv: drv, platform: info.Platform, mode: mode, rendered: rendered,
+		wan:    drift.RouterWAN{Interface: d.WAN.Interface, Gateway: d.WAN.Gateway},
+		manage: rc.GetPolicies().ManagementPolicy == v1.Manage,
+	}, nil
+}
+
+// apply commits tx as one transaction and reads the owned configuration back.
+// A commit the router refused comes back as a cause.Invalid error carrying
+// the router's text, with the configuration as it is after the refusal
+// (VyOS can leave a partial commit: the read-back shows it).
+func (s *rtcSession) apply(ctx context.Context, before router.Config, tx router.Transaction) (router.Config, error) {
+	applyErr := s.drv.Apply(ctx, tx)
+	if applyErr != nil && !cause.Is(applyErr, cause.Invalid) {
+		return nil, applyErr
+	}
+	if applyErr == nil {
+		reason := v1.ReasonConfigDrift
+		if fs := drift.RouterNATRules(before, s.rendered.Config); len(fs) > 0 {
+			reason = v1.ReasonNATRuleMissing
+		}
+		s.repaired(reason, "Commit", "committed %d change(s) in one transaction: %s", len(tx), txSummary(tx))
+	}
+	running, err := s.drv.ReadConfig(ctx, s.rendered.Owned)
+	if err != nil {
+		return nil, err
+	}
+	return running, applyErr
+}
+
+// savedConfig reads config.boot's owned part when the driver can (SSH); the
+// HTTP API cannot, and then the saved state is what the operator last saved.
+func (s *rtcSession) savedConfig(ctx context.Context, running router.Config) (router.Config, bool, error) {
+	saved, err := s.drv.ReadSavedConfig(ctx, s.rendered.Owned)
+	if cause.Is(err, cause.CapabilityMissing) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return saved.Owned(s.rendered.Owned), true, nil
+}
+
+// bootScript checks, and under Manage writes, the boot script that installs
+// the gateway routes at boot (BootScript mode).
+func (s *rtcSession) bootScript(ctx context.Context) (bootState, error) {
+	want := s.rendered.BootScriptBlock
+	if want == "" {
+		return bootState{state: drift.BootScriptNotRequired}, nil
+	}
+	bs, err := s.drv.BootScript(ctx)
+	if err != nil {
+		return bootState{}, err
+	}
+	state, findings := drift.RouterBootScript(bs, want)
+	if s.manage && len(findings) > 0 {
+		if err := s.drv.WriteBootScript(ctx, router.MergeBootScript(bs.Content, want)); err != nil {
+			return bootState{}, err
+		}
+		s.repaired(v1.ReasonBootScriptMissing, "WriteBootScript", "%s; rewrote its managed block", findings[0].Message)
+		if bs, err = s.drv.BootScript(ctx); err != nil {
+			return bootState{}, err
+		}
+		state, findings = drift.RouterBootScript(bs, want)
+	}
+	return bootState{state: state, path: bs.Path, findings: findings}, nil
+}
+
+type bootState struct {
+	state    string
+	path     string
+	findings []drift.Finding
+}
+
+// kernel reads routes and WAN neighbours and, under Manage, fixes what the
+// boot script mode owns: the two gateway routes (installed now with the same
+// `ip route replace` the boot script runs at boot) and the neighbour entries
+// a gateway-less default route left behind.
+func (s *rtcSession) kernel(ctx context.Context) ([]router.Route, []router.Neighbour, error) {
+	routes, err := s.drv.Routes(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	neigh, err := s.drv.Neighbours(ctx, s.wan.Interface)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !s.manage {
+		return routes, neigh, nil
+	}
+	routeFindings := drift.RouterRoutes(routes, s.wan)
+	fixedRoutes := false
+	if len(routeFindings) > 0 && s.mode == router.BootScriptMode {
+		if err := s.drv.ReplaceRoutes(ctx, s.rendered.BootRoutes); err != nil {
+			return nil, nil, err
+		}
+		s.repaired(routeFindings[0].Reason, "ReplaceRoutes", "%s; installed the gateway routes with ip route replace",
+			joinFindings(messages(routeFindings)))
+		fixedRoutes = true
+		if routes, err = s.drv.Routes(ctx); err != nil {
+			return nil, nil, err
+		}
+	}
+	_, neighFindings := drift.RouterNeighbours(neigh, s.wan, int(s.rc.Spec.Health.ARPFloodThreshold))
+	routesHealthy := len(drift.RouterRoutes(routes, s.wan)) == 0
+	if routesHealthy && (fixedRoutes && drift.HasReason(routeFindings, drift.ReasonDefaultRouteWithoutGateway) ||
+		drift.HasReason(neighFindings, drift.ReasonARPFlood)) {
+		// The per-destination entries of the flood would linger until they
+		// age out (and keep those destinations on-link): clear them once the
+		// default route goes through the gateway again.
+		if err := s.drv.FlushNeighbours(ctx, s.wan.Interface); err != nil {
+			return nil, nil, err
+		}
+		s.repaired(v1.ReasonARPFlood, "FlushNeighbours", "flushed %d stale neighbour entries on %s left by the gateway-less default route",
+			len(neigh), s.wan.Interface)
+		if neigh, err = s.drv.Neighbours(ctx, s.wan.Interface); err != nil {
+			return nil, nil, err
+		}
+	}
+	return routes, neigh, nil
+}
+
+// repaired records a correction as a Warning Event named after the drift it
+// fixed: under Manage a repair happens within the pass that found the drift,
+// so the conditions may never show it, but `kubectl describe` must.
+func (s *rtcSession) repaired(reason, action, format string, args ...any) {
+	if s.r.recorder != nil {
+		s.r.recorder.Eventf(s.rc, nil, corev1.EventTypeWarning, reason, action, format, args...)
+	}
+}
+
+// report sets the conditions and status from what the pass found.
+func (s *rtcSession) report(running router.Config, tx router.Transaction, commitErr error, saved router.Config,
+	savedKnown, unsaved bool, boot bootState, routes []router.Route, neigh []router.Neighbour) {
+	rc := s.rc
+	var all []drift.Finding
+	notFixed := ""
+	if !s.manage {
+		notFixed = " (not corrected: managementPolicy is Observe)"
+	}
+
+	// Configuration.
+	natFindings := drift.RouterNATRules(running, s.rendered.Config)
+	all = append(all, natFindings...)
+	switch {
+	case commitErr != nil:
+		setCondition(rc, v1.TypeConfigApplied, metav1.ConditionFalse, v1.ReasonCommitFailed,
+			fmt.Sprintf("the router refused the commit of %d change(s); nothing was saved: %s", len(tx), commitErr.Error()))
+	case len(natFindings) > 0:
+		setCondition(rc, v1.TypeConfigApplied, metav1.ConditionFalse, v1.ReasonNATRuleMissing, joinFindings(messages(natFindings))+notFixed)
+	case len(tx) > 0:
+		all = append(all, drift.Finding{Reason: v1.ReasonConfigDrift, Field: "config", Expected: "owned configuration as rendered",
+			Observed: fmt.Sprintf("%d change(s) pending", len(tx)), Message: txSummary(tx)})
+		setCondition(rc, v1.TypeConfigApplied, metav1.ConditionFalse, v1.ReasonConfigDrift,
+			fmt.Sprintf("the owned configuration differs from the spec: %s%s", txSummary(tx), notFixed))
+	default:
+		setCondition(rc, v1.TypeConfigApplied, metav1.ConditionTrue, "Applied",
+			fmt.Sprintf("%d owned statement(s) match the spec", len(s.rendered.Config)))
+	}
+	switch {
+	case unsaved:
+		f := drift.RouterSavedConfig(running.Owned(s.rendered.Owned), saved)
+		all = append(all, f...)
+		setCondition(rc, v1.TypeConfigSaved, metav1.ConditionFalse, v1.ReasonUnsavedConfig, joinFindings(messages(f))+notFixed)
+	case !savedKnown && rc.Status.SavedConfigHash != running.Hash():
+		setCondition(rc, v1.TypeConfigSaved, metav1.ConditionFalse, v1.ReasonUnsavedConfig,
+			"the running configuration was not saved by the operator (the HTTP API cannot read config.boot to compare)"+notFixed)
+	default:
+		setCondition(rc, v1.TypeConfigSaved, metav1.ConditionTrue, "Saved", "the owned configuration is saved in config.boot")
+	}
+
+	// Kernel routes.
+	def, gw := drift.RouterObservedRoutes(routes, s.wan)
+	rc.Status.DefaultRoute, rc.Status.GatewayRoute = observedRoute(def), observedRoute(gw)
+	routeFindings := drift.RouterRoutes(routes, s.wan)
+	all = append(all, routeFindings...)
+	if len(routeFindings) > 0 {
+		setCondition(rc, v1.TypeGatewayRoutePresent, metav1.ConditionFalse, routeFindings[0].Reason, joinFindings(messages(routeFindings))+notFixed)
+	} else {
+		setCondition(rc, v1.TypeGatewayRoutePresent, metav1.ConditionTrue, "Present",
+			fmt.Sprintf("default via %s dev %s, gateway reachable on-link", s.wan.Gateway, s.wan.Interface))
+	}
+
+	// Neighbours.
+	sum, neighFindings := drift.RouterNeighbours(neigh, s.wan, int(rc.Spec.Health.ARPFloodThreshold))
+	all = append(all, neighFindings...)
+	rc.Status.WANNeighbours = &v1.NeighbourSummary{
+		Interface: sum.Interface, Entries: int32(sum.Entries), OffLinkEntries: int32(sum.OffLink),
+		GatewayState: sum.GatewayState, GatewayMAC: sum.GatewayMAC, DominantMAC: sum.DominantMAC,
+		DominantMACEntries: int32(sum.DominantMACEntries),
+	}
+	if len(neighFindings) > 0 {
+		setCondition(rc, v1.TypeARPTableHealthy, metav1.ConditionFalse, neighFindings[0].Reason, joinFindings(messages(neighFindings)))
+	} else {
+		setCondition(rc, v1.TypeARPTableHealthy, metav1.ConditionTrue, "Healthy",
+			fmt.Sprintf("%d entries on %s, %d off-link", sum.Entries, sum.Interface, sum.OffLink))
+	}
+
+	// Boot script.
+	rc.Status.BootScript = &v1.BootScriptStatus{Path: boot.path, State: v1.BootScriptState(boot.state)}
+	all = append(all, boot.findings...)
+	switch {
+	case boot.state == drift.BootScriptNotRequired:
+		setCondition(rc, v1.TypeBootScriptPersisted, metav1.ConditionTrue, "NotRequired",
+			fmt.Sprintf("gatewayRouteMode %s keeps the routes in the configuration", s.mode))
+	case len(boot.findings) > 0:
+		setCondition(rc, v1.TypeBootScriptPersisted, metav1.ConditionFalse, v1.ReasonBootScriptMissing, joinFindings(messages(boot.findings))+notFixed)
+	default:
+		setCondition(rc, v1.TypeBootScriptPersisted, metav1.ConditionTrue, "Persisted",
+			fmt.Sprintf("%s installs the gateway routes at boot", boot.path))
+	}
+
+	rc.Status.Drift = driftItems(all)
+	summarizeReady(rc, []string{v1.TypeGatewayRoutePresent, v1.TypeARPTableHealthy, v1.TypeBootScriptPersisted,
+		v1.TypeConfigApplied, v1.TypeConfigSaved},
+		fmt.Sprintf("%s (%s): configuration applied and saved, default via %s on %s, ARP table healthy",
+			rc.Spec.Router.Address, rc.Status.Version, s.wan.Gateway, s.wan.Interface))
+}
+
+func observedRoute(r *router.Route) *v1.ObservedRoute {
+	if r == nil {
+		return nil
+	}
+	return &v1.ObservedRoute{Destination: r.Dst, Gateway: r.Gateway, Device: r.Dev, Protocol: r.Protocol, Scope: r.Scope, Flags: r.Flags}
+}
+
+func messages(fs []drift.Finding) []string {
+	out := make([]string, 0, len(fs))
+	for _, f := range fs {
+		out = append(out, f.Message)
+	}
+	return out
+}
+
+func txSummary(tx router.Transaction) string {
+	const max = 6
+	var parts []string
+	for i, op := range tx {
+		if i == max {
+			parts = append(parts, fmt.Sprintf("and %d more", len(tx)-max))
+			break
+		}
+		parts = append(parts, op.String())
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Finalize removes the NAT rules this object owns (deletionPolicy Delete).
+// Interface addresses and gateway routes stay: removing them would cut the
+// router — and the operator's own path to it — off the network.
+func (r *RouterConfigReconciler) Finalize(ctx context.Context, rc *v1.RouterConfig, _ func() error) (bool, time.Duration, error) {
+	if len(rc.Spec.NAT.Source) == 0 && len(rc.Spec.NAT.Destination) == 0 {
+		return true, 0, nil
+	}
+	d := router.Desired{}
+	for _, n := range rc.Spec.NAT.Source {
+		d.SourceNAT = append(d.SourceNAT, router.SourceNATRule{Rule: int(n.Rule), OutboundInterface: n.OutboundInterface})
+	}
+	for _, n := range rc.Spec.NAT.Destination {
+		d.DestinationNAT = append(d.DestinationNAT, router.DestinationNATRule{Rule: int(n.Rule), InboundInterface: n.InboundInterface,
+			TranslationAddress: n.TranslationAddress})
+	}
+	secret, err := readSecret(ctx, r.Reader, rc.Namespace, rc.Spec.Router.CredentialsSecretRef.Name, routerSecretKeys)
+	if err != nil {
+		return false, 0, err
+	}
+	ep := router.Endpoint{Kind: router.Kind(rc.Spec.Router.Driver), Address: rc.Spec.Router.Address}
+	if p := rc.Spec.Router.Platform; p != "" && p != v1.PlatformAuto {
+		ep.Platform = router.Platform(p)
+	}
+	drv, err := r.Connect(ep, secret)
+	if err != nil {
+		return false, 0, err
+	}
+	defer drv.Close()
+	info, err := drv.Probe(ctx)
+	if err != nil {
+		return false, 0, err
+	}
+	rendered, err := router.Render(info.Platform, d)
+	if err != nil {
+		return false, 0, err
+	}
+	running, err := drv.ReadConfig(ctx, rendered.Owned)
+	if err != nil {
+		return false, 0, err
+	}
+	tx := router.Diff(running, nil, rendered.Owned)
+	if len(tx) == 0 {
+		return true, 0, nil
+	}
+	if err := drv.Apply(ctx, tx); err != nil {
+		return false, 0, err
+	}
+	return false, time.Second, drv.Save(ctx) // the next pass checks they are gone
+}
