@@ -91,8 +91,12 @@ type rtcSession struct {
 	manage   bool
 }
 
-// Sync reads the router, applies the owned configuration in one commit under
-// Manage, fixes the gateway routes and the ARP table, and reports.
+// Sync reads the router, reports what differs, and under Manage repairs it:
+// the owned configuration in one commit (read back, then saved), the boot
+// script and the gateway routes on Vyatta, and the ARP table the Quagga bug
+// flooded. Drift is written to the status before the repair starts, so that
+// watchers (kubectl get -w, Argo CD, alerts) see it even when the repair
+// takes a fraction of a second.
 func (r *RouterConfigReconciler) Sync(ctx context.Context, rc *v1.RouterConfig, save func() error) (time.Duration, error) {
 	desired, err := r.desired(ctx, rc)
 	if err != nil {
@@ -104,51 +108,134 @@ func (r *RouterConfigReconciler) Sync(ctx context.Context, rc *v1.RouterConfig, 
 	}
 	defer s.drv.Close()
 
-	running, err := s.drv.ReadConfig(ctx, s.rendered.Owned)
+	obs, err := s.observe(ctx)
 	if err != nil {
 		return 0, err
 	}
-	tx := router.Diff(running, s.rendered.Config, s.rendered.Owned)
-	var commitErr error
-	if s.manage && len(tx) > 0 {
-		running, commitErr = s.apply(ctx, running, tx)
-		if commitErr != nil && !cause.Is(commitErr, cause.Invalid) {
-			return 0, commitErr // lost connection or lock: re-read next time, never assume
-		}
-		tx = router.Diff(running, s.rendered.Config, s.rendered.Owned)
+	drifted := s.report(obs)
+	if !s.manage || !drifted {
+		return healthInterval(rc), nil
 	}
-	if commitErr == nil && len(tx) == 0 {
-		rc.Status.AppliedConfigHash = running.Hash()
+	setCondition(rc, v1.TypeReconciling, metav1.ConditionTrue, "Repairing", "correcting: "+rc.Status.Drift[0].Reason)
+	if err := save(); err != nil {
+		return 0, err
 	}
+	commitErr, err := s.repair(ctx, obs)
+	removeCondition(rc, v1.TypeReconciling)
+	if err != nil {
+		return 0, err
+	}
+	if obs, err = s.observe(ctx); err != nil {
+		return 0, err
+	}
+	obs.commitErr, obs.attempted = commitErr, len(obs.tx)
+	s.report(obs)
+	return healthInterval(rc), nil
+}
 
-	saved, savedKnown, err := s.savedConfig(ctx, running)
-	if err != nil {
-		return 0, err
+// routerObservation is everything one look at the router found.
+type routerObservation struct {
+	running             router.Config
+	tx                  router.Transaction // what would make running equal the spec
+	saved               router.Config
+	savedKnown, unsaved bool
+	boot                router.BootScript
+	bootState           string
+	bootFindings        []drift.Finding
+	routes              []router.Route
+	neigh               []router.Neighbour
+	commitErr           error // the router refused the last commit
+	attempted           int   // statements the refused commit held
+}
+
+func (s *rtcSession) observe(ctx context.Context) (routerObservation, error) {
+	var o routerObservation
+	var err error
+	if o.running, err = s.drv.ReadConfig(ctx, s.rendered.Owned); err != nil {
+		return o, err
 	}
-	unsaved := savedKnown && !running.Owned(s.rendered.Owned).Equal(saved)
-	if s.manage && commitErr == nil && len(tx) == 0 && (unsaved || !savedKnown && rc.Status.SavedConfigHash != running.Hash()) {
+	o.tx = router.Diff(o.running, s.rendered.Config, s.rendered.Owned)
+	saved, err := s.drv.ReadSavedConfig(ctx, s.rendered.Owned)
+	switch {
+	case cause.Is(err, cause.CapabilityMissing):
+		// The HTTP API cannot read config.boot: the saved state is what
+		// the operator last saved.
+		o.unsaved = s.rc.Status.SavedConfigHash != o.running.Hash()
+	case err != nil:
+		return o, err
+	default:
+		o.saved, o.savedKnown = saved.Owned(s.rendered.Owned), true
+		o.unsaved = !o.running.Owned(s.rendered.Owned).Equal(o.saved)
+	}
+	if want := s.rendered.BootScriptBlock; want != "" {
+		if o.boot, err = s.drv.BootScript(ctx); err != nil {
+			return o, err
+		}
+		o.bootState, o.bootFindings = drift.RouterBootScript(o.boot, want)
+	} else {
+		o.bootState = drift.BootScriptNotRequired
+	}
+	if o.routes, err = s.drv.Routes(ctx); err != nil {
+		return o, err
+	}
+	if o.neigh, err = s.drv.Neighbours(ctx, s.wan.Interface); err != nil {
+		return o, err
+	}
+	return o, nil
+}
+
+// repair fixes what observe found, in order: configuration (one commit,
+// read back, saved only if it matches the spec), boot script, kernel routes,
+// then the neighbour entries the flood left. It returns the router's refusal
+// of the commit separately from errors that stop the pass.
+func (s *rtcSession) repair(ctx context.Context, o routerObservation) (commitErr, err error) {
+	running := o.running
+	if len(o.tx) > 0 {
+		if running, commitErr = s.apply(ctx, running, o.tx); commitErr != nil && !cause.Is(commitErr, cause.Invalid) {
+			return nil, commitErr // lost connection or lock: re-read next time, never assume
+		}
+	}
+	if commitErr == nil && len(router.Diff(running, s.rendered.Config, s.rendered.Owned)) == 0 &&
+		(len(o.tx) > 0 || o.unsaved) {
 		// Save only a configuration that was read back equal to the spec:
 		// never persist a partial or failed commit.
 		if err := s.drv.Save(ctx); err != nil {
-			return 0, err
+			return nil, err
 		}
+		s.rc.Status.SavedConfigHash = running.Hash()
 		s.repaired(v1.ReasonUnsavedConfig, "Save", "saved the owned configuration to config.boot")
-		saved, savedKnown, unsaved = running.Owned(s.rendered.Owned), true, false
-		rc.Status.SavedConfigHash = running.Hash()
-	} else if savedKnown && !unsaved {
-		rc.Status.SavedConfigHash = running.Hash()
 	}
-
-	boot, err := s.bootScript(ctx)
-	if err != nil {
-		return 0, err
+	if len(o.bootFindings) > 0 {
+		if err := s.drv.WriteBootScript(ctx, router.MergeBootScript(o.boot.Content, s.rendered.BootScriptBlock)); err != nil {
+			return nil, err
+		}
+		s.repaired(v1.ReasonBootScriptMissing, "WriteBootScript", "%s; rewrote its managed block", o.bootFindings[0].Message)
 	}
-	routes, neigh, err := s.kernel(ctx)
-	if err != nil {
-		return 0, err
+	routes := o.routes
+	routeFindings := drift.RouterRoutes(routes, s.wan)
+	if len(routeFindings) > 0 && s.mode == router.BootScriptMode {
+		if err := s.drv.ReplaceRoutes(ctx, s.rendered.BootRoutes); err != nil {
+			return nil, err
+		}
+		s.repaired(routeFindings[0].Reason, "ReplaceRoutes", "%s; installed the gateway routes with ip route replace",
+			joinFindings(messages(routeFindings)))
+		if routes, err = s.drv.Routes(ctx); err != nil {
+			return nil, err
+		}
 	}
-	s.report(running, tx, commitErr, saved, savedKnown, unsaved, boot, routes, neigh)
-	return healthInterval(rc), nil
+	_, neighFindings := drift.RouterNeighbours(o.neigh, s.wan, int(s.rc.Spec.Health.ARPFloodThreshold))
+	if len(drift.RouterRoutes(routes, s.wan)) == 0 && (drift.HasReason(routeFindings, drift.ReasonDefaultRouteWithoutGateway) ||
+		drift.HasReason(neighFindings, drift.ReasonARPFlood)) {
+		// The per-destination entries of the flood would linger until they
+		// age out (and keep those destinations on-link): clear them once the
+		// default route goes through the gateway again.
+		if err := s.drv.FlushNeighbours(ctx, s.wan.Interface); err != nil {
+			return nil, err
+		}
+		s.repaired(v1.ReasonARPFlood, "FlushNeighbours", "flushed %d neighbour entries on %s left by the gateway-less default route",
+			len(o.neigh), s.wan.Interface)
+	}
+	return commitErr, nil
 }
 
 // desired resolves references: the WAN address and the gateway may come from
@@ -291,110 +378,17 @@ func (s *rtcSession) apply(ctx context.Context, before router.Config, tx router.
 	return running, applyErr
 }
 
-// savedConfig reads config.boot's owned part when the driver can (SSH); the
-// HTTP API cannot, and then the saved state is what the operator last saved.
-func (s *rtcSession) savedConfig(ctx context.Context, running router.Config) (router.Config, bool, error) {
-	saved, err := s.drv.ReadSavedConfig(ctx, s.rendered.Owned)
-	if cause.Is(err, cause.CapabilityMissing) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, err
-	}
-	return saved.Owned(s.rendered.Owned), true, nil
-}
-
-// bootScript checks, and under Manage writes, the boot script that installs
-// the gateway routes at boot (BootScript mode).
-func (s *rtcSession) bootScript(ctx context.Context) (bootState, error) {
-	want := s.rendered.BootScriptBlock
-	if want == "" {
-		return bootState{state: drift.BootScriptNotRequired}, nil
-	}
-	bs, err := s.drv.BootScript(ctx)
-	if err != nil {
-		return bootState{}, err
-	}
-	state, findings := drift.RouterBootScript(bs, want)
-	if s.manage && len(findings) > 0 {
-		if err := s.drv.WriteBootScript(ctx, router.MergeBootScript(bs.Content, want)); err != nil {
-			return bootState{}, err
-		}
-		s.repaired(v1.ReasonBootScriptMissing, "WriteBootScript", "%s; rewrote its managed block", findings[0].Message)
-		if bs, err = s.drv.BootScript(ctx); err != nil {
-			return bootState{}, err
-		}
-		state, findings = drift.RouterBootScript(bs, want)
-	}
-	return bootState{state: state, path: bs.Path, findings: findings}, nil
-}
-
-type bootState struct {
-	state    string
-	path     string
-	findings []drift.Finding
-}
-
-// kernel reads routes and WAN neighbours and, under Manage, fixes what the
-// boot script mode owns: the two gateway routes (installed now with the same
-// `ip route replace` the boot script runs at boot) and the neighbour entries
-// a gateway-less default route left behind.
-func (s *rtcSession) kernel(ctx context.Context) ([]router.Route, []router.Neighbour, error) {
-	routes, err := s.drv.Routes(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	neigh, err := s.drv.Neighbours(ctx, s.wan.Interface)
-	if err != nil {
-		return nil, nil, err
-	}
-	if !s.manage {
-		return routes, neigh, nil
-	}
-	routeFindings := drift.RouterRoutes(routes, s.wan)
-	fixedRoutes := false
-	if len(routeFindings) > 0 && s.mode == router.BootScriptMode {
-		if err := s.drv.ReplaceRoutes(ctx, s.rendered.BootRoutes); err != nil {
-			return nil, nil, err
-		}
-		s.repaired(routeFindings[0].Reason, "ReplaceRoutes", "%s; installed the gateway routes with ip route replace",
-			joinFindings(messages(routeFindings)))
-		fixedRoutes = true
-		if routes, err = s.drv.Routes(ctx); err != nil {
-			return nil, nil, err
-		}
-	}
-	_, neighFindings := drift.RouterNeighbours(neigh, s.wan, int(s.rc.Spec.Health.ARPFloodThreshold))
-	routesHealthy := len(drift.RouterRoutes(routes, s.wan)) == 0
-	if routesHealthy && (fixedRoutes && drift.HasReason(routeFindings, drift.ReasonDefaultRouteWithoutGateway) ||
-		drift.HasReason(neighFindings, drift.ReasonARPFlood)) {
-		// The per-destination entries of the flood would linger until they
-		// age out (and keep those destinations on-link): clear them once the
-		// default route goes through the gateway again.
-		if err := s.drv.FlushNeighbours(ctx, s.wan.Interface); err != nil {
-			return nil, nil, err
-		}
-		s.repaired(v1.ReasonARPFlood, "FlushNeighbours", "flushed %d stale neighbour entries on %s left by the gateway-less default route",
-			len(neigh), s.wan.Interface)
-		if neigh, err = s.drv.Neighbours(ctx, s.wan.Interface); err != nil {
-			return nil, nil, err
-		}
-	}
-	return routes, neigh, nil
-}
-
 // repaired records a correction as a Warning Event named after the drift it
-// fixed: under Manage a repair happens within the pass that found the drift,
-// so the conditions may never show it, but `kubectl describe` must.
+// fixed, so that `kubectl describe` tells what the operator changed and why.
 func (s *rtcSession) repaired(reason, action, format string, args ...any) {
 	if s.r.recorder != nil {
 		s.r.recorder.Eventf(s.rc, nil, corev1.EventTypeWarning, reason, action, format, args...)
 	}
 }
 
-// report sets the conditions and status from what the pass found.
-func (s *rtcSession) report(running router.Config, tx router.Transaction, commitErr error, saved router.Config,
-	savedKnown, unsaved bool, boot bootState, routes []router.Route, neigh []router.Neighbour) {
+// report sets the conditions and status from an observation and tells
+// whether anything differs from the spec.
+func (s *rtcSession) report(o routerObservation) bool {
 	rc := s.rc
 	var all []drift.Finding
 	notFixed := ""
@@ -403,39 +397,48 @@ func (s *rtcSession) report(running router.Config, tx router.Transaction, commit
 	}
 
 	// Configuration.
-	natFindings := drift.RouterNATRules(running, s.rendered.Config)
+	natFindings := drift.RouterNATRules(o.running, s.rendered.Config)
 	all = append(all, natFindings...)
+	if len(o.tx) == 0 && o.commitErr == nil {
+		rc.Status.AppliedConfigHash = o.running.Hash()
+	}
 	switch {
-	case commitErr != nil:
+	case o.commitErr != nil:
+		all = append(all, drift.Finding{Reason: v1.ReasonCommitFailed, Field: "config", Observed: o.commitErr.Error()})
 		setCondition(rc, v1.TypeConfigApplied, metav1.ConditionFalse, v1.ReasonCommitFailed,
-			fmt.Sprintf("the router refused the commit of %d change(s); nothing was saved: %s", len(tx), commitErr.Error()))
+			fmt.Sprintf("the router refused the commit of %d change(s); nothing was saved: %s", o.attempted, o.commitErr.Error()))
 	case len(natFindings) > 0:
 		setCondition(rc, v1.TypeConfigApplied, metav1.ConditionFalse, v1.ReasonNATRuleMissing, joinFindings(messages(natFindings))+notFixed)
-	case len(tx) > 0:
+	case len(o.tx) > 0:
 		all = append(all, drift.Finding{Reason: v1.ReasonConfigDrift, Field: "config", Expected: "owned configuration as rendered",
-			Observed: fmt.Sprintf("%d change(s) pending", len(tx)), Message: txSummary(tx)})
+			Observed: fmt.Sprintf("%d change(s) pending", len(o.tx)), Message: txSummary(o.tx)})
 		setCondition(rc, v1.TypeConfigApplied, metav1.ConditionFalse, v1.ReasonConfigDrift,
-			fmt.Sprintf("the owned configuration differs from the spec: %s%s", txSummary(tx), notFixed))
+			fmt.Sprintf("the owned configuration differs from the spec: %s%s", txSummary(o.tx), notFixed))
 	default:
 		setCondition(rc, v1.TypeConfigApplied, metav1.ConditionTrue, "Applied",
 			fmt.Sprintf("%d owned statement(s) match the spec", len(s.rendered.Config)))
 	}
 	switch {
-	case unsaved:
-		f := drift.RouterSavedConfig(running.Owned(s.rendered.Owned), saved)
+	case o.unsaved && o.savedKnown:
+		f := drift.RouterSavedConfig(o.running.Owned(s.rendered.Owned), o.saved)
 		all = append(all, f...)
 		setCondition(rc, v1.TypeConfigSaved, metav1.ConditionFalse, v1.ReasonUnsavedConfig, joinFindings(messages(f))+notFixed)
-	case !savedKnown && rc.Status.SavedConfigHash != running.Hash():
+	case o.unsaved:
+		all = append(all, drift.Finding{Reason: v1.ReasonUnsavedConfig, Field: "config.saved", Expected: "saved by the operator",
+			Observed: "running configuration hash " + o.running.Hash()})
 		setCondition(rc, v1.TypeConfigSaved, metav1.ConditionFalse, v1.ReasonUnsavedConfig,
 			"the running configuration was not saved by the operator (the HTTP API cannot read config.boot to compare)"+notFixed)
 	default:
+		if o.savedKnown {
+			rc.Status.SavedConfigHash = o.running.Hash()
+		}
 		setCondition(rc, v1.TypeConfigSaved, metav1.ConditionTrue, "Saved", "the owned configuration is saved in config.boot")
 	}
 
 	// Kernel routes.
-	def, gw := drift.RouterObservedRoutes(routes, s.wan)
+	def, gw := drift.RouterObservedRoutes(o.routes, s.wan)
 	rc.Status.DefaultRoute, rc.Status.GatewayRoute = observedRoute(def), observedRoute(gw)
-	routeFindings := drift.RouterRoutes(routes, s.wan)
+	routeFindings := drift.RouterRoutes(o.routes, s.wan)
 	all = append(all, routeFindings...)
 	if len(routeFindings) > 0 {
 		setCondition(rc, v1.TypeGatewayRoutePresent, metav1.ConditionFalse, routeFindings[0].Reason, joinFindings(messages(routeFindings))+notFixed)
@@ -445,7 +448,7 @@ func (s *rtcSession) report(running router.Config, tx router.Transaction, commit
 	}
 
 	// Neighbours.
-	sum, neighFindings := drift.RouterNeighbours(neigh, s.wan, int(rc.Spec.Health.ARPFloodThreshold))
+	sum, neighFindings := drift.RouterNeighbours(o.neigh, s.wan, int(rc.Spec.Health.ARPFloodThreshold))
 	all = append(all, neighFindings...)
 	rc.Status.WANNeighbours = &v1.NeighbourSummary{
 		Interface: sum.Interface, Entries: int32(sum.Entries), OffLinkEntries: int32(sum.OffLink),
@@ -460,17 +463,18 @@ func (s *rtcSession) report(running router.Config, tx router.Transaction, commit
 	}
 
 	// Boot script.
-	rc.Status.BootScript = &v1.BootScriptStatus{Path: boot.path, State: v1.BootScriptState(boot.state)}
-	all = append(all, boot.findings...)
+	rc.Status.BootScript = &v1.BootScriptStatus{Path: s.rendered.BootScriptPath, State: v1.BootScriptState(o.bootState)}
+	all = append(all, o.bootFindings...)
 	switch {
-	case boot.state == drift.BootScriptNotRequired:
+	case o.bootState == drift.BootScriptNotRequired:
+		rc.Status.BootScript.Path = ""
 		setCondition(rc, v1.TypeBootScriptPersisted, metav1.ConditionTrue, "NotRequired",
 			fmt.Sprintf("gatewayRouteMode %s keeps the routes in the configuration", s.mode))
-	case len(boot.findings) > 0:
-		setCondition(rc, v1.TypeBootScriptPersisted, metav1.ConditionFalse, v1.ReasonBootScriptMissing, joinFindings(messages(boot.findings))+notFixed)
+	case len(o.bootFindings) > 0:
+		setCondition(rc, v1.TypeBootScriptPersisted, metav1.ConditionFalse, v1.ReasonBootScriptMissing, joinFindings(messages(o.bootFindings))+notFixed)
 	default:
 		setCondition(rc, v1.TypeBootScriptPersisted, metav1.ConditionTrue, "Persisted",
-			fmt.Sprintf("%s installs the gateway routes at boot", boot.path))
+			fmt.Sprintf("%s installs the gateway routes at boot", s.rendered.BootScriptPath))
 	}
 
 	rc.Status.Drift = driftItems(all)
@@ -478,6 +482,7 @@ func (s *rtcSession) report(running router.Config, tx router.Transaction, commit
 		v1.TypeConfigApplied, v1.TypeConfigSaved},
 		fmt.Sprintf("%s (%s): configuration applied and saved, default via %s on %s, ARP table healthy",
 			rc.Spec.Router.Address, rc.Status.Version, s.wan.Gateway, s.wan.Interface))
+	return len(all) > 0
 }
 
 func observedRoute(r *router.Route) *v1.ObservedRoute {

@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -276,6 +277,7 @@ func TestRouterConfigDriftRepaired(t *testing.T) {
 		return conditionIs(rc, v1.TypeReady, metav1.ConditionTrue, "")()
 	})
 
+	history := readyHistory(t, rc, &v1.RouterConfigList{})
 	if !e.sim.DeleteRoute("default") {
 		t.Fatal("no default route to delete")
 	}
@@ -286,6 +288,10 @@ func TestRouterConfigDriftRepaired(t *testing.T) {
 		}
 		return conditionIs(rc, v1.TypeReady, metav1.ConditionTrue, "")()
 	})
+	// The drift was written to the status before the repair: watchers saw it.
+	if h := history(); !slices.Contains(h, "False/"+v1.ReasonGatewayRouteMissing) {
+		t.Errorf("Ready went through %v; a watcher never saw GatewayRouteMissing", h)
+	}
 
 	// Someone deletes a port forward at the console and does not save.
 	if err := e.sim.DeleteConfig("nat destination rule 21"); err != nil {

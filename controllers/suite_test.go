@@ -144,3 +144,40 @@ func zapLevel() int8 {
 	// "Reconciler error" lines of failure scenarios would bury real output.
 	return 3
 }
+
+// readyHistory watches obj and records every Ready reason it goes through,
+// so a test can assert a flip that lasted only a moment was visible to
+// watchers (kubectl get -w, Argo CD).
+func readyHistory(t *testing.T, obj client.Object, list client.ObjectList) func() []string {
+	t.Helper()
+	wc, err := client.NewWithWatch(cp.Config, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := wc.Watch(context.Background(), list, client.InNamespace(obj.GetNamespace()),
+		client.MatchingFields{"metadata.name": obj.GetName()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+	var mu sync.Mutex
+	var seen []string
+	go func() {
+		for ev := range w.ResultChan() {
+			m, ok := ev.Object.(managed)
+			if !ok {
+				continue
+			}
+			if c := meta.FindStatusCondition(m.GetResourceStatus().Conditions, v1.TypeReady); c != nil {
+				mu.Lock()
+				seen = append(seen, string(c.Status)+"/"+c.Reason)
+				mu.Unlock()
+			}
+		}
+	}()
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), seen...)
+	}
+}
