@@ -57,6 +57,10 @@ test: envtest-assets verify-generated vet ## Run every test against a real local
 test-race: envtest-assets ## Run the tests with the race detector.
 	$(GO) test ./... -race -count=1 -timeout 60m
 
+.PHONY: demo
+demo: envtest-assets build ## Run everything locally and replay the write-up's failures (KEEP=1 keeps it running).
+	$(GO) run ./hack/demo -operator $(BIN)/manager $(if $(KEEP),-keep)
+
 ##@ Build
 
 .PHONY: build

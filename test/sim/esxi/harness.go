@@ -504,6 +504,28 @@ func (h *Harness) editNIC(ctx context.Context, vmName, label string, edit func(*
 	})
 }
 
+// AddPortGroup adds a port group to vSwitch0 out of band, as an
+// administrator would on the host.
+func (h *Harness) AddPortGroup(ctx context.Context, name string) error {
+	return h.withAdmin(ctx, func(c *vim25.Client) error {
+		f := find.NewFinder(c)
+		dc, err := f.Datacenter(ctx, h.Datacenter)
+		if err != nil {
+			return err
+		}
+		f.SetDatacenter(dc)
+		host, err := f.DefaultHostSystem(ctx)
+		if err != nil {
+			return err
+		}
+		ns, err := host.ConfigManager().NetworkSystem(ctx)
+		if err != nil {
+			return err
+		}
+		return ns.AddPortGroup(ctx, types.HostPortGroupSpec{Name: name, VswitchName: "vSwitch0", Policy: types.HostNetworkPolicy{}})
+	})
+}
+
 // SetPower powers a VM on or off out of band and waits for the task.
 func (h *Harness) SetPower(ctx context.Context, vmName string, on bool) error {
 	return h.withAdmin(ctx, func(c *vim25.Client) error {
@@ -658,3 +680,51 @@ func (h *Harness) Calls() map[string]int64 { return h.rules.calls() }
 
 // ResetCalls zeroes the call counters.
 func (h *Harness) ResetCalls() { h.rules.resetCalls() }
+
+// RestoreNICMAC changes a NIC's MAC on a VM in whatever power state, the way
+// a restore from backup or a re-registered VMX brings a VM back with another
+// MAC: no reconfigure call, no power rule, just a different device. Property
+// collectors are notified like for any change.
+func (h *Harness) RestoreNICMAC(vmName, label, mac string) error {
+	vm, err := h.vmObject(vmName)
+	if err != nil {
+		return err
+	}
+	ctx := h.model.Service.Context
+	found := false
+	var devices []types.BaseVirtualDevice
+	h.model.Map().WithLock(ctx, vm, func() {
+		devices = append(devices, vm.Config.Hardware.Device...)
+		for i, d := range devices {
+			eth, ok := d.(types.BaseVirtualEthernetCard)
+			if !ok {
+				continue
+			}
+			card := eth.GetVirtualEthernetCard()
+			if card.DeviceInfo == nil || card.DeviceInfo.GetDescription().Label != label {
+				continue
+			}
+			// Replace the device value rather than mutating the one readers
+			// may hold.
+			cp := *card
+			cp.MacAddress = mac
+			cp.AddressType = string(types.VirtualEthernetCardMacTypeManual)
+			switch d.(type) {
+			case *types.VirtualVmxnet3:
+				devices[i] = &types.VirtualVmxnet3{VirtualVmxnet: types.VirtualVmxnet{VirtualEthernetCard: cp}}
+			case *types.VirtualE1000:
+				devices[i] = &types.VirtualE1000{VirtualEthernetCard: cp}
+			case *types.VirtualE1000e:
+				devices[i] = &types.VirtualE1000e{VirtualEthernetCard: cp}
+			default:
+				*card = cp
+			}
+			found = true
+		}
+	})
+	if !found {
+		return fmt.Errorf("esxisim: VM %s has no NIC labelled %q", vmName, label)
+	}
+	h.model.Map().AtomicUpdate(ctx, vm, []types.PropertyChange{{Name: "config.hardware.device", Val: devices}})
+	return nil
+}

@@ -119,6 +119,25 @@ func TestMissingPortGroupIsRefusedNotCrashed(t *testing.T) {
 	}
 }
 
+// A port group created after start can take NICs at once.
+func TestAddPortGroup(t *testing.T) {
+	h := esxisim.StartT(t, esxisim.Options{})
+	ctx := testContext(t)
+	if err := h.AddPortGroup(ctx, "DMZ"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.SetNICPortGroup(ctx, "web1", "Network adapter 1", "DMZ"); err != nil {
+		t.Fatal(err)
+	}
+	st, err := h.VM(ctx, "web1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.NICs[0].PortGroup != "DMZ" {
+		t.Fatalf("NIC 1 = %+v, want on DMZ", st.NICs[0])
+	}
+}
+
 func TestExpireSessionsAndCallCounts(t *testing.T) {
 	h := esxisim.StartT(t, esxisim.Options{})
 	ctx := testContext(t)
@@ -233,5 +252,24 @@ func TestSessionTimeoutExpiresIdleSessions(t *testing.T) {
 			t.Fatal("the session never expired")
 		case <-time.After(500 * time.Millisecond):
 		}
+	}
+}
+
+func TestRestoreNICMACChangesARunningVM(t *testing.T) {
+	h := esxisim.StartT(t, esxisim.Options{PoweredOn: true})
+	ctx := context.Background()
+	if err := h.RestoreNICMAC("vyatta", "Network adapter 2", "00:50:56:3f:00:99"); err != nil {
+		t.Fatal(err)
+	}
+	st, err := h.VM(ctx, "vyatta")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.PowerState != "poweredOn" || len(st.NICs) != 2 || st.NICs[1].MAC != "00:50:56:3f:00:99" ||
+		st.NICs[1].AddressType != "manual" || st.NICs[1].PortGroup != esxisim.PortGroupWAN || st.NICs[0].MAC == "00:50:56:3f:00:99" {
+		t.Fatalf("after restore: %+v", st)
+	}
+	if err := h.RestoreNICMAC("vyatta", "Network adapter 9", "00:50:56:3f:00:98"); err == nil {
+		t.Fatal("an unknown NIC must be an error")
 	}
 }

@@ -1,0 +1,242 @@
+// Package world brings up the seed write-up's whole environment on loopback —
+// the OVH API, the ESXi host and the Vyatta router, each simulated — and
+// renders config/samples against it. `make demo`, the e2e tests and the
+// benchmarks all start from here, so the three see the same world.
+package world
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	ovhsim "github.com/ovhbridge/ovhbridge-operator/test/sim/ovh"
+	esxisim "github.com/ovhbridge/ovhbridge-operator/test/sim/esxi"
+	routersim "github.com/ovhbridge/ovhbridge-operator/test/sim/router"
+)
+
+// The seed topology, in documentation address ranges.
+const (
+	Server       = "ns123456.ip-198-51-100.eu"
+	ServerMainIP = "198.51.100.17"
+	Gateway      = "198.51.100.254"
+	OtherServer  = "ns654321.ip-192-0-2.eu"
+	RouterWANIP  = "203.0.113.123"
+	WebWANIP     = "203.0.113.124"
+
+	ovhAppKey      = "demo-application-key"
+	ovhAppSecret   = "demo-application-secret"
+	ovhConsumerKey = "demo-consumer-key"
+)
+
+// Options tune the world. Zero values give the demo's settings.
+type Options struct {
+	// OVHMoveDuration and OVHVirtualMACDuration are how long OVH tasks
+	// take (OVH: about a minute for a move; the demo does not wait that).
+	OVHMoveDuration, OVHVirtualMACDuration time.Duration
+	// RouterProfile is the router release (default vyatta-6.5), configured
+	// from RouterSeed (default: the 2013 write-up's configuration).
+	RouterProfile routersim.Profile
+	RouterSeed    string
+	// Traffic keeps the router sending to random Internet destinations, as
+	// a real one does, which under the seed's bug floods its ARP table.
+	Traffic bool
+	// ExtraVMs adds one-NIC VMs to the ESXi host (benchmarks).
+	ExtraVMs int
+	// OVH is the world OVH starts from; default: the seed's, with the
+	// router's IP routed to another server (drift to fix at start).
+	OVH *ovhsim.World
+}
+
+// World is the running environment.
+type World struct {
+	OVH    *ovhsim.Server
+	ESXi   *esxisim.Harness
+	Router *routersim.Router
+
+	// ESXiAdminURL and RouterAdminURL serve HTTP admin surfaces for
+	// out-of-band changes (OVH's is under OVH.URL()+"/_sim/").
+	ESXiAdminURL, RouterAdminURL string
+
+	servers []*http.Server
+	stop    chan struct{}
+	wg      sync.WaitGroup
+}
+
+// SeedOVH is the OVH side of the seed: the ESXi server and another one,
+// the web IP routed to the ESXi server, the router's routed elsewhere; no
+// virtual MACs yet.
+func SeedOVH() ovhsim.World {
+	return ovhsim.World{
+		Applications: []ovhsim.Application{{Key: ovhAppKey, Secret: ovhAppSecret, ConsumerKeys: []string{ovhConsumerKey}}},
+		Servers: []ovhsim.DedicatedServer{
+			{Name: Server, MainIP: ServerMainIP},
+			{Name: OtherServer, MainIP: "192.0.2.10"},
+		},
+		IPs: []ovhsim.IP{{IP: RouterWANIP, RoutedTo: OtherServer}, {IP: WebWANIP, RoutedTo: Server}},
+	}
+}
+
+// Start brings the three simulators up.
+func Start(opts Options) (w *World, err error) {
+	if opts.OVHMoveDuration == 0 {
+		opts.OVHMoveDuration = 3 * time.Second
+	}
+	if opts.OVHVirtualMACDuration == 0 {
+		opts.OVHVirtualMACDuration = time.Second
+	}
+	if opts.RouterProfile == "" {
+		opts.RouterProfile = routersim.Vyatta65
+		if opts.RouterSeed == "" {
+			opts.RouterSeed = routersim.SeedVyatta2013
+		}
+	}
+	seed := SeedOVH()
+	if opts.OVH != nil {
+		seed = *opts.OVH
+	}
+	w = &World{stop: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			w.Close()
+		}
+	}()
+	if w.OVH, err = ovhsim.New(ovhsim.Options{World: seed, MoveDuration: opts.OVHMoveDuration,
+		VirtualMACDuration: opts.OVHVirtualMACDuration}); err != nil {
+		return nil, err
+	}
+	if err = w.OVH.Start(); err != nil {
+		return nil, err
+	}
+	if w.ESXi, err = esxisim.Start(esxisim.Options{PoweredOn: true, ExtraVMs: opts.ExtraVMs}); err != nil {
+		return nil, err
+	}
+	if w.Router, err = routersim.New(opts.RouterProfile, routersim.Options{Seed: opts.RouterSeed, Gateway: Gateway}); err != nil {
+		return nil, err
+	}
+	if err = w.Router.Start(); err != nil {
+		return nil, err
+	}
+	if w.ESXiAdminURL, err = w.serve(w.ESXi.AdminHandler()); err != nil {
+		return nil, err
+	}
+	if w.RouterAdminURL, err = w.serve(routerAdmin(w.Router)); err != nil {
+		return nil, err
+	}
+	if opts.Traffic {
+		w.sendTraffic(8) // a router that has been up a while
+		w.wg.Add(1)
+		go w.traffic()
+	}
+	return w, nil
+}
+
+func (w *World) serve(h http.Handler) (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	w.servers = append(w.servers, srv)
+	go func() { _ = srv.Serve(ln) }()
+	return "http://" + ln.Addr().String(), nil
+}
+
+// traffic makes the router talk to a few Internet hosts (documentation
+// ranges) every half second, as its LAN clients would.
+func (w *World) traffic() {
+	defer w.wg.Done()
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-w.stop:
+			return
+		case <-t.C:
+			w.sendTraffic(3)
+		}
+	}
+}
+
+func (w *World) sendTraffic(n int) {
+	var dsts []string
+	for range n {
+		dsts = append(dsts, fmt.Sprintf("192.0.2.%d", 1+rand.IntN(253)), fmt.Sprintf("203.0.113.%d", 1+rand.IntN(100)))
+	}
+	_ = w.Router.InjectTraffic(dsts...)
+}
+
+// Close stops everything.
+func (w *World) Close() {
+	select {
+	case <-w.stop:
+		return
+	default:
+		close(w.stop)
+	}
+	w.wg.Wait()
+	for _, s := range w.servers {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = s.Shutdown(ctx)
+		cancel()
+	}
+	if w.Router != nil {
+		w.Router.Close()
+	}
+	if w.ESXi != nil {
+		w.ESXi.Close()
+	}
+	if w.OVH != nil {
+		w.OVH.Close()
+	}
+}
+
+// Failure is one of the seed's failures, done out of band.
+type Failure struct {
+	Name string
+	// Object and Reason are the object that must report it and the Ready
+	// reasons that count as having noticed it.
+	Kind, Object string
+	Reasons      []string
+	Do           func(context.Context) error
+}
+
+// Failures are the seed's failures, in the order the demo replays them.
+func (w *World) Failures() []Failure {
+	return []Failure{
+		{
+			Name: "the router's failover IP is moved to another server in the OVH manager",
+			Kind: "failoverip", Object: "router-wan", Reasons: []string{"RoutedElsewhere", "MoveInProgress"},
+			Do: func(context.Context) error { return w.OVH.MoveIP(RouterWANIP, OtherServer) },
+		},
+		{
+			Name: "the router VM is restored from a backup and its WAN NIC comes back with another MAC",
+			Kind: "bridgedvm", Object: "vyatta", Reasons: []string{"MACMismatch", "PowerOffRequired"},
+			Do: func(context.Context) error {
+				return w.ESXi.RestoreNICMAC("vyatta", "Network adapter 2", "00:50:56:3f:00:99")
+			},
+		},
+		{
+			Name: "someone deletes the default route on the router",
+			Kind: "routerconfig", Object: "edge", Reasons: []string{"GatewayRouteMissing", "DefaultRouteWithoutGateway"},
+			Do: func(context.Context) error {
+				if !w.Router.DeleteRoute("default") {
+					return errors.New("the router has no default route to delete")
+				}
+				return nil
+			},
+		},
+		{
+			Name: "the router reboots after its boot script was deleted",
+			Kind: "routerconfig", Object: "edge", Reasons: []string{"GatewayRouteMissing", "BootScriptMissing"},
+			Do: func(context.Context) error {
+				w.Router.DeleteBootScript()
+				return w.Router.Reboot()
+			},
+		},
+	}
+}
