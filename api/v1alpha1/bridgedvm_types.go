@@ -175,6 +175,30 @@ type ESXiTask struct {
 	PowerCycle bool `json:"powerCycle,omitempty"`
 }
 
+// ESXiTaskFailure is an ESXi task of the operator's that failed, or a call
+// ESXi refused outright. The operator does not start the same step again for
+// the same generation of the spec: the error usually needs a person (someone
+// powered the VM on in the middle of a power cycle, a device edit the host
+// rejects), and retrying would loop on it.
+type ESXiTaskFailure struct {
+	// step is what the task was doing.
+	Step PowerCycleStep `json:"step"`
+	// ref is the task's managed object reference; empty when ESXi refused
+	// the call before starting a task.
+	// +optional
+	Ref string `json:"ref,omitempty"`
+	// fault is the vSphere fault type, e.g. InvalidPowerState.
+	// +optional
+	Fault string `json:"fault,omitempty"`
+	// error is the host's message.
+	// +optional
+	Error string `json:"error,omitempty"`
+	// generation of the spec the task was started for.
+	Generation int64 `json:"generation"`
+	// finishedAt is when the operator saw the failure.
+	FinishedAt metav1.Time `json:"finishedAt"`
+}
+
 // BridgedVMStatus is what the operator observed in ESXi.
 type BridgedVMStatus struct {
 	ResourceStatus `json:",inline"`
@@ -199,6 +223,11 @@ type BridgedVMStatus struct {
 	// pendingTask is the ESXi task in flight, if any.
 	// +optional
 	PendingTask *ESXiTask `json:"pendingTask,omitempty"`
+
+	// lastFailedTask is the last ESXi task that failed, kept until the spec
+	// changes or the drift it was meant to fix is gone.
+	// +optional
+	LastFailedTask *ESXiTaskFailure `json:"lastFailedTask,omitempty"`
 }
 
 // BridgedVM is an ESXi VM whose NICs sit on the right port groups with the OVH
