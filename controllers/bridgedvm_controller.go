@@ -1,0 +1,687 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	v1 "github.com/ovhbridge/ovhbridge-operator/api/v1alpha1"
+	"github.com/ovhbridge/ovhbridge-operator/internal/cause"
+	"github.com/ovhbridge/ovhbridge-operator/internal/drift"
+	"github.com/ovhbridge/ovhbridge-operator/internal/esxi"
+)
+
+const (
+	indexVMName    = "ovhbridge.io/vmname"
+	esxiSecretKeys = `"url", "username", "password" and "thumbprint" (or "ca.crt")`
+	// defaultResync matches the CRD default of spec.esxi.resyncInterval.
+	defaultResync = 10 * time.Minute
+	// portGroupRetry paces the retry of a missing port group: creating one
+	// on the host changes no VM, so no event announces it.
+	portGroupRetry = time.Minute
+)
+
+// BridgedVMReconciler keeps a VM's NICs on the right port groups with the
+// right MACs (the OVH virtual MACs of their failover IPs), and its power
+// state as asked.
+type BridgedVMReconciler struct {
+	Client client.Client
+	// Reader reads Secrets uncached.
+	Reader client.Reader
+	ESXi   *esxi.Sessions
+	// TaskPoll is how often an ESXi task in flight is looked at (default
+	// 2s). Most tasks end sooner than that and announce themselves through
+	// the VM change they make; the poll is the fallback.
+	TaskPoll time.Duration
+	// IntentGrace is how long a recorded write whose task reference was
+	// never saved (the operator stopped in between) may take to show its
+	// effect on the VM before it is deemed never sent (default 1m). Waiting
+	// is what keeps a restart from powering a VM off or on twice.
+	IntentGrace time.Duration
+	Now         func() time.Time
+
+	endpoints endpointRegistry
+}
+
+// setupBridgedVM registers the BridgedVM controller.
+func setupBridgedVM(ctx context.Context, mgr ctrl.Manager, opts Options, sys Systems) error {
+	if sys.ESXi == nil {
+		return errors.New("no ESXi session pool")
+	}
+	r := &BridgedVMReconciler{
+		Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), ESXi: sys.ESXi, TaskPoll: opts.TaskPoll,
+	}
+	return r.SetupWithManager(ctx, mgr, opts)
+}
+
+// SetupWithManager registers the controller. Besides the object itself, it
+// watches the Secrets and FailoverIPs BridgedVMs name (status included: a
+// FailoverIP's MAC lives there) and the ESXi endpoints' change streams.
+func (r *BridgedVMReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error {
+	if r.Now == nil {
+		r.Now = time.Now
+	}
+	if r.TaskPoll <= 0 {
+		r.TaskPoll = 2 * time.Second
+	}
+	if r.IntentGrace <= 0 {
+		r.IntentGrace = time.Minute
+	}
+	fi := mgr.GetFieldIndexer()
+	if err := indexBySecret(ctx, fi, &v1.BridgedVM{}, func(b *v1.BridgedVM) string {
+		return b.Spec.ESXi.CredentialsSecretRef.Name
+	}); err != nil {
+		return err
+	}
+	if err := indexByFailoverIP(ctx, fi, &v1.BridgedVM{}, func(b *v1.BridgedVM) []string {
+		var names []string
+		for _, n := range b.Spec.NICs {
+			if n.MACFrom != nil {
+				names = append(names, n.MACFrom.FailoverIPRef.Name)
+			}
+		}
+		return uniq(names...)
+	}); err != nil {
+		return err
+	}
+	if err := fi.IndexField(ctx, &v1.BridgedVM{}, indexVMName, func(o client.Object) []string {
+		return []string{o.(*v1.BridgedVM).Spec.VMName}
+	}); err != nil {
+		return err
+	}
+	c := mgr.GetClient()
+	lc := &lifecycle[*v1.BridgedVM]{
+		client: freshReads{Client: c, reader: mgr.GetAPIReader()}, recorder: mgr.GetEventRecorder("ovhbridge-bridgedvm"),
+		kind: "BridgedVM", newObj: func() *v1.BridgedVM { return &v1.BridgedVM{} }, logic: r,
+	}
+	b := newBuilder(mgr, "bridgedvm", &v1.BridgedVM{}, opts)
+	b = watchSecrets(b, c, &v1.BridgedVMList{})
+	b = b.Watches(&v1.FailoverIP{}, enqueueUsers(c, &v1.BridgedVMList{}, indexFailoverIP))
+	b = b.WatchesRawSource(r.ESXi.Source(r.requestsFor))
+	return b.Complete(reconcile.Func(func(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+		res, err := lc.Reconcile(ctx, req)
+		var gone v1.BridgedVM
+		if err == nil && apierrors.IsNotFound(c.Get(ctx, req.NamespacedName, &gone)) {
+			r.endpoints.forget(req.NamespacedName)
+		}
+		return res, err
+	}))
+}
+
+// freshReads reads the object being reconciled from the API server rather
+// than the cache. The lifecycle patches status against what it read, and a
+// pass here often follows the previous one within milliseconds (brought by
+// the VM change that pass's own task made): a cache that has not caught up
+// with the previous status write would make the patch leave that write's
+// conditions in place, with no further pass for a whole resync interval.
+type freshReads struct {
+	client.Client
+	reader client.Reader
+}
+
+func (f freshReads) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	return f.reader.Get(ctx, key, obj, opts...)
+}
+
+// endpointRegistry remembers which ESXi endpoint each BridgedVM last synced
+// with. A VM change names an endpoint and a VM; the VM name is found through
+// the cache's spec.vmName index, always current, but the endpoint comes from
+// the BridgedVM's Secret, which is never cached (see readSecret): Sync
+// records it here instead of the map function reading Secrets on every VM
+// change.
+type endpointRegistry struct {
+	mu sync.Mutex
+	m  map[types.NamespacedName]esxi.Key
+}
+
+func (e *endpointRegistry) set(name types.NamespacedName, key esxi.Key) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.m == nil {
+		e.m = map[types.NamespacedName]esxi.Key{}
+	}
+	e.m[name] = key
+}
+
+func (e *endpointRegistry) get(name types.NamespacedName) (esxi.Key, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	k, ok := e.m[name]
+	return k, ok
+}
+
+func (e *endpointRegistry) forget(name types.NamespacedName) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.m, name)
+}
+
+// requestsFor maps a VM change to the BridgedVMs that name the VM on that
+// endpoint. A BridgedVM not synced yet is included: its endpoint is unknown,
+// and one reconcile too many is cheaper than a missed change.
+func (r *BridgedVMReconciler) requestsFor(ctx context.Context, c esxi.VMChange) []reconcile.Request {
+	var list v1.BridgedVMList
+	if err := r.Client.List(ctx, &list, client.MatchingFields{indexVMName: c.VMName}); err != nil {
+		return nil
+	}
+	var reqs []reconcile.Request
+	for _, b := range list.Items {
+		name := client.ObjectKeyFromObject(&b)
+		if key, ok := r.endpoints.get(name); ok && key != c.Endpoint {
+			continue
+		}
+		reqs = append(reqs, reconcile.Request{NamespacedName: name})
+	}
+	return reqs
+}
+
+func resyncInterval(b *v1.BridgedVM) time.Duration {
+	if d := b.Spec.ESXi.ResyncInterval; d != nil && d.Duration > 0 {
+		return d.Duration
+	}
+	return defaultResync
+}
+
+// bvmSession is one pass over one BridgedVM.
+type bvmSession struct {
+	r        *BridgedVMReconciler
+	b        *v1.BridgedVM
+	api      esxi.Client
+	endpoint string
+	want     []drift.WantNIC
+	pgs      []string
+	save     func() error
+	manage   bool
+	// cycle is true while a power cycle the operator started is not over:
+	// the VM must be powered on again once its MACs are set.
+	cycle bool
+}
+
+// Sync observes the VM, fixes drift under Manage, and reports.
+func (r *BridgedVMReconciler) Sync(ctx context.Context, b *v1.BridgedVM, save func() error) (time.Duration, error) {
+	s, err := r.session(ctx, b, save)
+	if err != nil {
+		return 0, err
+	}
+	vm, err := s.api.FindVM(ctx, b.Spec.VMName)
+	if cause.Is(err, cause.NotFound) {
+		// Not Stalled: the VM may be created or renamed later, and the
+		// watcher announces it when it is.
+		s.reportMissingVM()
+		return resyncInterval(b), nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	if s.pgs, err = s.api.PortGroups(ctx); err != nil {
+		return 0, err
+	}
+	if b.Status.PendingTask != nil {
+		done, err := s.followTask(ctx, vm)
+		if err != nil || !done {
+			s.report(vm, s.plan(vm))
+			return r.TaskPoll, err
+		}
+		// The task changed the VM: look again before deciding what is next.
+		if vm, err = s.api.FindVM(ctx, b.Spec.VMName); err != nil {
+			return 0, err
+		}
+	}
+	plan := s.plan(vm)
+	if s.manage {
+		if err := s.act(ctx, vm, plan); err != nil {
+			s.report(vm, plan)
+			return 0, err
+		}
+	}
+	if len(plan.Findings) == 0 {
+		b.Status.LastFailedTask = nil
+	}
+	s.report(vm, plan)
+	switch {
+	case b.Status.PendingTask != nil:
+		return r.TaskPoll, nil
+	case drift.HasReason(plan.Findings, drift.ReasonPortGroupNotFound):
+		// A slow retry rather than Stalled: the port group may be created
+		// later, and nothing else would tell.
+		return min(resyncInterval(b), portGroupRetry), nil
+	}
+	return resyncInterval(b), nil
+}
+
+func (r *BridgedVMReconciler) session(ctx context.Context, b *v1.BridgedVM, save func() error) (*bvmSession, error) {
+	ref := b.Spec.ESXi.CredentialsSecretRef.Name
+	data, err := readSecret(ctx, r.Reader, b.Namespace, ref, esxiSecretKeys)
+	if err != nil {
+		return nil, err
+	}
+	creds, err := esxi.CredentialsFromSecret(data)
+	if err != nil {
+		return nil, credentialsError(b.Namespace, ref, err)
+	}
+	// Recorded before logging in, so that once the endpoint works its
+	// changes reach this object even if this pass fails.
+	r.endpoints.set(client.ObjectKeyFromObject(b), creds.Key())
+	api, err := r.ESXi.Get(ctx, creds)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.ESXi.Watch(ctx, creds); err != nil {
+		return nil, err
+	}
+	want, err := r.wantedNICs(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	return &bvmSession{
+		r: r, b: b, api: api, endpoint: creds.Key().String(), want: want, save: save,
+		manage: b.GetPolicies().ManagementPolicy == v1.Manage,
+	}, nil
+}
+
+// wantedNICs resolves each NIC's MAC, from the spec or from the FailoverIP
+// it names. A FailoverIP that cannot give one yet blocks that NIC only.
+func (r *BridgedVMReconciler) wantedNICs(ctx context.Context, b *v1.BridgedVM) ([]drift.WantNIC, error) {
+	out := make([]drift.WantNIC, 0, len(b.Spec.NICs))
+	for _, n := range b.Spec.NICs {
+		w := drift.WantNIC{Label: n.Label, PortGroup: n.PortGroup, MAC: strings.ToLower(n.MAC)}
+		if n.Index != nil {
+			w.Index = int(*n.Index)
+		}
+		if n.MACFrom != nil {
+			w.MACFrom = n.MACFrom.FailoverIPRef.Name
+			mac, _, err := failoverIPValue(ctx, r.Client, b.Namespace, w.MACFrom, "status.macAddress",
+				func(f *v1.FailoverIP) string { return f.Status.MACAddress })
+			var re *refError
+			switch {
+			case errors.As(err, &re):
+				w.MACNotReady = re.Error()
+			case err != nil:
+				return nil, err
+			}
+			w.MAC = strings.ToLower(mac)
+		}
+		out = append(out, w)
+	}
+	return out, nil
+}
+
+func (s *bvmSession) plan(vm esxi.VM) drift.BridgedVMPlan {
+	return drift.BridgedVM(s.state(vm))
+}
+
+func (s *bvmSession) state(vm esxi.VM) drift.BridgedVMState {
+	st := drift.BridgedVMState{
+		VMName: vm.Name, PowerState: string(apiPowerState(vm.PowerState)), WantPower: string(s.b.Spec.PowerState),
+		AllowPowerCycle: s.b.Spec.AllowPowerCycle, Want: s.want, PortGroups: s.pgs,
+	}
+	for _, n := range vm.NICs {
+		st.NICs = append(st.NICs, drift.VMNIC{Index: n.Index, Label: n.Label, MAC: n.MAC, PortGroup: n.PortGroup})
+	}
+	return st
+}
+
+func apiPowerState(p esxi.PowerState) v1.PowerState {
+	switch p {
+	case esxi.PoweredOn:
+		return v1.PoweredOn
+	case esxi.PoweredOff:
+		return v1.PoweredOff
+	case esxi.Suspended:
+		return v1.Suspended
+	}
+	return v1.PowerState(p)
+}
+
+// followTask looks at the task in flight. done=true when it is over (a
+// failure recorded) and the VM can be looked at afresh; s.cycle then says
+// whether it was part of a power cycle that must go on.
+func (s *bvmSession) followTask(ctx context.Context, vm esxi.VM) (bool, error) {
+	b, p := s.b, s.b.Status.PendingTask
+	s.cycle = p.PowerCycle
+	if p.Ref == "" {
+		// The operator stopped between recording the intent and recording
+		// the task, or the host did not answer the call. If the effect is
+		// already there, the step is done; otherwise wait a little for it
+		// rather than send the same power operation twice.
+		if s.effectVisible(p.Step, vm) || s.r.Now().Sub(p.StartedAt.Time) >= s.r.IntentGrace {
+			b.Status.PendingTask = nil
+			return true, nil
+		}
+		return false, nil
+	}
+	info, err := s.api.Task(ctx, p.Ref)
+	switch {
+	case cause.Is(err, cause.NotFound):
+		// Hosts forget finished tasks: the VM's state decides what is next.
+		b.Status.PendingTask = nil
+		return true, nil
+	case err != nil:
+		return false, err
+	case !info.Done():
+		return false, nil
+	}
+	if info.State == esxi.TaskError {
+		s.recordFailure(p.Step, p.Ref, info.Fault, info.Error)
+	}
+	b.Status.PendingTask = nil
+	return true, nil
+}
+
+// effectVisible reports whether what a step was meant to do shows on the VM.
+func (s *bvmSession) effectVisible(step v1.PowerCycleStep, vm esxi.VM) bool {
+	switch step {
+	case v1.StepPowerOff:
+		return vm.PowerState == esxi.PoweredOff
+	case v1.StepPowerOn:
+		return vm.PowerState == esxi.PoweredOn
+	default:
+		return len(s.plan(vm).Changes) == 0
+	}
+}
+
+func (s *bvmSession) recordFailure(step v1.PowerCycleStep, ref, fault, msg string) {
+	s.b.Status.LastFailedTask = &v1.ESXiTaskFailure{
+		Step: step, Ref: ref, Fault: fault, Error: msg,
+		Generation: s.b.Generation, FinishedAt: metav1.NewTime(s.r.Now()),
+	}
+}
+
+// failed reports whether step failed for this generation of the spec: it is
+// not tried again until the spec changes or the drift is gone.
+func (s *bvmSession) failed(step v1.PowerCycleStep) bool {
+	lf := s.b.Status.LastFailedTask
+	return lf != nil && lf.Generation == s.b.Generation && lf.Step == step
+}
+
+// write is one ESXi call that starts a task.
+type write struct {
+	step  v1.PowerCycleStep
+	cycle bool
+	call  func() (string, error)
+}
+
+// act starts the next write the plan calls for. A write ESXi refuses is
+// recorded as failed and the next one is chosen at once: after a refused
+// reconfiguration in a power cycle the VM must still be powered on again.
+func (s *bvmSession) act(ctx context.Context, vm esxi.VM, plan drift.BridgedVMPlan) error {
+	for range 3 {
+		w, ok := s.next(ctx, vm, plan)
+		if !ok {
+			return nil
+		}
+		refused, err := s.start(w)
+		if err != nil || !refused {
+			return err
+		}
+	}
+	return nil
+}
+
+// next decides the one write to make now, from the VM as observed, the
+// plan and what failed before. Order matters: MACs change only on a
+// powered-off VM, so a MAC change on a running VM first powers it off (when
+// allowed), and a VM the operator powered off is powered on only once every
+// NIC is right.
+func (s *bvmSession) next(ctx context.Context, vm esxi.VM, plan drift.BridgedVMPlan) (write, bool) {
+	b, api := s.b, s.api
+	var changes []drift.NICChange
+	if !s.failed(v1.StepReconfigure) {
+		changes = plan.Changes
+	}
+	off := vm.PowerState == esxi.PoweredOff
+	macs := false
+	for _, c := range changes {
+		macs = macs || c.MAC != ""
+	}
+	reconfigure := func(c drift.NICChange, cycle bool) write {
+		key := vm.NICs[c.NIC.Index].Key
+		return write{step: v1.StepReconfigure, cycle: cycle, call: func() (string, error) {
+			return api.ReconfigureNIC(ctx, vm.Ref, key, c.MAC, c.PortGroup)
+		}}
+	}
+	powerOff := func(cycle bool) write {
+		return write{step: v1.StepPowerOff, cycle: cycle, call: func() (string, error) { return api.PowerOff(ctx, vm.Ref) }}
+	}
+	powerOn := func(cycle bool) write {
+		return write{step: v1.StepPowerOn, cycle: cycle, call: func() (string, error) { return api.PowerOn(ctx, vm.Ref) }}
+	}
+	want := b.Spec.PowerState
+
+	if len(changes) > 0 && (off || !macs) {
+		return reconfigure(changes[0], s.cycle), true
+	}
+	if macs {
+		switch {
+		case want == v1.PoweredOff && !s.failed(v1.StepPowerOff):
+			return powerOff(false), true // it is to be off anyway
+		case b.Spec.AllowPowerCycle && vm.PowerState == esxi.PoweredOn && !s.failed(v1.StepPowerOff):
+			return powerOff(true), true
+		}
+		// Waiting for a person to power the VM off: port groups can still
+		// be fixed on a running VM.
+		for _, c := range changes {
+			if c.PortGroup != "" {
+				c.MAC = ""
+				return reconfigure(c, false), true
+			}
+		}
+	}
+	switch {
+	case s.cycle && off && want != v1.PoweredOff && !s.failed(v1.StepPowerOn):
+		return powerOn(true), true // restore what the cycle found
+	case want == v1.PoweredOn && vm.PowerState != esxi.PoweredOn && !macsPending(plan) && !s.failed(v1.StepPowerOn):
+		return powerOn(false), true
+	case want == v1.PoweredOff && !off && !s.failed(v1.StepPowerOff):
+		return powerOff(false), true
+	}
+	return write{}, false
+}
+
+// macsPending reports whether a NIC does not carry its MAC yet. A VM is not
+// powered on before: OVH flags traffic from MACs it does not know on its
+// network, and the guest would come up with the wrong identity.
+func macsPending(plan drift.BridgedVMPlan) bool {
+	return len(drift.FindingsOf(plan.Findings,
+		drift.ReasonFailoverIPNotReady, drift.ReasonMACMismatch, drift.ReasonPowerOffRequired)) > 0
+}
+
+// start records the intent of a write, sends it, then records its task.
+// The intent is saved first: if the operator stops after sending, the next
+// pass waits for the effect instead of sending the write again.
+func (s *bvmSession) start(w write) (refused bool, err error) {
+	b := s.b
+	b.Status.PendingTask = &v1.ESXiTask{Step: w.step, StartedAt: metav1.NewTime(s.r.Now()), PowerCycle: w.cycle}
+	if err := s.save(); err != nil {
+		b.Status.PendingTask = nil
+		return false, err
+	}
+	ref, err := w.call()
+	switch {
+	case err == nil && ref == "":
+		b.Status.PendingTask = nil // the NIC already matched: nothing was started
+		return false, nil
+	case err == nil:
+		b.Status.PendingTask.Ref = ref
+		return false, s.save()
+	case cause.Is(err, cause.Unreachable):
+		// The call may have reached the host: keep the intent, the next
+		// pass looks for its effect.
+		return false, err
+	case cause.Is(err, cause.CredentialsInvalid), cause.Is(err, cause.TrustFailure):
+		b.Status.PendingTask = nil // the session, not the write, was refused
+		return false, err
+	}
+	b.Status.PendingTask = nil
+	s.recordFailure(w.step, "", "", err.Error())
+	return true, nil
+}
+
+// report turns the observation into status, conditions and status.drift.
+func (s *bvmSession) report(vm esxi.VM, plan drift.BridgedVMPlan) {
+	b := s.b
+	now := metav1.NewTime(s.r.Now())
+	b.Status.LastObservedTime = &now
+	b.Status.VMRef = vm.Ref
+	b.Status.PowerState = apiPowerState(vm.PowerState)
+	b.Status.NICs = nicStatuses(vm)
+	b.Status.Guest = guestInfo(vm)
+	b.Status.Drift = driftItems(plan.Findings)
+
+	p := b.Status.PendingTask
+	suffix := ""
+	switch lf := b.Status.LastFailedTask; {
+	case p != nil:
+		suffix = " (being corrected: " + esxiTaskWork(p) + ")"
+	case !s.manage:
+		suffix = " (not corrected: managementPolicy is Observe)"
+	case lf != nil && lf.Generation == b.Generation:
+		suffix = fmt.Sprintf(" (not retried: %s; change the spec or fix it in ESXi)", failureText(lf))
+	}
+	kindCondition := func(typ string, reasons []string, okReason, okMsg string) {
+		fs := drift.FindingsOf(plan.Findings, reasons...)
+		if len(fs) == 0 {
+			setCondition(b, typ, metav1.ConditionTrue, okReason, okMsg)
+			return
+		}
+		msgs := make([]string, len(fs))
+		for i, f := range fs {
+			msgs[i] = f.Message
+		}
+		setCondition(b, typ, metav1.ConditionFalse, fs[0].Reason, joinFindings(msgs)+suffix)
+	}
+	kindCondition(v1.TypeMACConfigured,
+		[]string{drift.ReasonPowerOffRequired, drift.ReasonFailoverIPNotReady, drift.ReasonMACMismatch},
+		"Configured", fmt.Sprintf("every listed NIC of VM %s carries its MAC", vm.Name))
+	kindCondition(v1.TypeNetworkAttached,
+		[]string{drift.ReasonNICNotFound, drift.ReasonPortGroupNotFound, drift.ReasonWrongPortGroup},
+		"Attached", fmt.Sprintf("every listed NIC of VM %s is on its port group", vm.Name))
+	switch {
+	case p != nil && p.PowerCycle:
+		// Whatever spec.powerState says, a cycle ends with the VM powered
+		// on again: until then it is not where it should be.
+		setCondition(b, v1.TypePowerStateMatches, metav1.ConditionFalse, v1.ReasonTaskInProgress,
+			fmt.Sprintf("VM %s is %s during a power cycle to change a MAC; it is powered on again once the MACs are set", vm.Name, vm.PowerState))
+	case b.Spec.PowerState == "":
+		setCondition(b, v1.TypePowerStateMatches, metav1.ConditionTrue, "NotManaged",
+			fmt.Sprintf("spec.powerState is not set: VM %s is left %s", vm.Name, vm.PowerState))
+	default:
+		if s.manage && b.Spec.PowerState == v1.PoweredOn && p == nil && macsPending(plan) {
+			suffix = " (powered on once every NIC carries its MAC: OVH must not see the VM with a MAC it does not know)"
+		}
+		kindCondition(v1.TypePowerStateMatches, []string{drift.ReasonPowerStateMismatch},
+			"Matches", fmt.Sprintf("VM %s is %s", vm.Name, vm.PowerState))
+	}
+
+	if p != nil {
+		setCondition(b, v1.TypeReconciling, metav1.ConditionTrue, v1.ReasonTaskInProgress,
+			fmt.Sprintf("VM %s on %s: %s", vm.Name, s.endpoint, esxiTaskWork(p)))
+	} else {
+		removeCondition(b, v1.TypeReconciling)
+	}
+	if lf := b.Status.LastFailedTask; lf != nil && lf.Generation == b.Generation && len(plan.Findings) > 0 {
+		setCondition(b, v1.TypeStalled, metav1.ConditionTrue, v1.ReasonTaskFailed,
+			fmt.Sprintf("VM %s on %s: %s", vm.Name, s.endpoint, failureText(lf)))
+	}
+	summarizeReady(b, []string{v1.TypeMACConfigured, v1.TypeNetworkAttached, v1.TypePowerStateMatches},
+		fmt.Sprintf("VM %s on %s has its NICs on the right port groups with the right MACs", vm.Name, s.endpoint))
+}
+
+// reportMissingVM says the VM cannot be found, and forgets what was seen of
+// it: a task in flight on a VM that is gone has nothing left to do.
+func (s *bvmSession) reportMissingVM() {
+	b := s.b
+	now := metav1.NewTime(s.r.Now())
+	b.Status.LastObservedTime = &now
+	b.Status.VMRef, b.Status.PowerState, b.Status.NICs, b.Status.Guest, b.Status.PendingTask = "", "", nil, nil, nil
+	b.Status.Drift = []v1.DriftItem{{Field: "vmName", Expected: b.Spec.VMName, Observed: "not found", Reason: v1.ReasonVMNotFound}}
+	msg := fmt.Sprintf("VM %s not found on %s: check spec.vmName (names are case-sensitive)", b.Spec.VMName, s.endpoint)
+	setCondition(b, v1.TypeMACConfigured, metav1.ConditionFalse, v1.ReasonVMNotFound, msg)
+	setCondition(b, v1.TypeNetworkAttached, metav1.ConditionFalse, v1.ReasonVMNotFound, msg)
+	setCondition(b, v1.TypePowerStateMatches, metav1.ConditionUnknown, v1.ReasonVMNotFound, msg)
+	removeCondition(b, v1.TypeReconciling)
+	summarizeReady(b, []string{v1.TypeMACConfigured, v1.TypeNetworkAttached, v1.TypePowerStateMatches}, "")
+}
+
+func esxiTaskWork(p *v1.ESXiTask) string {
+	what := map[v1.PowerCycleStep]string{
+		v1.StepPowerOff: "powering the VM off", v1.StepReconfigure: "reconfiguring a NIC", v1.StepPowerOn: "powering the VM on",
+	}[p.Step]
+	if p.PowerCycle {
+		what = "power cycle to change a MAC: " + what
+	}
+	if p.Ref == "" {
+		return what + " (task being started)"
+	}
+	return fmt.Sprintf("%s (ESXi task %s)", what, p.Ref)
+}
+
+func failureText(lf *v1.ESXiTaskFailure) string {
+	what := "ESXi refused step " + string(lf.Step)
+	if lf.Ref != "" {
+		what = fmt.Sprintf("ESXi task %s (step %s) failed", lf.Ref, lf.Step)
+	}
+	if lf.Fault != "" && !strings.Contains(lf.Error, lf.Fault) {
+		return fmt.Sprintf("%s: %s: %s", what, lf.Fault, lf.Error)
+	}
+	return fmt.Sprintf("%s: %s", what, lf.Error)
+}
+
+func nicStatuses(vm esxi.VM) []v1.NICStatus {
+	out := make([]v1.NICStatus, 0, len(vm.NICs))
+	for _, n := range vm.NICs {
+		out = append(out, v1.NICStatus{
+			Label: n.Label, Index: int32(n.Index), MAC: strings.ToLower(n.MAC), AddressType: n.AddressType,
+			PortGroup: n.PortGroup, Connected: n.Connected,
+		})
+	}
+	return out
+}
+
+// guestInfo lists the guest's addresses NIC by NIC, then any Tools report
+// for MACs ESXi does not show (a guest-side bond, say), and its routes.
+func guestInfo(vm esxi.VM) *v1.GuestInfo {
+	g := &v1.GuestInfo{ToolsRunning: vm.Guest.ToolsRunning}
+	if !vm.Guest.ToolsRunning {
+		return g
+	}
+	seen := map[string]bool{}
+	for _, n := range vm.NICs {
+		seen[n.MAC] = true
+		g.IPAddresses = append(g.IPAddresses, vm.Guest.IPs[n.MAC]...)
+	}
+	var others []string
+	for mac := range vm.Guest.IPs {
+		if !seen[mac] {
+			others = append(others, mac)
+		}
+	}
+	sort.Strings(others)
+	for _, mac := range others {
+		g.IPAddresses = append(g.IPAddresses, vm.Guest.IPs[mac]...)
+	}
+	for _, rt := range vm.Guest.Routes {
+		g.Routes = append(g.Routes, v1.GuestRoute{
+			Network: fmt.Sprintf("%s/%d", rt.Network, rt.PrefixLength), Gateway: rt.Gateway, Device: rt.Device,
+		})
+	}
+	return g
+}
+
+// Finalize has nothing to undo: the operator never creates or deletes a VM
+// or a NIC, it only sets their MACs, port groups and power, and leaving
+// those as they are is what deleting the BridgedVM means.
+func (r *BridgedVMReconciler) Finalize(context.Context, *v1.BridgedVM, func() error) (bool, time.Duration, error) {
+	return true, 0, nil
+}
