@@ -17,6 +17,7 @@ import (
 
 	v1 "github.com/ovhbridge/ovhbridge-operator/api/v1alpha1"
 	"github.com/ovhbridge/ovhbridge-operator/controllers"
+	"github.com/ovhbridge/ovhbridge-operator/internal/esxi"
 	"github.com/ovhbridge/ovhbridge-operator/internal/ovh"
 )
 
@@ -65,7 +66,8 @@ func main() {
 		os.Exit(1)
 	}
 	ctx := ctrl.SetupSignalHandler()
-	sys := controllers.NewSystems(ovh.Options{RequestsPerSecond: ovhRate, Burst: ovhBurst})
+	sys := controllers.NewSystems(ovh.Options{RequestsPerSecond: ovhRate, Burst: ovhBurst},
+		esxi.Options{Logger: ctrl.Log.WithName("esxi")})
 	if err := controllers.SetupAll(ctx, mgr, opts, sys); err != nil {
 		log.Error(err, "cannot set up the controllers")
 		os.Exit(1)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"time"
+	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -63,6 +64,16 @@ type lifecycle[T managed] struct {
 
 // Reconcile implements reconcile.Reconciler.
 func (l *lifecycle[T]) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	res, err := l.reconcile(ctx, req)
+	if apierrors.IsConflict(err) {
+		// Our cached copy was older than the server's: not a failure, just
+		// look again once the cache has caught up.
+		return reconcile.Result{RequeueAfter: 200 * time.Millisecond}, nil
+	}
+	return res, err
+}
+
+func (l *lifecycle[T]) reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	obj := l.newObj()
 	if err := l.client.Get(ctx, req.NamespacedName, obj); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -259,7 +270,14 @@ func (l *lifecycle[T]) patchStatus(ctx context.Context, before, after T) error {
 	if equality.Semantic.DeepEqual(before, after) {
 		return nil
 	}
-	if err := l.client.Status().Patch(ctx, after, client.MergeFrom(before)); err != nil {
+	// The optimistic lock matters: `before` comes from the informer cache,
+	// which can lag behind our own previous status write by a few
+	// milliseconds. A plain merge patch computed against a stale copy would
+	// silently omit fields that look unchanged and leave the previous pass's
+	// values on the server; with the resourceVersion in the patch the server
+	// refuses it instead, and the object is reconciled again from a fresh copy.
+	patch := client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})
+	if err := l.client.Status().Patch(ctx, after, patch); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil
 		}
@@ -293,8 +311,8 @@ func (l *lifecycle[T]) emitTransitions(before, after T) {
 		if prev == nil && c.Status == metav1.ConditionUnknown {
 			continue // first sight is not news
 		}
-		l.recorder.Eventf(after, nil, eventType(c), c.Reason, c.Type,
-			"%s is %s: %s", c.Type, c.Status, c.Message)
+		l.recorder.Eventf(after, nil, eventType(c), c.Reason, c.Type, "%s",
+			eventNote(fmt.Sprintf("%s is %s: %s", c.Type, c.Status, c.Message)))
 	}
 }
 
@@ -328,11 +346,19 @@ func removeCondition(obj managed, typ string) {
 	meta.RemoveStatusCondition(&obj.GetResourceStatus().Conditions, typ)
 }
 
+// eventNote fits a message in an Event, whose note the API server caps at
+// 1024 bytes (it rejects longer ones and the Event is lost).
+func eventNote(s string) string { return truncate(s, 1024) }
+
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	return s[:n-3] + "..."
+	cut := n - 3
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut-- // never split a character
+	}
+	return s[:cut] + "..."
 }
 
 // jitter spreads periodic re-observation by up to +10% so that many objects

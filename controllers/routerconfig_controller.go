@@ -382,7 +382,7 @@ func (s *rtcSession) apply(ctx context.Context, before router.Config, tx router.
 // fixed, so that `kubectl describe` tells what the operator changed and why.
 func (s *rtcSession) repaired(reason, action, format string, args ...any) {
 	if s.r.recorder != nil {
-		s.r.recorder.Eventf(s.rc, nil, corev1.EventTypeWarning, reason, action, format, args...)
+		s.r.recorder.Eventf(s.rc, nil, corev1.EventTypeWarning, reason, action, "%s", eventNote(fmt.Sprintf(format, args...)))
 	}
 }
 

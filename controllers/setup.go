@@ -9,9 +9,11 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	"github.com/ovhbridge/ovhbridge-operator/internal/esxi"
 	"github.com/ovhbridge/ovhbridge-operator/internal/ovh"
 )
 
@@ -68,12 +70,16 @@ func newBuilder[T managed](mgr ctrl.Manager, name string, obj T, opts Options) *
 type Systems struct {
 	OVH         *ovh.Clients
 	OVHObserver *ovh.Observer
+	ESXi        *esxi.Sessions
 }
 
 // NewSystems builds the default clients.
-func NewSystems(ovhOpts ovh.Options) Systems {
+func NewSystems(ovhOpts ovh.Options, esxiOpts esxi.Options) Systems {
 	clients := ovh.NewClients(ovhOpts)
-	return Systems{OVH: clients, OVHObserver: ovh.NewObserver(clients, ovh.ObserverOptions{})}
+	return Systems{
+		OVH: clients, OVHObserver: ovh.NewObserver(clients, ovh.ObserverOptions{}),
+		ESXi: esxi.NewSessions(esxiOpts),
+	}
 }
 
 // SetupAll registers every kind's controller with the manager.
@@ -84,6 +90,22 @@ func SetupAll(ctx context.Context, mgr ctrl.Manager, opts Options, sys Systems) 
 	}
 	if err := fip.SetupWithManager(ctx, mgr, opts); err != nil {
 		return fmt.Errorf("FailoverIP controller: %w", err)
+	}
+	if sys.ESXi != nil {
+		// Log out of every ESXi session and stop the watchers on shutdown.
+		if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+			<-ctx.Done()
+			return sys.ESXi.Close(context.Background())
+		})); err != nil {
+			return err
+		}
+	}
+	if err := setupBridgedVM(ctx, mgr, opts, sys); err != nil {
+		return fmt.Errorf("BridgedVM controller: %w", err)
+	}
+	rtc := &RouterConfigReconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader()}
+	if err := rtc.SetupWithManager(ctx, mgr, opts); err != nil {
+		return fmt.Errorf("RouterConfig controller: %w", err)
 	}
 	return nil
 }

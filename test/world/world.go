@@ -14,8 +14,8 @@ import (
 	"sync"
 	"time"
 
-	ovhsim "github.com/ovhbridge/ovhbridge-operator/test/sim/ovh"
 	esxisim "github.com/ovhbridge/ovhbridge-operator/test/sim/esxi"
+	ovhsim "github.com/ovhbridge/ovhbridge-operator/test/sim/ovh"
 	routersim "github.com/ovhbridge/ovhbridge-operator/test/sim/router"
 )
 

@@ -1,0 +1,137 @@
+// Package e2e runs the operator as its own built binary against a real
+// kube-apiserver and the simulators, and drives it only the way a user does:
+// through the built kubectl.
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ovhbridge/ovhbridge-operator/test/controlplane"
+	"github.com/ovhbridge/ovhbridge-operator/test/world"
+)
+
+const ns = "e2e"
+
+var (
+	cp *controlplane.ControlPlane
+	w  *world.World
+	op *world.Operator
+)
+
+func TestMain(m *testing.M) {
+	code, err := setup(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e setup:", err)
+		if op != nil {
+			if log, err := os.ReadFile(op.LogPath); err == nil {
+				fmt.Fprintf(os.Stderr, "operator log:\n%s\n", log)
+			}
+		}
+		code = 1
+	}
+	if op != nil {
+		if err := op.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "stopping the operator:", err)
+		}
+	}
+	if w != nil {
+		w.Close()
+	}
+	if cp != nil {
+		_ = cp.Stop()
+	}
+	os.Exit(code)
+}
+
+func setup(m *testing.M) (int, error) {
+	dir, err := os.MkdirTemp("", "ovhbridge-e2e-")
+	if err != nil {
+		return 1, err
+	}
+	defer os.RemoveAll(dir)
+	root, err := controlplane.RepoRoot()
+	if err != nil {
+		return 1, err
+	}
+	bin := filepath.Join(dir, "manager")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		return 1, fmt.Errorf("building the operator: %v\n%s", err, out)
+	}
+	if cp, err = controlplane.Start(controlplane.Options{KubeconfigPath: filepath.Join(dir, "kubeconfig")}); err != nil {
+		return 1, err
+	}
+	if w, err = world.Start(world.Options{Traffic: true}); err != nil {
+		return 1, err
+	}
+	if op, err = world.StartOperator(bin, cp.Kubeconfig, dir); err != nil {
+		return 1, err
+	}
+	samples, err := w.Samples(filepath.Join(root, "config", "samples"),
+		world.Intervals{OVHSync: time.Second, RouterHealth: time.Second})
+	if err != nil {
+		return 1, err
+	}
+	if _, err := cp.Run("create", "namespace", ns); err != nil {
+		return 1, err
+	}
+	for _, m := range [][]byte{w.Secrets(), samples} {
+		cmd := cp.KubectlCmd("apply", "-n", ns, "-f", "-")
+		cmd.Stdin = strings.NewReader(string(m))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return 1, fmt.Errorf("kubectl apply: %v\n%s", err, out)
+		}
+	}
+	code := m.Run()
+	if code != 0 {
+		if log, err := os.ReadFile(op.LogPath); err == nil {
+			fmt.Fprintf(os.Stderr, "operator log (last 60 lines):\n%s\n", tail(string(log), 60))
+		}
+	}
+	return code, nil
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// kubectl runs the built kubectl in the test namespace.
+func kubectl(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := cp.Run(append([]string{"-n", ns}, args...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(out)
+}
+
+// watchFor starts `kubectl wait` before the world is broken, so that a
+// condition that flips and recovers quickly is still seen (kubectl wait
+// watches), and returns a function that waits for it.
+func watchFor(t *testing.T, obj, condition string, timeout time.Duration) func() {
+	t.Helper()
+	cmd := cp.KubectlCmd("-n", ns, "wait", "--for="+condition, obj, "--timeout="+timeout.String())
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // let it establish its watch
+	return func() {
+		t.Helper()
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("kubectl wait --for=%s %s: %v\n%s", condition, obj, err, out.String())
+		}
+	}
+}
