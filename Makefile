@@ -50,8 +50,18 @@ envtest-assets: ## Build kube-apiserver, etcd and kubectl once per machine (~20 
 	hack/envtest-assets.sh
 
 .PHONY: test
-test: envtest-assets verify-generated vet ## Run every test against a real local control plane.
+test: envtest-assets verify-generated vet ## Run every test against a real local control plane, then the fuzzers briefly.
 	$(GO) test ./... -count=1 -timeout $(TEST_TIMEOUT)
+	$(MAKE) --no-print-directory fuzz
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME each (default 5s; the parsers read router output).
+	@for pkg in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+		for f in $$(grep -h '^func Fuzz' $$pkg/*_test.go | sed 's/func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
+			echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
+			$(GO) test $$pkg -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) >/tmp/fuzz-$$f.log 2>&1 || { cat /tmp/fuzz-$$f.log; exit 1; }; \
+		done; \
+	done
 
 .PHONY: test-race
 test-race: envtest-assets ## Run the tests with the race detector.
