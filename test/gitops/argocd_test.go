@@ -270,7 +270,7 @@ func TestArgoCDConfigMap(t *testing.T) {
 		t.Errorf("README.md does not show %s as it is (a yaml code block with the file's exact content)", path)
 	}
 
-	kubectl(t, "create", "namespace", "argocd")
+	kubectlStdin(t, []byte("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: argocd\n"), "apply", "--server-side", "-f", "-")
 	out := kubectl(t, "apply", "--server-side", "--dry-run=server", "-f", path)
 	if !strings.Contains(out, "configmap/argocd-cm serverside-applied (server dry run)") {
 		t.Errorf("server dry-run of %s:\n%s", path, out)

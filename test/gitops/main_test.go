@@ -12,6 +12,9 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/go-logr/logr"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
 	"github.com/ovhbridge/ovhbridge-operator/test/controlplane"
 )
 
@@ -23,6 +26,7 @@ var cp *controlplane.ControlPlane
 var repoRoot = filepath.Join("..", "..")
 
 func TestMain(m *testing.M) {
+	log.SetLogger(logr.Discard()) // the tests' clients have nothing to say
 	var err error
 	cp, err = controlplane.Start(controlplane.Options{})
 	if err != nil {
