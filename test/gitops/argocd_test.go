@@ -137,8 +137,9 @@ func TestArgoCDSandbox(t *testing.T) {
 	}{
 		{"base and table", `return {status = "Healthy", message = table.concat({tostring(1), type(obj), "x"}, ",")}`,
 			healthStatus{"Healthy", "1,table,x"}},
-		{"reduced os", `return {status = "Healthy", message = os.date("!%Y-%m-%d %H:%M", 0) .. " " .. tostring(os.time() > 0)}`,
-			healthStatus{"Healthy", "1970-01-01 00:00 true"}},
+		{"reduced os", `return {status = "Healthy", message = os.date("!%Y-%m-%d %H:%M", 0) .. " " .. tostring(os.time() > 0) ..
+			" " .. os.date("!%Y", os.time({year = 2026, month = 6, day = 15})) .. " " .. tostring(os.date("!*t", 86400).day)}`,
+			healthStatus{"Healthy", "1970-01-01 00:00 true 2026 2"}},
 		{"require os", `local o = require("os") return {status = "Healthy", message = o.date("!%Y", 0)}`,
 			healthStatus{"Healthy", "1970"}},
 		{"status outside Argo CD's list", `return {status = "Fine"}`,
