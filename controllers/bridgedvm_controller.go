@@ -49,7 +49,10 @@ type BridgedVMReconciler struct {
 	// effect on the VM before it is deemed never sent (default 1m). Waiting
 	// is what keeps a restart from powering a VM off or on twice.
 	IntentGrace time.Duration
-	Now         func() time.Time
+	// PollOnly observes VMs only on resyncInterval: no ESXi change watcher
+	// is started or subscribed to (Options.DisableESXiChangeEvents).
+	PollOnly bool
+	Now      func() time.Time
 
 	endpoints endpointRegistry
 }
@@ -61,6 +64,7 @@ func setupBridgedVM(ctx context.Context, mgr ctrl.Manager, opts Options, sys Sys
 	}
 	r := &BridgedVMReconciler{
 		Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), ESXi: sys.ESXi, TaskPoll: opts.TaskPoll,
+		PollOnly: opts.DisableESXiChangeEvents,
 	}
 	return r.SetupWithManager(ctx, mgr, opts)
 }
@@ -102,13 +106,15 @@ func (r *BridgedVMReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Man
 	}
 	c := mgr.GetClient()
 	lc := &lifecycle[*v1.BridgedVM]{
-		client: freshReads{Client: c, reader: mgr.GetAPIReader()}, recorder: mgr.GetEventRecorder("ovhbridge-bridgedvm"),
+		client: c, recorder: mgr.GetEventRecorder("ovhbridge-bridgedvm"),
 		kind: "BridgedVM", newObj: func() *v1.BridgedVM { return &v1.BridgedVM{} }, logic: r,
 	}
 	b := newBuilder(mgr, "bridgedvm", &v1.BridgedVM{}, opts)
 	b = watchSecrets(b, c, &v1.BridgedVMList{})
 	b = b.Watches(&v1.FailoverIP{}, enqueueUsers(c, &v1.BridgedVMList{}, indexFailoverIP))
-	b = b.WatchesRawSource(r.ESXi.Source(r.requestsFor))
+	if !r.PollOnly {
+		b = b.WatchesRawSource(r.ESXi.Source(r.requestsFor))
+	}
 	return b.Complete(reconcile.Func(func(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 		res, err := lc.Reconcile(ctx, req)
 		var gone v1.BridgedVM
@@ -117,21 +123,6 @@ func (r *BridgedVMReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Man
 		}
 		return res, err
 	}))
-}
-
-// freshReads reads the object being reconciled from the API server rather
-// than the cache. The lifecycle patches status against what it read, and a
-// pass here often follows the previous one within milliseconds (brought by
-// the VM change that pass's own task made): a cache that has not caught up
-// with the previous status write would make the patch leave that write's
-// conditions in place, with no further pass for a whole resync interval.
-type freshReads struct {
-	client.Client
-	reader client.Reader
-}
-
-func (f freshReads) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
-	return f.reader.Get(ctx, key, obj, opts...)
 }
 
 // endpointRegistry remembers which ESXi endpoint each BridgedVM last synced
@@ -277,8 +268,10 @@ func (r *BridgedVMReconciler) session(ctx context.Context, b *v1.BridgedVM, save
 	if err != nil {
 		return nil, err
 	}
-	if err := r.ESXi.Watch(ctx, creds); err != nil {
-		return nil, err
+	if !r.PollOnly {
+		if err := r.ESXi.Watch(ctx, creds); err != nil {
+			return nil, err
+		}
 	}
 	want, err := r.wantedNICs(ctx, b)
 	if err != nil {

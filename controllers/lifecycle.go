@@ -132,7 +132,12 @@ func (l *lifecycle[T]) reconcile(ctx context.Context, req reconcile.Request) (re
 // recordSyncOutcome sets Synced and Stalled from the outcome of Sync.
 func (l *lifecycle[T]) recordSyncOutcome(obj T, err error, requeue time.Duration) reconcile.Result {
 	st := obj.GetResourceStatus()
-	st.ObservedGeneration = obj.GetGeneration()
+	if err == nil || !retryable(err) {
+		// The spec was fully evaluated: either acted on, or judged
+		// impossible (Stalled). After a transient failure it was not, and
+		// the old observedGeneration tells kstatus and Argo CD so.
+		st.ObservedGeneration = obj.GetGeneration()
+	}
 	if err == nil {
 		setCondition(obj, v1.TypeSynced, metav1.ConditionTrue, v1.ReasonReconcileSuccess,
 			"the external system was observed successfully")

@@ -113,8 +113,10 @@ func TestLifecycleFirstSightThenReady(t *testing.T) {
 	}
 
 	// A spec change bumps the generation and is reflected everywhere.
+	// A patch, not an update: the controller writes the status meanwhile.
+	patch := client.MergeFrom(f.DeepCopy())
 	f.Spec.Reverse = "www.example.com"
-	if err := k8sClient.Update(context.Background(), f); err != nil {
+	if err := k8sClient.Patch(context.Background(), f, patch); err != nil {
 		t.Fatal(err)
 	}
 	gen := f.Generation
@@ -271,8 +273,9 @@ func TestLifecycleFinalizerFollowsDeletionPolicy(t *testing.T) {
 		}
 		return nil
 	})
+	patch := client.MergeFrom(sw.DeepCopy())
 	sw.Spec.DeletionPolicy = v1.Orphan
-	if err := k8sClient.Update(ctx, sw); err != nil {
+	if err := k8sClient.Patch(ctx, sw, patch); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 10*time.Second, "finalizer removed", func() error {

@@ -42,9 +42,19 @@ local waiting = "Waiting for the operator to observe generation " .. tostring(ge
 local status = obj.status or {}
 local conditions = status.conditions or {}
 
+-- Why the operator has not caught up, when it says so: the last pass could
+-- not reach the external system.
+local function waitingWhy()
+  local synced = findCondition(conditions, "Synced")
+  if synced ~= nil and synced.status == "False" then
+    return waiting .. ": " .. synced.message
+  end
+  return waiting
+end
+
 -- The spec changed since the status was written: every condition is stale.
 if olderThan(status.observedGeneration, generation) then
-  return health("Progressing", waiting)
+  return health("Progressing", waitingWhy())
 end
 
 local stalled = findCondition(conditions, "Stalled")
@@ -60,11 +70,7 @@ end
 -- Ready describes an older spec: the last pass could not reach the external
 -- system (Synced says why) and kept the last known Ready.
 if olderThan(ready.observedGeneration, generation) then
-  local synced = findCondition(conditions, "Synced")
-  if synced ~= nil and synced.status == "False" then
-    return health("Progressing", waiting .. ": " .. synced.message)
-  end
-  return health("Progressing", waiting)
+  return health("Progressing", waitingWhy())
 end
 
 if ready.status == "True" then
