@@ -336,7 +336,7 @@ func TestFailoverIPTaskFailureCarriesOVHComment(t *testing.T) {
 	}
 	// A spec change is a new decision: the move is tried again and works.
 	patch := client.MergeFrom(f.DeepCopy())
-	f.Spec.Reverse = "www.example.com"
+	f.Spec.OVH.SyncInterval = &metav1.Duration{Duration: 2 * time.Second}
 	if err := k8sClient.Patch(context.Background(), f, patch); err != nil {
 		t.Fatal(err)
 	}

@@ -115,7 +115,7 @@ func TestLifecycleFirstSightThenReady(t *testing.T) {
 	// A spec change bumps the generation and is reflected everywhere.
 	// A patch, not an update: the controller writes the status meanwhile.
 	patch := client.MergeFrom(f.DeepCopy())
-	f.Spec.Reverse = "www.example.com"
+	f.Spec.OVH.SyncInterval = &metav1.Duration{Duration: 2 * time.Second}
 	if err := k8sClient.Patch(context.Background(), f, patch); err != nil {
 		t.Fatal(err)
 	}
@@ -320,7 +320,7 @@ func TestLifecycleErrorsAndEvents(t *testing.T) {
 	setFail(cause.New(cause.Unreachable, "ovh", "ListIPs", "connection refused", nil))
 	before := logic.count(logic.syncs, "creds")
 	patch := client.MergeFrom(f.DeepCopy())
-	f.Spec.Reverse = "www.example.com" // a spec change brings it back now
+	f.Spec.OVH.SyncInterval = &metav1.Duration{Duration: 2 * time.Second} // a spec change brings it back now
 	if err := k8sClient.Patch(ctx, f, patch); err != nil {
 		t.Fatal(err)
 	}

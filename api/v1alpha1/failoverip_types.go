@@ -74,13 +74,6 @@ type FailoverIPSpec struct {
 	// +optional
 	VirtualMAC *VirtualMACSpec `json:"virtualMAC,omitempty"`
 
-	// reverse is the reverse DNS name to set on the IP (optional). OVH refuses
-	// it until the name resolves forward to the IP.
-	// +kubebuilder:validation:MaxLength=253
-	// +kubebuilder:validation:XValidation:rule="self.matches('^([a-z0-9]([a-z0-9-]*[a-z0-9])?[.])+[a-z]{2,}[.]?$')",message="must be a DNS name such as www.example.com"
-	// +optional
-	Reverse string `json:"reverse,omitempty"`
-
 	// ovh says how to reach the OVH API.
 	OVH OVHConnection `json:"ovh"`
 
