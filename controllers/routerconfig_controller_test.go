@@ -523,3 +523,41 @@ func TestRouterConfigFromFailoverIP(t *testing.T) {
 		t.Errorf("status wanAddress %q gateway %q", rc.Status.WANAddress, rc.Status.Gateway)
 	}
 }
+
+// A console change committed but not saved is drift twice over: the running
+// configuration differs from the spec, and from config.boot. A reboot
+// without save loses it; the operator sees the router back in line.
+func TestRouterConfigUnsavedChangeAndRebootWithoutSave(t *testing.T) {
+	e := newRouterEnv(t, routersim.VyOS13, routersim.Options{})
+	rc := e.edge(v1.DriverSSH)
+	create(t, rc)
+	eventually(t, 20*time.Second, "Ready", conditionIs(rc, v1.TypeReady, metav1.ConditionTrue, ""))
+	patch := client.MergeFrom(rc.DeepCopy())
+	rc.Spec.ManagementPolicy = v1.Observe
+	if err := k8sClient.Patch(context.Background(), rc, patch); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.sim.SetConfig("set nat destination rule 20 translation address '10.0.10.99'"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "UnsavedConfig", func() error {
+		if err := conditionIs(rc, v1.TypeConfigSaved, metav1.ConditionFalse, v1.ReasonUnsavedConfig)(); err != nil {
+			return err
+		}
+		return conditionIs(rc, v1.TypeConfigApplied, metav1.ConditionFalse, "")()
+	})
+	if msg := condMessage(rc, v1.TypeConfigSaved); !strings.Contains(msg, "a reboot would undo them") {
+		t.Errorf("ConfigSaved message = %q", msg)
+	}
+	if err := e.sim.Reboot(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "Ready after the reboot dropped the unsaved change",
+		conditionIs(rc, v1.TypeReady, metav1.ConditionTrue, ""))
+	if strings.Contains(e.sim.ActiveCommands(), "10.0.10.99") {
+		t.Errorf("the unsaved change survived the reboot")
+	}
+	if n := e.sim.Count("commit") + e.sim.Count("save"); n > 2 {
+		t.Errorf("Observe wrote to the router: %d commits+saves in all, want only the initial commit and save", n)
+	}
+}
