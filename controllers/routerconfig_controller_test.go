@@ -561,3 +561,30 @@ func TestRouterConfigUnsavedChangeAndRebootWithoutSave(t *testing.T) {
 		t.Errorf("Observe wrote to the router: %d commits+saves in all, want only the initial commit and save", n)
 	}
 }
+
+// deletionPolicy Delete removes the NAT rules the object owns and saves;
+// addresses and gateway routes stay (removing them would cut the router off).
+func TestRouterConfigDeletionPolicyDelete(t *testing.T) {
+	e := newRouterEnv(t, routersim.VyOS14, routersim.Options{})
+	rc := e.edge(v1.DriverSSH, func(rc *v1.RouterConfig) { rc.Spec.DeletionPolicy = v1.Delete })
+	create(t, rc)
+	eventually(t, 20*time.Second, "Ready", conditionIs(rc, v1.TypeReady, metav1.ConditionTrue, ""))
+	if err := k8sClient.Delete(context.Background(), rc); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "gone", func() error {
+		if err := k8sClient.Get(context.Background(), client.ObjectKeyFromObject(rc), rc); err == nil {
+			return fmt.Errorf("still there: %v", rc.Finalizers)
+		}
+		return nil
+	})
+	active, saved := e.sim.ActiveCommands(), e.sim.SavedConfig()
+	for _, cfg := range []string{active, saved} {
+		if strings.Contains(cfg, "nat destination rule 20") || strings.Contains(cfg, "nat source rule 10") {
+			t.Errorf("owned NAT rules left behind:\n%s", cfg)
+		}
+		if !strings.Contains(cfg, "203.0.113.123/32") {
+			t.Errorf("the WAN address must stay:\n%s", cfg)
+		}
+	}
+}
