@@ -23,9 +23,9 @@ import (
 
 func main() {
 	var (
-		metricsAddr, probeAddr, leaderNS string
-		leaderElect, secureMetrics       bool
-		opts                             controllers.Options
+		metricsAddr, probeAddr, leaderNS, pprofAddr string
+		leaderElect, secureMetrics, esxiEvents      bool
+		opts                                        controllers.Options
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address of the Prometheus /metrics endpoint (0 disables it).")
 	flag.BoolVar(&secureMetrics, "metrics-secure", false, "Serve /metrics over HTTPS with authentication and authorisation through the API server.")
@@ -40,9 +40,12 @@ func main() {
 	flag.Float64Var(&ovhRate, "ovh-requests-per-second", 20, "Client-side rate limit of OVH API calls, per credential.")
 	flag.IntVar(&ovhBurst, "ovh-burst", 5, "Burst allowed above the OVH rate limit.")
 	flag.DurationVar(&opts.TaskPoll, "task-poll-interval", 5*time.Second, "How often an external task in flight (OVH move, ESXi reconfigure) is looked at.")
+	flag.BoolVar(&esxiEvents, "esxi-change-events", true, "Follow ESXi VM changes as they happen (property collector); false observes BridgedVMs only every spec.esxi.resyncInterval.")
+	flag.StringVar(&pprofAddr, "pprof-bind-address", "", "Address of the Go pprof endpoints, /debug/pprof/ (empty disables them; never expose it beyond loopback).")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
+	opts.DisableESXiChangeEvents = !esxiEvents
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("setup")
 
@@ -60,6 +63,8 @@ func main() {
 		// Stop reconciling at once when leadership is lost, so two replicas
 		// never write to a router at the same time.
 		LeaderElectionReleaseOnCancel: true,
+		// Profiles are how a missed benchmark target is explained (test/bench).
+		PprofBindAddress: pprofAddr,
 	})
 	if err != nil {
 		log.Error(err, "cannot create the manager")

@@ -28,6 +28,11 @@ type Options struct {
 	SkipNameValidation bool
 	// TaskPoll is how often an external task in flight is looked at.
 	TaskPoll time.Duration
+	// DisableESXiChangeEvents turns the ESXi change watcher off: BridgedVMs
+	// are then observed only every spec.esxi.resyncInterval. It exists to
+	// measure what the events buy (test/bench) and as a way out should a
+	// host's property collector misbehave; events are on by default.
+	DisableESXiChangeEvents bool
 }
 
 func (o Options) withDefaults() Options {
