@@ -9,3 +9,7 @@ package controllers
 // +kubebuilder:rbac:groups=ovhbridge.io,resources=failoverips/finalizers;bridgedvms/finalizers;routerconfigs/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+//
+// With --metrics-secure, each scrape's token is checked with the API server:
+// +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
