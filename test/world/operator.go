@@ -66,6 +66,10 @@ func StartOperator(binary, kubeconfig, dir string, extraArgs ...string) (*Operat
 	return nil, fmt.Errorf("the operator did not open its probe port within 30s; see %s", o.LogPath)
 }
 
+// Pid is the operator's process id, for reading its resource use from
+// /proc (the benchmarks report its own RSS and CPU time).
+func (o *Operator) Pid() int { return o.cmd.Process.Pid }
+
 // Stop sends SIGTERM and waits for a clean exit (SIGKILL after 10 s).
 func (o *Operator) Stop() error {
 	if o == nil || o.cmd.Process == nil {

@@ -47,6 +47,9 @@ type Options struct {
 	Traffic bool
 	// ExtraVMs adds one-NIC VMs to the ESXi host (benchmarks).
 	ExtraVMs int
+	// ESXiVMs, when set, replace the seed's VMs (vyatta, web1): benchmarks
+	// create VMs that already carry their virtual MACs.
+	ESXiVMs []esxisim.VMSpec
 	// OVH is the world OVH starts from; default: the seed's, with the
 	// router's IP routed to another server (drift to fix at start).
 	OVH *ovhsim.World
@@ -112,7 +115,7 @@ func Start(opts Options) (w *World, err error) {
 	if err = w.OVH.Start(); err != nil {
 		return nil, err
 	}
-	if w.ESXi, err = esxisim.Start(esxisim.Options{PoweredOn: true, ExtraVMs: opts.ExtraVMs}); err != nil {
+	if w.ESXi, err = esxisim.Start(esxisim.Options{PoweredOn: true, ExtraVMs: opts.ExtraVMs, VMs: opts.ESXiVMs}); err != nil {
 		return nil, err
 	}
 	if w.Router, err = routersim.New(opts.RouterProfile, routersim.Options{Seed: opts.RouterSeed, Gateway: Gateway}); err != nil {

@@ -1,0 +1,227 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/ovhbridge/ovhbridge-operator/api/v1alpha1"
+	"github.com/ovhbridge/ovhbridge-operator/test/controlplane"
+	ovhsim "github.com/ovhbridge/ovhbridge-operator/test/sim/ovh"
+	routersim "github.com/ovhbridge/ovhbridge-operator/test/sim/router"
+	"github.com/ovhbridge/ovhbridge-operator/test/world"
+)
+
+// env is one complete installation: a fresh control plane, the simulators
+// holding top's world, and the operator binary as its own process. Every
+// measurement starts from a fresh env so that no cache (the operator's, the
+// API server's) carries over from the one before.
+type env struct {
+	b       *bench
+	top     topology
+	dir     string
+	cp      *controlplane.ControlPlane
+	w       *world.World
+	routers []*routersim.Router
+	op      *world.Operator
+	kube    client.Client
+	tr      *tracker
+	// pprofAddr serves the operator's pprof endpoints when profiling.
+	pprofAddr string
+}
+
+func newScheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(s)
+	_ = v1.AddToScheme(s)
+	return s
+}
+
+// startEnv brings everything up but the operator, and applies the Secrets.
+func (b *bench) startEnv(ctx context.Context, top topology, opts world.Options) (e *env, err error) {
+	if err := top.validate(); err != nil {
+		return nil, err
+	}
+	e = &env{b: b, top: top}
+	defer func() {
+		if err != nil {
+			e.close()
+		}
+	}()
+	if e.dir, err = os.MkdirTemp("", "ovhbridge-bench-"); err != nil {
+		return nil, err
+	}
+	if e.cp, err = controlplane.Start(controlplane.Options{KubeconfigPath: filepath.Join(e.dir, "kubeconfig")}); err != nil {
+		return nil, err
+	}
+	seed := top.ovhWorld()
+	opts.OVH, opts.ESXiVMs, opts.RouterSeed = &seed, top.vms(), top.routerSeed(0)
+	if e.w, err = world.Start(opts); err != nil {
+		return nil, err
+	}
+	if e.routers, err = top.startRouters(e.w); err != nil {
+		return nil, err
+	}
+	scheme := newScheme()
+	if e.kube, err = client.New(e.cp.Config, client.Options{Scheme: scheme}); err != nil {
+		return nil, err
+	}
+	if _, err = e.cp.Run("create", "namespace", top.Namespace); err != nil {
+		return nil, err
+	}
+	if e.tr, err = startTracker(ctx, e.cp.Config, scheme, top.Namespace); err != nil {
+		return nil, err
+	}
+	if _, err = e.apply(top.secrets(e.w, e.routers)); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// startOperator runs the operator binary with the world's usual flags
+// (world.StartOperator) plus args, and pprof on loopback when profiling.
+func (e *env) startOperator(args ...string) error {
+	args = append(args, e.b.operatorArgs...)
+	if e.b.profileDir != "" {
+		port, err := freePort()
+		if err != nil {
+			return err
+		}
+		e.pprofAddr = port
+		args = append(args, "--pprof-bind-address", port)
+	}
+	op, err := world.StartOperator(e.b.operator, e.cp.Kubeconfig, e.dir, args...)
+	if err != nil {
+		return err
+	}
+	e.op = op
+	return nil
+}
+
+// stopOperator reads the operator's resource use, then stops it.
+func (e *env) stopOperator() (usage, error) {
+	if e.op == nil {
+		return usage{}, nil
+	}
+	u, err := readUsage(e.op.Pid())
+	if stopErr := e.op.Stop(); stopErr != nil && err == nil {
+		err = fmt.Errorf("stopping the operator: %w", stopErr)
+	}
+	e.op = nil
+	return u, err
+}
+
+func (e *env) usage() (usage, error) { return readUsage(e.op.Pid()) }
+
+// apply runs one `kubectl apply` of a multi-document manifest in the
+// namespace and returns how long kubectl took.
+func (e *env) apply(manifest []byte) (time.Duration, error) {
+	cmd := e.cp.KubectlCmd("apply", "-n", e.top.Namespace, "-f", "-")
+	cmd.Stdin = bytes.NewReader(manifest)
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("kubectl apply: %w\n%s", err, tail(out, 2000))
+	}
+	return time.Since(start), nil
+}
+
+// keys names every object of the topology, as the tracker keys them.
+func (e *env) keys() []string {
+	var keys []string
+	for i := range e.top.IPs {
+		keys = append(keys, kindFIP+"/"+e.top.fipName(i), kindBVM+"/"+e.top.bvmName(i))
+	}
+	for r := range e.top.Routers {
+		keys = append(keys, kindRTC+"/"+e.top.rtcName(r))
+	}
+	return keys
+}
+
+// injectLatency delays every call the operator makes to the three systems:
+// every OVH API route, the ESXi SOAP methods named (esxisim delays per
+// method), and every router SSH command.
+func (e *env) injectLatency(d time.Duration, esxiMethods []string) {
+	e.w.OVH.InjectFault("*", ovhsim.Fault{Latency: d})
+	for _, m := range esxiMethods {
+		e.w.ESXi.SetMethodDelay(m, d)
+	}
+	for _, r := range e.routers {
+		r.SetLatency(d)
+	}
+}
+
+// routerCalls sums the routers' call counters.
+func (e *env) routerCalls() map[string]int {
+	sum := map[string]int{}
+	for _, r := range e.routers {
+		for k, v := range r.Calls() {
+			sum[k] += v
+		}
+	}
+	return sum
+}
+
+// fail adds the operator's log location to an error.
+func (e *env) fail(err error) error {
+	if e.op != nil {
+		return fmt.Errorf("%w (operator log: %s)", err, e.op.LogPath)
+	}
+	return err
+}
+
+func (e *env) close() {
+	if e.op != nil {
+		_, _ = e.stopOperator()
+	}
+	if e.tr != nil {
+		e.tr.Close()
+	}
+	for _, r := range e.routers[min(1, len(e.routers)):] {
+		r.Close() // router 0 is the world's own
+	}
+	if e.w != nil {
+		e.w.Close()
+	}
+	if e.cp != nil {
+		_ = e.cp.Stop()
+	}
+	if e.dir != "" && !e.b.keepLogs {
+		_ = os.RemoveAll(e.dir)
+	}
+}
+
+func freePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return "127.0.0.1:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port), nil
+}
+
+func tail(b []byte, n int) string {
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return string(b)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

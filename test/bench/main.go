@@ -1,0 +1,155 @@
+// Command bench measures the operator the way it runs: the built manager
+// binary as its own process, against a real kube-apiserver and etcd and the
+// OVH, ESXi and router simulators, driven through kubectl and observed
+// through watches. It prints one table — drift detection latency with and
+// without ESXi change events, the calls made to each external system at
+// steady state, and the time and memory to bring 1010 objects to Ready —
+// and writes it to test/bench/RESULTS.md. `make bench` runs it.
+//
+// It is a program rather than a test so that `go test ./...` never runs it:
+// a full run takes about a quarter of an hour.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/go-logr/logr"
+	crlog "sigs.k8s.io/controller-runtime/pkg/log"
+)
+
+type bench struct {
+	operator string
+	// The scale topology.
+	servers, ips, routers int
+	// Drift trials: objects per failure, and the two ways of looking.
+	trials                      int
+	shortInterval, pollInterval time.Duration
+	spacing                     time.Duration
+	latency                     time.Duration
+	// Steady state: the FailoverIP and router interval, and how many of
+	// them to count over.
+	costInterval  time.Duration
+	costIntervals int
+	readyTimeout  time.Duration
+	phases        map[string]bool
+	out           string
+	profileDir    string
+	keepLogs      bool
+	// failures limits the drift trials to these kinds (diagnosis).
+	failures []string
+	// operatorArgs are added to every operator start (experiments).
+	operatorArgs []string
+	started      time.Time
+}
+
+func main() {
+	b := &bench{started: time.Now()}
+	flag.StringVar(&b.operator, "operator", "bin/manager", "the operator binary (make build)")
+	flag.IntVar(&b.servers, "servers", 5, "scale: dedicated servers at OVH")
+	flag.IntVar(&b.ips, "fips", 500, "scale: FailoverIPs, and as many BridgedVMs and ESXi VMs")
+	flag.IntVar(&b.routers, "routers", 10, "scale: RouterConfigs, each on its own simulated router")
+	flag.IntVar(&b.trials, "trials", 20, "drift: trials (objects) per failure and mode")
+	flag.DurationVar(&b.shortInterval, "short-interval", 5*time.Second, "drift: OVH syncInterval and router health.interval with events on")
+	flag.DurationVar(&b.pollInterval, "poll-interval", time.Minute, "drift: every interval with events off (pure polling)")
+	flag.DurationVar(&b.spacing, "spacing", time.Second, "drift: mean time between two out-of-band changes of one kind, at least")
+	flag.DurationVar(&b.latency, "latency", 50*time.Millisecond, "scale: latency injected per call in every simulator for the second run")
+	flag.DurationVar(&b.costInterval, "cost-interval", 15*time.Second, "scale: FailoverIP syncInterval and router health.interval")
+	flag.IntVar(&b.costIntervals, "cost-intervals", 4, "steady state: intervals to count calls over")
+	flag.DurationVar(&b.readyTimeout, "ready-timeout", 10*time.Minute, "give up waiting for all objects to be Ready after this long")
+	phases := flag.String("phases", "scale,latency,drift", "what to run: scale (and steady-state cost), latency (scale with injected latency), drift (or only drift-events, drift-polling)")
+	flag.StringVar(&b.out, "out", "test/bench/RESULTS.md", "where to write the results table (empty: only print it)")
+	flag.StringVar(&b.profileDir, "profile", "", "save the operator's CPU (first 30 s after the apply) and heap profiles here")
+	flag.BoolVar(&b.keepLogs, "keep-logs", false, "keep each run's directory (operator.log, kubeconfig)")
+	failures := flag.String("failures", "", "drift: only these kinds' trials, comma-separated (FailoverIP, BridgedVM, RouterConfig)")
+	operatorArgs := flag.String("operator-args", "", "extra operator flags, space-separated (e.g. \"--max-concurrent-reconciles=8\")")
+	flag.Parse()
+	b.operatorArgs = strings.Fields(*operatorArgs)
+	if *failures != "" {
+		b.failures = strings.Split(*failures, ",")
+	}
+	b.phases = map[string]bool{}
+	for _, p := range strings.Split(*phases, ",") {
+		b.phases[strings.TrimSpace(p)] = true
+	}
+
+	// The bench's own watches log through controller-runtime; only the
+	// table matters here.
+	crlog.SetLogger(logr.Discard())
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := b.run(ctx); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func (b *bench) run(ctx context.Context) error {
+	var err error
+	if b.operator, err = filepath.Abs(b.operator); err != nil {
+		return err
+	}
+	if _, err := os.Stat(b.operator); err != nil {
+		return fmt.Errorf("operator binary: %w (make build)", err)
+	}
+	if b.profileDir != "" {
+		if err := os.MkdirAll(b.profileDir, 0o755); err != nil {
+			return err
+		}
+	}
+	r := &results{bench: b, command: command(), loadBefore: loadAverage()}
+	b.logf("machine: %s", machine())
+	var methods []string
+	if b.phases["scale"] {
+		res, err := b.scale(ctx, 0, nil, true)
+		if err != nil {
+			return fmt.Errorf("scale: %w", err)
+		}
+		r.scale = append(r.scale, res)
+		methods = res.ESXiMethods
+	}
+	if b.phases["latency"] {
+		all := append(append([]string(nil), esxiBaseMethods...), methods...)
+		res, err := b.scale(ctx, b.latency, all, false)
+		if err != nil {
+			return fmt.Errorf("scale with latency: %w", err)
+		}
+		r.scale = append(r.scale, res)
+	}
+	if b.phases["drift"] || b.phases["drift-events"] || b.phases["drift-polling"] {
+		if r.drift, err = b.drift(ctx); err != nil {
+			return fmt.Errorf("drift: %w", err)
+		}
+	}
+	r.loadAfter = loadAverage()
+	r.duration = time.Since(b.started)
+	table := r.render()
+	fmt.Print("\n" + table)
+	if b.out != "" {
+		if err := os.WriteFile(b.out, []byte(table), 0o644); err != nil {
+			return err
+		}
+		b.logf("results written to %s", b.out)
+	}
+	return nil
+}
+
+func (b *bench) logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "[%6.1fs] %s\n", time.Since(b.started).Seconds(), fmt.Sprintf(format, args...))
+}
+
+// command is how this run was started, as a person would retype it.
+func command() string {
+	run := strings.Join(append([]string{"go run ./test/bench"}, os.Args[1:]...), " ")
+	if c := os.Getenv("BENCH_COMMAND"); c != "" {
+		return c + "`, which runs `" + run // set by `make bench`
+	}
+	return run
+}
