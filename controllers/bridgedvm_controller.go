@@ -231,6 +231,12 @@ func (r *BridgedVMReconciler) Sync(ctx context.Context, b *v1.BridgedVM, save fu
 	}
 	plan := s.plan(vm)
 	if s.manage {
+		if len(plan.Findings) > 0 {
+			// The drift goes into the status with the first write of the
+			// repair (its recorded intent), not two writes and a task later:
+			// watchers see Ready=False as soon as the operator knows.
+			s.report(vm, plan)
+		}
 		if err := s.act(ctx, vm, plan); err != nil {
 			s.report(vm, plan)
 			return 0, err

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -9,10 +10,12 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	v1 "github.com/ovhbridge/ovhbridge-operator/api/v1alpha1"
 	"github.com/ovhbridge/ovhbridge-operator/internal/cause"
@@ -28,6 +31,14 @@ const (
 	scopeServer   = "server"
 	ovhSecretKeys = `"endpoint" and "applicationKey" + "applicationSecret" + "consumerKey" (or "accessToken", or "clientID" + "clientSecret")`
 )
+
+// indexServer indexes FailoverIPs by spec.server, so that news about a
+// server reaches exactly its FailoverIPs.
+const indexServer = "ovhbridge.io/server"
+
+// errNotObservedYet: the server's first observation is under way; the
+// Observer announces its end (see SetupWithManager).
+var errNotObservedYet = errors.New("the server has not been observed yet")
 
 // intentGrace is how long a recorded write intent without a task id waits
 // for its task to show up in OVH's task list before the write is deemed
@@ -63,13 +74,36 @@ func (r *FailoverIPReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Ma
 	}); err != nil {
 		return err
 	}
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &v1.FailoverIP{}, indexServer, func(o client.Object) []string {
+		return []string{o.(*v1.FailoverIP).Spec.Server}
+	}); err != nil {
+		return err
+	}
 	r.recorder = mgr.GetEventRecorder("ovhbridge-failoverip")
 	lc := &lifecycle[*v1.FailoverIP]{
 		client: mgr.GetClient(), recorder: r.recorder, kind: "FailoverIP",
 		newObj: func() *v1.FailoverIP { return &v1.FailoverIP{} }, logic: r,
 	}
-	b := newBuilder(mgr, "failoverip", &v1.FailoverIP{}, opts)
+	b := newBuilder(mgr, "failoverip", &v1.FailoverIP{}, opts).
+		// A server's first observation ending, or a refresh finding the
+		// server changed, wakes its FailoverIPs: they need not wait for their
+		// own next pass (up to a syncInterval) to see what it found.
+		WatchesRawSource(r.Observer.Source(r.requestsForServer))
 	return watchSecrets(b, mgr.GetClient(), &v1.FailoverIPList{}).Complete(lc)
+}
+
+// requestsForServer maps news about a server to the FailoverIPs routed to
+// it, whatever their credentials: one reconcile too many is cheap.
+func (r *FailoverIPReconciler) requestsForServer(ctx context.Context, e ovh.ServerObserved) []reconcile.Request {
+	var list v1.FailoverIPList
+	if err := r.Client.List(ctx, &list, client.MatchingFields{indexServer: e.Server}); err != nil {
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for _, f := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&f)})
+	}
+	return reqs
 }
 
 func (r *FailoverIPReconciler) credentials(ctx context.Context, f *v1.FailoverIP) (ovh.Credentials, error) {
@@ -107,7 +141,19 @@ type fipSession struct {
 
 // Sync observes the IP at OVH, fixes drift under Manage, and reports.
 func (r *FailoverIPReconciler) Sync(ctx context.Context, f *v1.FailoverIP, save func() error) (time.Duration, error) {
-	s, err := r.session(ctx, f, save, syncInterval(f))
+	s, err := r.session(ctx, f, save, syncInterval(f), false)
+	if errors.Is(err, errNotObservedYet) {
+		// Not waiting here keeps this worker for the FailoverIPs of servers
+		// already observed; the Observer's announcement brings this one
+		// back, the interval is only a safety net. A Ready already known
+		// (an operator restart) is kept meanwhile.
+		if c := meta.FindStatusCondition(f.Status.Conditions, v1.TypeReady); c != nil && c.Status == metav1.ConditionUnknown {
+			setCondition(f, v1.TypeReady, metav1.ConditionUnknown, v1.ReasonFirstObservation, fmt.Sprintf(
+				"waiting for the first observation of server %s at OVH (its IPs and virtual MACs are read once for all its FailoverIPs)",
+				f.Spec.Server))
+		}
+		return syncInterval(f), nil
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -134,6 +180,9 @@ func (r *FailoverIPReconciler) Sync(ctx context.Context, f *v1.FailoverIP, save 
 	}
 	findings := drift.FailoverIP(st)
 	if s.manage && len(findings) > 0 && !s.failedForThisGeneration(findings[0]) {
+		// The drift goes into the status with the write's recorded intent,
+		// so watchers see it before the OVH call, not after.
+		s.report(st, findings)
 		if err := s.act(ctx, findings[0]); err != nil {
 			s.report(st, findings)
 			return 0, err
@@ -149,7 +198,10 @@ func (r *FailoverIPReconciler) Sync(ctx context.Context, f *v1.FailoverIP, save 
 	return syncInterval(f), nil
 }
 
-func (r *FailoverIPReconciler) session(ctx context.Context, f *v1.FailoverIP, save func() error, maxAge time.Duration) (*fipSession, error) {
+// session prepares one pass. Without wait, a server never observed yet
+// answers errNotObservedYet instead of holding the caller for its first
+// observation.
+func (r *FailoverIPReconciler) session(ctx context.Context, f *v1.FailoverIP, save func() error, maxAge time.Duration, wait bool) (*fipSession, error) {
 	creds, err := r.credentials(ctx, f)
 	if err != nil {
 		return nil, err
@@ -164,7 +216,16 @@ func (r *FailoverIPReconciler) session(ctx context.Context, f *v1.FailoverIP, sa
 	}
 	// One observation per server and credential, shared by every
 	// FailoverIP routed there: OVH calls grow with servers, not IPs.
-	snap, err := r.Observer.Snapshot(ctx, creds, f.Spec.Server, maxAge)
+	var snap ovh.ServerSnapshot
+	if wait {
+		snap, err = r.Observer.Snapshot(ctx, creds, f.Spec.Server, maxAge)
+	} else {
+		var ok bool
+		snap, ok, err = r.Observer.TrySnapshot(ctx, creds, f.Spec.Server, maxAge)
+		if err == nil && !ok {
+			err = errNotObservedYet
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -543,7 +604,7 @@ func (r *FailoverIPReconciler) Finalize(ctx context.Context, f *v1.FailoverIP, s
 	if f.Spec.VirtualMAC == nil {
 		return true, 0, nil
 	}
-	s, err := r.session(ctx, f, save, 0)
+	s, err := r.session(ctx, f, save, 0, true)
 	if err != nil {
 		if cause.Is(err, cause.CapabilityMissing) {
 			return true, 0, nil

@@ -11,6 +11,10 @@ import (
 	"time"
 
 	"golang.org/x/sync/singleflight"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/ovhbridge/ovhbridge-operator/internal/cause"
 )
@@ -90,6 +94,9 @@ type ObserverOptions struct {
 	RefreshTimeout time.Duration
 	// IdleTTL forgets servers nobody asked about for that long. Default 1h.
 	IdleTTL time.Duration
+	// FirstRetry is how long TrySnapshot answers with the error of a failed
+	// first observation before the next caller starts another. Default 5s.
+	FirstRetry time.Duration
 	// Now is the clock used for ages; default time.Now.
 	Now func() time.Time
 }
@@ -108,6 +115,15 @@ type ObserverOptions struct {
 // so the steady state is 2 + 2×VerifyPerRefresh calls per server per
 // refresh (4 with the defaults), plus the network specification amortised.
 // Concurrent callers asking for the same server share one refresh.
+//
+// First observations, which read every virtual MAC, run one at a time per
+// credential: they share its rate limit, so in parallel every server would
+// be known only when all are (500 virtual MACs on 5 servers: 50 s at 20
+// requests/s), while in turn the first server's FailoverIPs, and the VMs and
+// routers that wait on them, can proceed after a fifth of that. Source
+// announces each completed first observation, and every refresh that found
+// the server changed, so that FailoverIPs need not wait for their own next
+// pass to see it.
 type Observer struct {
 	clients *Clients
 	opts    ObserverOptions
@@ -115,10 +131,22 @@ type Observer struct {
 
 	mu      sync.Mutex
 	servers map[string]*serverState
+	// turns serializes first observations per credential (Credentials.Key).
+	turns map[string]chan struct{}
+	subs  []chan<- event.TypedGenericEvent[ServerObserved]
 
 	refreshes atomic.Int64
 	hits      atomic.Int64
 	waiting   atomic.Int64
+	queued    atomic.Int64
+}
+
+// ServerObserved announces that what OVH shows of a server may have changed
+// for its FailoverIPs: its first observation ended (successfully or not),
+// or a refresh found its IPs, virtual MACs or network specification
+// different from the previous observation.
+type ServerObserved struct {
+	Server string
 }
 
 // serverState is the cache of one (credential, server).
@@ -134,6 +162,10 @@ type serverState struct {
 	invalidated  map[string]uint64 // MAC -> generation at which it was invalidated
 	cursor       int
 	lastUsed     time.Time
+	// lastErr is the failure of a first observation, answered to
+	// TrySnapshot callers until FirstRetry has passed since lastErrAt.
+	lastErr   error
+	lastErrAt time.Time
 }
 
 // NewObserver observes through the clients of pool.
@@ -150,10 +182,13 @@ func NewObserver(pool *Clients, opts ObserverOptions) *Observer {
 	if opts.IdleTTL == 0 {
 		opts.IdleTTL = time.Hour
 	}
+	if opts.FirstRetry == 0 {
+		opts.FirstRetry = 5 * time.Second
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Observer{clients: pool, opts: opts, servers: map[string]*serverState{}}
+	return &Observer{clients: pool, opts: opts, servers: map[string]*serverState{}, turns: map[string]chan struct{}{}}
 }
 
 // Snapshot returns what OVH says about a server, at most maxAge old. A
@@ -168,9 +203,88 @@ func (o *Observer) Snapshot(ctx context.Context, creds Credentials, server strin
 		return ServerSnapshot{}, err
 	}
 	key := creds.Key() + "/" + server
-	now := o.opts.Now()
+	snap, flight, ok := o.cached(key, maxAge)
+	if ok {
+		o.hits.Add(1)
+		return snap, nil
+	}
 
+	o.waiting.Add(1)
+	defer o.waiting.Add(-1)
+	select {
+	case r := <-o.start(ctx, client, creds.Key(), key, server, flight):
+		if r.Err != nil {
+			return ServerSnapshot{}, r.Err
+		}
+		return r.Val.(ServerSnapshot).clone(), nil
+	case <-ctx.Done():
+		return ServerSnapshot{}, cause.New(cause.Unreachable, "ovh", "Snapshot", "gave up waiting for the observation of "+server, ctx.Err())
+	}
+}
+
+// TrySnapshot is Snapshot for callers that must not wait for a server's
+// first observation: a controller worker blocked on it would hold up every
+// other object meanwhile. For a server never observed it starts the
+// observation (or leaves the one in flight) and returns ok=false at once;
+// Source announces when it is over. Within FirstRetry of a failed first
+// observation it returns that failure instead. For a server observed
+// before, it is Snapshot.
+func (o *Observer) TrySnapshot(ctx context.Context, creds Credentials, server string, maxAge time.Duration) (snap ServerSnapshot, ok bool, err error) {
+	client, err := o.clients.Get(creds)
+	if err != nil {
+		return ServerSnapshot{}, false, err
+	}
+	if err := required("Snapshot", "server", server); err != nil {
+		return ServerSnapshot{}, false, err
+	}
+	key := creds.Key() + "/" + server
 	o.mu.Lock()
+	st := o.state(key, o.opts.Now())
+	observed := !st.snap.ObservedAt.IsZero()
+	var failed error
+	if st.lastErr != nil && o.opts.Now().Sub(st.lastErrAt) < o.opts.FirstRetry {
+		failed = st.lastErr
+	}
+	flight := key + "#" + strconv.FormatUint(st.gen, 10)
+	o.mu.Unlock()
+	switch {
+	case observed:
+		snap, err = o.Snapshot(ctx, creds, server, maxAge)
+		return snap, err == nil, err
+	case failed != nil:
+		return ServerSnapshot{}, false, failed
+	}
+	o.start(ctx, client, creds.Key(), key, server, flight)
+	return ServerSnapshot{}, false, nil
+}
+
+// Source turns announcements (ServerObserved) into reconcile requests
+// through mapFn, typically the FailoverIPs routed to the server, for
+// builder.WatchesRawSource.
+func (o *Observer) Source(mapFn handler.TypedMapFunc[ServerObserved, reconcile.Request]) source.Source {
+	ch := make(chan event.TypedGenericEvent[ServerObserved], 1024)
+	o.mu.Lock()
+	o.subs = append(o.subs, ch)
+	o.mu.Unlock()
+	return source.Channel(ch, handler.TypedEnqueueRequestsFromMapFunc(mapFn))
+}
+
+// cached returns the server's snapshot if it is at most maxAge old and
+// current, or else the key of the refresh to share.
+func (o *Observer) cached(key string, maxAge time.Duration) (snap ServerSnapshot, flight string, ok bool) {
+	now := o.opts.Now()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	st := o.state(key, now)
+	if !st.snap.ObservedAt.IsZero() && st.snapGen == st.gen && now.Sub(st.snap.ObservedAt) < maxAge {
+		return st.snap.clone(), "", true
+	}
+	return ServerSnapshot{}, key + "#" + strconv.FormatUint(st.gen, 10), false
+}
+
+// state returns the server's state, creating it, and forgets idle servers.
+// o.mu must be held.
+func (o *Observer) state(key string, now time.Time) *serverState {
 	for k, st := range o.servers {
 		if now.Sub(st.lastUsed) > o.opts.IdleTTL {
 			delete(o.servers, k)
@@ -182,33 +296,72 @@ func (o *Observer) Snapshot(ctx context.Context, creds Credentials, server strin
 		o.servers[key] = st
 	}
 	st.lastUsed = now
-	if !st.snap.ObservedAt.IsZero() && st.snapGen == st.gen && now.Sub(st.snap.ObservedAt) < maxAge {
-		snap := st.snap.clone()
-		o.mu.Unlock()
-		o.hits.Add(1)
-		return snap, nil
-	}
-	flight := key + "#" + strconv.FormatUint(st.gen, 10)
-	o.mu.Unlock()
+	return st
+}
 
-	o.waiting.Add(1)
-	defer o.waiting.Add(-1)
-	ch := o.flights.DoChan(flight, func() (any, error) {
+// start joins the refresh named flight, starting it if none runs.
+func (o *Observer) start(ctx context.Context, c Client, credKey, key, server, flight string) <-chan singleflight.Result {
+	return o.flights.DoChan(flight, func() (any, error) {
 		o.refreshes.Add(1)
 		// The refresh serves every caller that joins it: it must not die
 		// with the one that happened to start it.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.opts.RefreshTimeout)
 		defer cancel()
-		return o.refresh(rctx, client, key, server)
-	})
-	select {
-	case r := <-ch:
-		if r.Err != nil {
-			return ServerSnapshot{}, r.Err
+		snap, changed, err := o.refresh(rctx, c, credKey, key, server)
+		if err != nil {
+			changed = o.firstFailed(key, err)
 		}
-		return r.Val.(ServerSnapshot).clone(), nil
+		if changed {
+			o.announce(rctx, ServerObserved{Server: server})
+		}
+		return snap, err
+	})
+}
+
+// firstFailed records the failure of a first observation for TrySnapshot
+// and reports whether it was one.
+func (o *Observer) firstFailed(key string, err error) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	st := o.servers[key]
+	if st == nil || !st.snap.ObservedAt.IsZero() {
+		return false
+	}
+	st.lastErr, st.lastErrAt = err, o.opts.Now()
+	return true
+}
+
+// announce tells every Source. It waits for room rather than drop: a lost
+// announcement would leave FailoverIPs waiting for their next pass.
+func (o *Observer) announce(ctx context.Context, e ServerObserved) {
+	o.mu.Lock()
+	subs := slices.Clone(o.subs)
+	o.mu.Unlock()
+	for _, ch := range subs {
+		select {
+		case ch <- event.TypedGenericEvent[ServerObserved]{Object: e}:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// firstTurn waits for the credential's turn to run a first observation.
+func (o *Observer) firstTurn(ctx context.Context, credKey string) (release func(), err error) {
+	o.mu.Lock()
+	turn := o.turns[credKey]
+	if turn == nil {
+		turn = make(chan struct{}, 1)
+		o.turns[credKey] = turn
+	}
+	o.mu.Unlock()
+	o.queued.Add(1)
+	defer o.queued.Add(-1)
+	select {
+	case turn <- struct{}{}:
+		return func() { <-turn }, nil
 	case <-ctx.Done():
-		return ServerSnapshot{}, cause.New(cause.Unreachable, "ovh", "Snapshot", "gave up waiting for the observation of "+server, ctx.Err())
+		return nil, cause.New(cause.Unreachable, "ovh", "Snapshot", "gave up waiting for other servers' first observations", ctx.Err())
 	}
 }
 
@@ -235,14 +388,26 @@ type ObserverStats struct {
 	Refreshes int64 // refreshes run (each a round of OVH calls)
 	CacheHits int64 // Snapshot calls answered from the cache
 	Waiting   int64 // callers currently waiting for a refresh
+	// Queued counts first observations waiting for their credential's turn.
+	Queued int64
 }
 
 // Stats returns the current counters.
 func (o *Observer) Stats() ObserverStats {
-	return ObserverStats{Refreshes: o.refreshes.Load(), CacheHits: o.hits.Load(), Waiting: o.waiting.Load()}
+	return ObserverStats{Refreshes: o.refreshes.Load(), CacheHits: o.hits.Load(), Waiting: o.waiting.Load(), Queued: o.queued.Load()}
 }
 
-func (o *Observer) refresh(ctx context.Context, c Client, key, server string) (ServerSnapshot, error) {
+func (o *Observer) refresh(ctx context.Context, c Client, credKey, key, server string) (snap ServerSnapshot, changed bool, err error) {
+	o.mu.Lock()
+	first := o.servers[key] == nil || o.servers[key].snap.ObservedAt.IsZero()
+	o.mu.Unlock()
+	if first {
+		release, err := o.firstTurn(ctx, credKey)
+		if err != nil {
+			return ServerSnapshot{}, false, err
+		}
+		defer release()
+	}
 	started := o.opts.Now()
 	o.mu.Lock()
 	st := o.servers[key]
@@ -266,13 +431,13 @@ func (o *Observer) refresh(ctx context.Context, c Client, key, server string) (S
 	if networkAt.IsZero() || started.Sub(networkAt) >= o.opts.NetworkMaxAge {
 		n, err := c.ServerNetwork(ctx, server)
 		if err != nil {
-			return ServerSnapshot{}, err
+			return ServerSnapshot{}, false, err
 		}
 		network, networkAt = n, started
 	}
 	ips, err := c.ServerIPs(ctx, server)
 	if err != nil {
-		return ServerSnapshot{}, err
+		return ServerSnapshot{}, false, err
 	}
 	var macs []string
 	if network.VMACSupported {
@@ -281,7 +446,7 @@ func (o *Observer) refresh(ctx context.Context, c Client, key, server string) (S
 			network.VMACSupported, macs, err = false, nil, nil
 		}
 		if err != nil {
-			return ServerSnapshot{}, err
+			return ServerSnapshot{}, false, err
 		}
 	}
 	slices.Sort(macs)
@@ -314,12 +479,12 @@ func (o *Observer) refresh(ctx context.Context, c Client, key, server string) (S
 			continue
 		}
 		if err != nil {
-			return ServerSnapshot{}, err
+			return ServerSnapshot{}, false, err
 		}
 		details[m] = v
 	}
 
-	snap := ServerSnapshot{Server: server, Network: network, IPs: ips, ObservedAt: started}
+	snap = ServerSnapshot{Server: server, Network: network, IPs: ips, ObservedAt: started}
 	slices.Sort(snap.IPs)
 	for _, m := range macs {
 		if v, ok := details[m]; ok {
@@ -332,8 +497,10 @@ func (o *Observer) refresh(ctx context.Context, c Client, key, server string) (S
 	if gen < st.snapGen {
 		// A refresh started after an Invalidate finished first: its view is
 		// newer than ours, keep it.
-		return snap.clone(), nil
+		return snap.clone(), false, nil
 	}
+	changed = st.snap.ObservedAt.IsZero() || !sameObservation(st.snap, snap)
+	st.lastErr = nil
 	st.network, st.networkAt = network, networkAt
 	st.details = details
 	for m, g := range st.invalidated {
@@ -343,5 +510,13 @@ func (o *Observer) refresh(ctx context.Context, c Client, key, server string) (S
 	}
 	st.cursor = cursor
 	st.snap, st.snapGen = snap, gen
-	return snap.clone(), nil
+	return snap.clone(), changed, nil
+}
+
+// sameObservation reports whether two snapshots of a server say the same.
+func sameObservation(a, b ServerSnapshot) bool {
+	return a.Network == b.Network && slices.Equal(a.IPs, b.IPs) &&
+		slices.EqualFunc(a.VirtualMACs, b.VirtualMACs, func(x, y VirtualMAC) bool {
+			return x.MAC == y.MAC && x.Type == y.Type && slices.Equal(x.IPs, y.IPs)
+		})
 }

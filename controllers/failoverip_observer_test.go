@@ -1,0 +1,64 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	v1 "github.com/ovhbridge/ovhbridge-operator/api/v1alpha1"
+	ovhsim "github.com/ovhbridge/ovhbridge-operator/test/sim/ovh"
+)
+
+func hourly(f *v1.FailoverIP) { f.Spec.OVH.SyncInterval = &metav1.Duration{Duration: time.Hour} }
+
+// A FailoverIP whose server is being observed for the first time does not
+// hold a worker until the observation ends: it says what it waits for, and
+// the Observer's announcement brings it back at once, not its syncInterval.
+func TestFailoverIPWaitsForItsServersFirstObservationWithoutBlocking(t *testing.T) {
+	e := &ovhEnv{sim: startOVHSim(t, ovhsim.Options{}), ns: testNamespace(t)}
+	if err := k8sClient.Create(context.Background(), ovhSecret(e.ns, "ovh", e.sim.Endpoint(), appSecret)); err != nil {
+		t.Fatal(err)
+	}
+	release := e.sim.Hold(ovhsim.RouteVMACList)
+	defer release()
+	e.startOperator(t)
+	f := e.fip("router-wan", wanIP, "vyatta", hourly)
+	create(t, f)
+	eventually(t, 10*time.Second, "Ready says what it waits for", func() error {
+		if err := conditionIs(f, v1.TypeReady, metav1.ConditionUnknown, v1.ReasonFirstObservation)(); err != nil {
+			return err
+		}
+		if msg := condMessage(f, v1.TypeReady); !strings.Contains(msg, "first observation of server "+esxServer) {
+			return fmt.Errorf("Ready message %q", msg)
+		}
+		return nil
+	})
+	if n := e.sim.Held(ovhsim.RouteVMACList); n != 1 {
+		t.Fatalf("%d observations held at OVH, want the one", n)
+	}
+	release()
+	eventually(t, 10*time.Second, "Ready once the observation ends (syncInterval is 1h)",
+		conditionIs(f, v1.TypeReady, metav1.ConditionTrue, ""))
+}
+
+// A refresh made for one FailoverIP that finds the server changed wakes the
+// others routed there: one with an hourly syncInterval sees its IP moved
+// away as soon as a neighbour with a short one does.
+func TestFailoverIPWokenByANeighboursRefresh(t *testing.T) {
+	e := newOVHEnv(t, ovhsim.Options{})
+	watcher := e.fip("router-wan", wanIP, "vyatta", observeOnly) // syncInterval 1s
+	sleeper := e.fip("web-wan", webIP, "", observeOnly, hourly)
+	create(t, watcher, sleeper)
+	for _, f := range []*v1.FailoverIP{watcher, sleeper} {
+		eventually(t, 10*time.Second, f.Name+" Ready", conditionIs(f, v1.TypeReady, metav1.ConditionTrue, ""))
+	}
+	if err := e.sim.MoveIP(webIP, otherServer); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the hourly FailoverIP reports the move",
+		conditionIs(sleeper, v1.TypeReady, metav1.ConditionFalse, v1.ReasonRoutedElsewhere))
+}

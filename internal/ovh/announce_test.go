@@ -1,0 +1,166 @@
+package ovh_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/util/workqueue"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/ovhbridge/ovhbridge-operator/internal/cause"
+	"github.com/ovhbridge/ovhbridge-operator/internal/ovh"
+	ovhsim "github.com/ovhbridge/ovhbridge-operator/test/sim/ovh"
+)
+
+// announcements starts obs's Source the way a controller does and records
+// every announcement, in order.
+func announcements(t *testing.T, obs *ovh.Observer) func() []string {
+	t.Helper()
+	var mu sync.Mutex
+	var seen []string
+	src := obs.Source(func(_ context.Context, e ovh.ServerObserved) []reconcile.Request {
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, e.Server)
+		return nil
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	q := workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[reconcile.Request]())
+	t.Cleanup(q.ShutDown)
+	if err := src.Start(ctx, q); err != nil {
+		t.Fatal(err)
+	}
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), seen...)
+	}
+}
+
+func equal(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// A controller worker must not wait for a server's first observation: it
+// gets ok=false at once, and the announcement says when to come back.
+func TestTrySnapshotDoesNotWaitForAFirstObservation(t *testing.T) {
+	sim := startSim(t, ovhsim.Options{})
+	clock := newFakeNow()
+	obs := ovh.NewObserver(ovh.NewClients(fastOptions()), ovh.ObserverOptions{Now: clock.Now})
+	seen := announcements(t, obs)
+	creds := signedCreds(sim)
+
+	release := sim.Hold(ovhsim.RouteVMACList)
+	if _, ok, err := obs.TrySnapshot(context.Background(), creds, esx, time.Minute); ok || err != nil {
+		t.Fatalf("first TrySnapshot = ok %v, err %v; want not ok, no error", ok, err)
+	}
+	waitFor(t, "the observation reaches OVH", func() bool { return sim.Held(ovhsim.RouteVMACList) == 1 })
+	if _, ok, err := obs.TrySnapshot(context.Background(), creds, esx, time.Minute); ok || err != nil {
+		t.Fatalf("TrySnapshot during the observation = ok %v, err %v", ok, err)
+	}
+	release()
+	waitFor(t, "the first observation is announced", func() bool { return equal(seen(), []string{esx}) })
+	snap, ok, err := obs.TrySnapshot(context.Background(), creds, esx, time.Minute)
+	if !ok || err != nil {
+		t.Fatalf("TrySnapshot after the announcement = ok %v, err %v", ok, err)
+	}
+	if vm, found := snap.VirtualMACFor(wanIP); !found || vm.MAC != wanMAC {
+		t.Fatalf("snapshot = %+v", snap)
+	}
+	if n := sim.CallCount(ovhsim.RouteIPList); n != 1 {
+		t.Fatalf("%d IP list calls, want the one shared observation", n)
+	}
+
+	// A refresh that finds nothing new is not news; one that does is. The
+	// first observation of another server comes between the two: the
+	// announcements arrive in order, so once it is seen, an announcement
+	// of the quiet refresh would have been seen too.
+	clock.Advance(time.Minute)
+	if _, err := obs.Snapshot(context.Background(), creds, esx, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := obs.Snapshot(context.Background(), creds, other, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the other server's first observation is announced", func() bool { return len(seen()) >= 2 })
+	if got := seen(); !equal(got, []string{esx, other}) {
+		t.Fatalf("announcements = %v, want [%s %s]: a refresh that changed nothing was announced", got, esx, other)
+	}
+	if err := sim.MoveIP(webIP, other); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Minute)
+	if _, err := obs.Snapshot(context.Background(), creds, esx, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the change is announced", func() bool { return equal(seen(), []string{esx, other, esx}) })
+}
+
+// First observations of one credential's servers run in turn: sharing the
+// rate limit in parallel, each would end only when all do.
+func TestFirstObservationsTakeTurnsPerCredential(t *testing.T) {
+	sim := startSim(t, ovhsim.Options{})
+	obs := ovh.NewObserver(ovh.NewClients(fastOptions()), ovh.ObserverOptions{})
+	seen := announcements(t, obs)
+	creds := signedCreds(sim)
+
+	release := sim.Hold(ovhsim.RouteServerNetwork)
+	for _, server := range []string{esx, other} {
+		if _, ok, err := obs.TrySnapshot(context.Background(), creds, server, time.Minute); ok || err != nil {
+			t.Fatalf("%s: ok %v, err %v", server, ok, err)
+		}
+	}
+	waitFor(t, "one observation at OVH, the other queued behind it", func() bool {
+		return sim.Held(ovhsim.RouteServerNetwork) == 1 && obs.Stats().Queued == 1
+	})
+	release()
+	waitFor(t, "both observations announced", func() bool { return len(seen()) == 2 })
+	for _, server := range []string{esx, other} {
+		if _, ok, err := obs.TrySnapshot(context.Background(), creds, server, time.Minute); !ok || err != nil {
+			t.Fatalf("%s after its announcement: ok %v, err %v", server, ok, err)
+		}
+	}
+}
+
+// A failed first observation is announced and answered to callers, who
+// report it; after FirstRetry the next caller starts another.
+func TestTrySnapshotReportsAFailedFirstObservation(t *testing.T) {
+	sim := startSim(t, ovhsim.Options{})
+	clock := newFakeNow()
+	obs := ovh.NewObserver(ovh.NewClients(fastOptions()), ovh.ObserverOptions{Now: clock.Now, FirstRetry: time.Minute})
+	seen := announcements(t, obs)
+	creds := signedCreds(sim)
+
+	sim.InjectFault(ovhsim.RouteIPList, ovhsim.Fault{Status: 403, Body: `{"class":"Client::Forbidden","message":"This call has not been granted"}`, Count: 1})
+	if _, ok, err := obs.TrySnapshot(context.Background(), creds, esx, time.Minute); ok || err != nil {
+		t.Fatalf("ok %v, err %v", ok, err)
+	}
+	waitFor(t, "the failure is announced", func() bool { return len(seen()) == 1 })
+	for range 2 {
+		if _, ok, err := obs.TrySnapshot(context.Background(), creds, esx, time.Minute); ok || !cause.Is(err, cause.CredentialsInvalid) {
+			t.Fatalf("within FirstRetry: ok %v, err %v; want the observation's failure", ok, err)
+		}
+	}
+	if n := sim.CallCount(ovhsim.RouteIPList); n != 1 {
+		t.Fatalf("%d IP list calls within FirstRetry, want 1", n)
+	}
+	clock.Advance(time.Minute)
+	if _, ok, err := obs.TrySnapshot(context.Background(), creds, esx, time.Minute); ok || err != nil {
+		t.Fatalf("after FirstRetry: ok %v, err %v; want a new observation started", ok, err)
+	}
+	waitFor(t, "the second observation is announced", func() bool { return len(seen()) == 2 })
+	if _, ok, err := obs.TrySnapshot(context.Background(), creds, esx, time.Minute); !ok || err != nil {
+		t.Fatalf("after the second observation: ok %v, err %v", ok, err)
+	}
+}
