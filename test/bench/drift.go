@@ -45,10 +45,10 @@ type failure struct {
 // failures are the three kinds of drift. The drift topology has three
 // failover IPs per trial so that no trial's object is touched by another
 // kind's trial: BridgedVM trial i breaks bvm-i (whose MAC comes from fip-i),
-// FailoverIP trial i moves fip-(n+i) (alone on its server among the moved
-// ones, and used by an unmeasured BridgedVM), router trial i breaks rtc-i
-// (whose WAN is fip-(2n+i)). Otherwise the FailoverIP watch of the other
-// two kinds would wake a polling object early and flatter the figures.
+// FailoverIP trial i moves fip-(n+i) (used by an unmeasured BridgedVM),
+// router trial i breaks rtc-i (whose WAN is fip-(2n+i)). Otherwise the
+// FailoverIP watch of the other two kinds would wake a polling object early
+// and flatter the figures.
 func (e *env) failures() []failure {
 	t, n := e.top, e.b.trials
 	return []failure{
@@ -82,7 +82,7 @@ func (e *env) failures() []failure {
 // OVH and router intervals, then, on the same world and objects, with events
 // off and every interval at b.pollInterval (a Crossplane-style provider).
 func (b *bench) drift(ctx context.Context) ([]trialSet, error) {
-	top := topology{Servers: b.trials, IPs: 3 * b.trials, Routers: b.trials, Namespace: "drift",
+	top := topology{Servers: b.servers, IPs: 3 * b.trials, Routers: b.trials, Namespace: "drift",
 		OVHSync: b.shortInterval, RouterHealth: b.shortInterval}
 	b.logf("drift: %d trials of each failure", b.trials)
 	e, err := b.startEnv(ctx, top, world.Options{OVHMoveDuration: time.Second})

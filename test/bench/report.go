@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 )
@@ -187,7 +188,9 @@ func (r *results) renderCost(w func(string, ...any)) {
 	w("| 2f | router calls | %d routers, health.interval %s | per router per interval: %.2f SSH connections, %.2f SSH sessions (exec), %.2f commands | | |\n",
 		b.routers, c.Interval, per(float64(rc["ssh.connect"]), float64(b.routers)), per(float64(rc["ssh.exec"]), float64(b.routers)),
 		per(float64(cmds), float64(b.routers)))
-	w("| 2g | operator CPU at steady state | all %d objects Ready | %.1f%% of one core (%s CPU over %s) | | |\n",
+	w("| 2g | Kubernetes API requests by the operator | same window | %s per interval (%s) | | |\n",
+		perMethod(c.Kube, c.Intervals), "GET: Secrets, read uncached on every pass; PATCH: status; POST: Events")
+	w("| 2h | operator CPU at steady state | all %d objects Ready | %.1f%% of one core (%s CPU over %s) | | |\n",
 		top.Objects, 100*c.CPU.Seconds()/c.Window.Seconds(), secs(c.CPU), c.Window.Round(time.Second))
 }
 
@@ -202,8 +205,9 @@ func (r *results) renderScale(w func(string, ...any)) {
 			cond = fmt.Sprintf("same, %s injected per call in all three simulators", s.Latency)
 			target, met = "", ""
 		}
-		w("| %s | apply → all %d objects Ready | %s | %s (the kubectl apply itself: %s); operator CPU %s | %s | %s |\n",
-			row, s.Objects, cond, secs(s.ToReady), secs(s.Apply), secs(s.AtReady.CPU), target, met)
+		w("| %s | apply → all %d objects Ready | %s | %s (the kubectl apply itself: %s; last FailoverIP / BridgedVM / RouterConfig Ready at %s); operator CPU %s, %s Kubernetes API requests | %s | %s |\n",
+			row, s.Objects, cond, secs(s.ToReady), secs(s.Apply), lastReady(s.KindReady), secs(s.AtReady.CPU),
+			perMethod(s.Kube, 1), target, met)
 		peak = max(peak, s.End.PeakRSS, s.AtReady.PeakRSS)
 	}
 	if len(r.scale) > 0 {
@@ -234,7 +238,7 @@ func (r *results) renderNotes(w func(string, ...any)) {
 			"the operator repairs each (a power cycle, a move back, a route replace) before the mode ends. "+
 			"Percentiles are nearest-rank. The drift world has %d servers, %d FailoverIPs, %d BridgedVMs and %d routers: "+
 			"no object under trial shares a FailoverIP with a trial of another kind, so no trial wakes another early.\n",
-			b.trials, time.Duration(b.trials)*b.spacing, b.spacing, b.trials, 3*b.trials, 3*b.trials, b.trials)
+			b.trials, time.Duration(b.trials)*b.spacing, b.spacing, b.servers, 3*b.trials, 3*b.trials, b.trials)
 		var reasons []string
 		for _, t := range r.drift {
 			var rs []string
@@ -247,7 +251,7 @@ func (r *results) renderNotes(w func(string, ...any)) {
 	}
 	for _, s := range r.scale {
 		if c := s.Cost; c != nil {
-			w("- Steady state (2a–2g): counters reset one interval after all objects were Ready, read %s later. OVH calls by route: %s. "+
+			w("- Steady state (2a–2h): counters reset one interval after all objects were Ready, read %s later. OVH calls by route: %s. "+
 				"ESXi calls by method: %s. Router calls (all routers): %s.\n",
 				c.Window.Round(time.Second), counts(c.OVH), counts(c.ESXi), counts(c.Router))
 		}
@@ -265,6 +269,28 @@ func (r *results) renderNotes(w func(string, ...any)) {
 	}
 	w("- Apply → Ready (3a, 3b) runs from the start of `kubectl apply` (one multi-document manifest; the Secrets were applied " +
 		"before) to the watch event that made the last object Ready for its current generation.\n")
+}
+
+// perMethod formats request counts divided by n, largest first.
+func perMethod(m map[string]int, n float64) string {
+	keys := sortedKeys(m)
+	slices.SortStableFunc(keys, func(a, b string) int { return m[b] - m[a] })
+	var out []string
+	for _, k := range keys {
+		out = append(out, fmt.Sprintf("%.0f %s", float64(m[k])/n, k))
+	}
+	if len(out) == 0 {
+		return "none"
+	}
+	return strings.Join(out, ", ")
+}
+
+func lastReady(m map[string][2]time.Duration) string {
+	var out []string
+	for _, k := range []string{kindFIP, kindBVM, kindRTC} {
+		out = append(out, secs(m[k][1]))
+	}
+	return strings.Join(out, " / ")
 }
 
 func counts[V int | int64](m map[string]V) string {

@@ -21,8 +21,11 @@ type scaleResult struct {
 	Apply   time.Duration // the kubectl apply itself
 	ToReady time.Duration // kubectl apply started → the last object Ready
 	AtReady usage         // operator's peak RSS and CPU when all were Ready
-	End     usage         // the same when the operator was stopped
-	Cost    *costResult   // steady state, measured after the zero-latency run
+	// Kube counts the operator's Kubernetes API requests by method from its
+	// start until all were Ready.
+	Kube map[string]int
+	End  usage       // the same when the operator was stopped
+	Cost *costResult // steady state, measured after the zero-latency run
 	// KindReady is, per kind, when half and when all of its objects had
 	// become Ready, from the start of the apply.
 	KindReady map[string][2]time.Duration
@@ -41,7 +44,8 @@ type costResult struct {
 	Router    map[string]int // summed over the routers
 	// ESXiLogins counts SessionManager.Login over the whole run.
 	ESXiLogins int64
-	CPU        time.Duration // operator CPU time during the window
+	CPU        time.Duration  // operator CPU time during the window
+	Kube       map[string]int // the operator's Kubernetes API requests by method
 }
 
 // esxiBaseMethods are the SOAP methods a govmomi client may call. The
@@ -95,6 +99,9 @@ func (b *bench) scale(ctx context.Context, latency time.Duration, esxiMethods []
 	if res.AtReady, err = e.usage(); err != nil {
 		return res, err
 	}
+	if res.Kube, err = kubeRequests(e.op.MetricsAddr); err != nil {
+		return res, err
+	}
 	b.logf("%s: all Ready %.1fs after the apply started (kubectl apply took %.1fs); half/all Ready per kind: %s",
 		label, res.ToReady.Seconds(), res.Apply.Seconds(), kindReadyText(res.KindReady))
 	if e.pprofAddr != "" {
@@ -134,6 +141,10 @@ func (e *env) steadyState(ctx context.Context, logins int64) (*costResult, error
 	if err != nil {
 		return nil, err
 	}
+	kubeBefore, err := kubeRequests(e.op.MetricsAddr)
+	if err != nil {
+		return nil, err
+	}
 	start := time.Now()
 	if err := sleep(ctx, time.Duration(b.costIntervals)*b.costInterval); err != nil {
 		return nil, err
@@ -146,12 +157,12 @@ func (e *env) steadyState(ctx context.Context, logins int64) (*costResult, error
 		return nil, err
 	}
 	c.CPU = after.CPU - before.CPU
-	c.Router = map[string]int{}
-	for k, v := range e.routerCalls() {
-		if d := v - routerBefore[k]; d > 0 {
-			c.Router[k] = d
-		}
+	kubeAfter, err := kubeRequests(e.op.MetricsAddr)
+	if err != nil {
+		return nil, err
 	}
+	c.Kube = subtract(kubeAfter, kubeBefore)
+	c.Router = subtract(e.routerCalls(), routerBefore)
 	// Nothing may have drifted meanwhile: the counts are of a quiet world.
 	for _, k := range e.keys() {
 		if !e.tr.current(k).ready() {
