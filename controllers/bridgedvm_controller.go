@@ -10,10 +10,14 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	v1 "github.com/ovhbridge/ovhbridge-operator/api/v1alpha1"
@@ -111,7 +115,8 @@ func (r *BridgedVMReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Man
 	}
 	b := newBuilder(mgr, "bridgedvm", &v1.BridgedVM{}, opts)
 	b = watchSecrets(b, c, &v1.BridgedVMList{})
-	b = b.Watches(&v1.FailoverIP{}, enqueueUsers(c, &v1.BridgedVMList{}, indexFailoverIP))
+	b = b.Watches(&v1.FailoverIP{}, enqueueUsers(c, &v1.BridgedVMList{}, indexFailoverIP),
+		builder.WithPredicates(predicate.Funcs{UpdateFunc: macUpdate}))
 	if !r.PollOnly {
 		b = b.WatchesRawSource(r.ESXi.Source(r.requestsFor))
 	}
@@ -123,6 +128,30 @@ func (r *BridgedVMReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Man
 		}
 		return res, err
 	}))
+}
+
+// macUpdate passes the FailoverIP updates a BridgedVM reads: the MAC, or —
+// while there is none — Ready, which the BridgedVM quotes to say what it
+// waits for. A move, a task in flight or a drift report of the FailoverIP
+// changes neither, and re-reading the VM for them loads the host for
+// nothing (a FailoverIP goes through several statuses per repair).
+func macUpdate(e event.UpdateEvent) bool {
+	old, okOld := e.ObjectOld.(*v1.FailoverIP)
+	cur, okNew := e.ObjectNew.(*v1.FailoverIP)
+	switch {
+	case !okOld || !okNew:
+		return true
+	case old.Status.MACAddress != cur.Status.MACAddress:
+		return true
+	case cur.Status.MACAddress != "":
+		return false
+	}
+	was := meta.FindStatusCondition(old.Status.Conditions, v1.TypeReady)
+	is := meta.FindStatusCondition(cur.Status.Conditions, v1.TypeReady)
+	if was == nil || is == nil {
+		return was != is
+	}
+	return was.Status != is.Status || was.Reason != is.Reason || was.Message != is.Message
 }
 
 // endpointRegistry remembers which ESXi endpoint each BridgedVM last synced

@@ -179,6 +179,20 @@ func (r *FailoverIPReconciler) Sync(ctx context.Context, f *v1.FailoverIP, save 
 		return 0, err
 	}
 	findings := drift.FailoverIP(st)
+	if drift.HasReason(findings, drift.ReasonVirtualMACMissing) && !conditionReason(f, v1.TypeVirtualMACAssigned, v1.ReasonVirtualMACMissing) {
+		// OVH lists a server's IPs and its virtual MACs in two calls: an IP
+		// moved away between them (its virtual MAC goes with it) looks routed
+		// here without one. A newly missing MAC is looked at once more before
+		// it is reported or created; one seen missing before is confirmed.
+		r.Observer.Invalidate(s.creds, f.Spec.Server)
+		if s.snap, err = r.Observer.Snapshot(ctx, s.creds, f.Spec.Server, 0); err != nil {
+			return 0, err
+		}
+		if st, err = s.observe(ctx); err != nil {
+			return 0, err
+		}
+		findings = drift.FailoverIP(st)
+	}
 	if s.manage && len(findings) > 0 && !s.failedForThisGeneration(findings[0]) {
 		// The drift goes into the status with the write's recorded intent,
 		// so watchers see it before the OVH call, not after.
@@ -546,6 +560,12 @@ func (s *fipSession) report(st drift.FailoverIPState, findings []drift.Finding) 
 	}
 	summarizeReady(f, []string{v1.TypeRouted, v1.TypeVirtualMACAssigned},
 		fmt.Sprintf("%s is routed to %s%s", f.Spec.IP, f.Spec.Server, macSuffix(f)))
+}
+
+// conditionReason reports whether obj's condition typ has reason.
+func conditionReason(obj managed, typ, reason string) bool {
+	c := meta.FindStatusCondition(obj.GetResourceStatus().Conditions, typ)
+	return c != nil && c.Reason == reason
 }
 
 func macSuffix(f *v1.FailoverIP) string {

@@ -62,3 +62,48 @@ func TestFailoverIPWokenByANeighboursRefresh(t *testing.T) {
 	eventually(t, 10*time.Second, "the hourly FailoverIP reports the move",
 		conditionIs(sleeper, v1.TypeReady, metav1.ConditionFalse, v1.ReasonRoutedElsewhere))
 }
+
+// OVH lists a server's IPs and its virtual MACs in two calls. An IP moved
+// away between them, its virtual MAC with it, looks routed here without a
+// MAC: the FailoverIP must look again rather than report VirtualMACMissing
+// and ask OVH to create a MAC for an IP that is not routed here.
+func TestFailoverIPTornObservationIsNotAMissingMAC(t *testing.T) {
+	w := seedOVH()
+	w.VirtualMACs = append(w.VirtualMACs, ovhsim.VirtualMAC{Server: esxServer, MAC: "00:50:56:00:00:02", Type: "vmware",
+		Addresses: []ovhsim.VirtualAddress{{IP: webIP, VirtualMachineName: "web1"}}})
+	e := newOVHEnv(t, ovhsim.Options{World: w, MoveDuration: 300 * time.Millisecond})
+	f := e.fip("web-wan", webIP, "web1")
+	create(t, f)
+	eventually(t, 10*time.Second, "Ready", conditionIs(f, v1.TypeReady, metav1.ConditionTrue, ""))
+	history := readyHistory(t, f, &v1.FailoverIPList{})
+
+	// Catch a periodic refresh between its two lists, move the IP, let it go.
+	release := e.sim.Hold(ovhsim.RouteVMACList)
+	eventually(t, 10*time.Second, "a refresh between the IP list and the MAC list", func() error {
+		if n := e.sim.Held(ovhsim.RouteVMACList); n != 1 {
+			return fmt.Errorf("%d held", n)
+		}
+		return nil
+	})
+	if err := e.sim.MoveIP(webIP, otherServer); err != nil {
+		t.Fatal(err)
+	}
+	release()
+	eventually(t, 15*time.Second, "moved back and Ready", func() error {
+		if err := conditionIs(f, v1.TypeReady, metav1.ConditionTrue, "")(); err != nil {
+			return err
+		}
+		if n := e.sim.CallCount(ovhsim.RouteIPMove); n != 1 {
+			return fmt.Errorf("%d moves", n)
+		}
+		return nil
+	})
+	for _, r := range history() {
+		if strings.HasSuffix(r, "/"+v1.ReasonVirtualMACMissing) {
+			t.Errorf("Ready went through %s: %v", r, history())
+		}
+	}
+	if n := e.sim.CallCount(ovhsim.RouteVMACCreate); n != 0 {
+		t.Errorf("%d virtual MAC creations for an IP that was only moved", n)
+	}
+}
