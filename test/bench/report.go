@@ -185,11 +185,11 @@ func (r *results) renderCost(w func(string, ...any)) {
 			cmds += v
 		}
 	}
-	w("| 2f | router calls | %d routers, health.interval %s | per router per interval: %.2f SSH connections, %.2f SSH sessions (exec), %.2f commands | | |\n",
-		b.routers, c.Interval, per(float64(rc["ssh.connect"]), float64(b.routers)), per(float64(rc["ssh.exec"]), float64(b.routers)),
-		per(float64(cmds), float64(b.routers)))
-	w("| 2g | Kubernetes API requests by the operator | same window | %s per interval (%s) | | |\n",
-		perMethod(c.Kube, c.Intervals), "GET: Secrets, read uncached on every pass; PATCH: status; POST: Events")
+	passes := float64(rc["ssh.connect"]) // one SSH connection per health check
+	w("| 2f | router calls | %d routers, health.interval %s | %.2f health checks per router per interval, each 1 SSH connection, %.1f SSH sessions (exec), %.1f commands | | |\n",
+		b.routers, c.Interval, per(passes, float64(b.routers)), float64(rc["ssh.exec"])/max(passes, 1), float64(cmds)/max(passes, 1))
+	w("| 2g | Kubernetes API requests by the operator (GET: the credentials Secret, read uncached on every pass; PATCH: status; POST: Events) | same window | %s per interval | | |\n",
+		perMethod(c.Kube, c.Intervals))
 	w("| 2h | operator CPU at steady state | all %d objects Ready | %.1f%% of one core (%s CPU over %s) | | |\n",
 		top.Objects, 100*c.CPU.Seconds()/c.Window.Seconds(), secs(c.CPU), c.Window.Round(time.Second))
 }
@@ -233,11 +233,13 @@ func (r *results) renderNotes(w func(string, ...any)) {
 	if len(r.drift) > 0 {
 		w("- Drift latency (1a–1c): from the instant before the out-of-band change (made in-process on the simulator) to the "+
 			"arrival, on the bench's own watch of the API server (a client-go informer), of the object's first status whose "+
-			"Ready is not True. Each of the %d objects per row is broken once at a random instant within one interval (so "+
-			"each change falls at an independent phase of its object's polling), all rows of a mode at the same time; "+
-			"the operator repairs each (a power cycle, a move back, a route replace) before the mode ends. "+
-			"Percentiles are nearest-rank. The drift world has %d servers, %d FailoverIPs, %d BridgedVMs and %d routers: "+
-			"no object under trial shares a FailoverIP with a trial of another kind, so no trial wakes another early.\n",
+			"Ready is not True. Each of the %d objects per row is broken once at a random instant within max(one interval, %s), "+
+			"so that each change falls at an independent phase of its object's polling and changes come no faster than one per %s "+
+			"on average; the three rows of a mode run at the same time, and the operator repairs each object (a power cycle, a move "+
+			"back, a route replace) before the mode ends. Percentiles are nearest-rank. The drift world has %d servers, "+
+			"%d FailoverIPs, %d BridgedVMs and %d routers: no object under trial shares a FailoverIP with a trial of another kind, "+
+			"so no trial wakes another early; the moved IPs share their servers, and so the operator's observation of each server, "+
+			"with the other FailoverIPs.\n",
 			b.trials, time.Duration(b.trials)*b.spacing, b.spacing, b.servers, 3*b.trials, 3*b.trials, b.trials)
 		var reasons []string
 		for _, t := range r.drift {
