@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/ovhbridge/ovhbridge-operator/api/v1alpha1"
+	"github.com/ovhbridge/ovhbridge-operator/internal/esxi"
 	"github.com/ovhbridge/ovhbridge-operator/test/world"
 )
 
@@ -31,6 +32,10 @@ type trialSet struct {
 	// Unexpected counts detections whose reason was not one of the
 	// failure's own (the object turned not-Ready for another cause).
 	Unexpected int
+	// Delivered, with -esxi-probe, runs from the change to its arrival as
+	// a VM change event at a watcher in the bench (the operator's own
+	// watcher code): the simulator's share of the BridgedVM latencies.
+	Delivered []time.Duration
 }
 
 // failure is one kind of drift the trials cause. Trial i breaks object(i).
@@ -45,10 +50,9 @@ type failure struct {
 // failures are the three kinds of drift. The drift topology has three
 // failover IPs per trial so that no trial's object is touched by another
 // kind's trial: BridgedVM trial i breaks bvm-i (whose MAC comes from fip-i),
-// FailoverIP trial i moves fip-(n+i) (used by an unmeasured BridgedVM),
-// router trial i breaks rtc-i (whose WAN is fip-(2n+i)). Otherwise the
-// FailoverIP watch of the other two kinds would wake a polling object early
-// and flatter the figures.
+// FailoverIP trial i moves fip-(n+i), router trial i breaks rtc-i (whose
+// WAN is fip-(2n+i)). Otherwise the FailoverIP watch of the other two kinds
+// would wake a polling object early and flatter the figures.
 func (e *env) failures() []failure {
 	t, n := e.top, e.b.trials
 	return []failure{
@@ -82,7 +86,10 @@ func (e *env) failures() []failure {
 // OVH and router intervals, then, on the same world and objects, with events
 // off and every interval at b.pollInterval (a Crossplane-style provider).
 func (b *bench) drift(ctx context.Context) ([]trialSet, error) {
-	top := topology{Servers: b.servers, IPs: 3 * b.trials, Routers: b.trials, Namespace: "drift",
+	// Only the BridgedVMs under trial have VMs: the simulated host re-reads
+	// every VM it is asked to watch on each change (see README), so VMs
+	// nobody breaks would only slow its change events down.
+	top := topology{Servers: b.servers, IPs: 3 * b.trials, Routers: b.trials, VMs: b.trials, Namespace: "drift",
 		OVHSync: b.shortInterval, RouterHealth: b.shortInterval}
 	b.logf("drift: %d trials of each failure", b.trials)
 	e, err := b.startEnv(ctx, top, world.Options{OVHMoveDuration: time.Second})
@@ -92,6 +99,11 @@ func (b *bench) drift(ctx context.Context) ([]trialSet, error) {
 	defer e.close()
 
 	var sets []trialSet
+	if b.esxiProbe {
+		if err := e.startProbe(ctx); err != nil {
+			return nil, err
+		}
+	}
 	if err := e.startOperator(); err != nil {
 		return nil, err
 	}
@@ -128,41 +140,24 @@ func (b *bench) drift(ctx context.Context) ([]trialSet, error) {
 			return nil, e.fail(err)
 		}
 		b.logf("drift (%s): all Ready; %d trials of each failure", m.name, b.trials)
-		var wg sync.WaitGroup
-		results := make([]trialSet, 0, 3)
-		var mu sync.Mutex
-		var firstErr error
+		// One kind after the other: each row measures its own path, not
+		// the other kinds' repairs competing for the two cores.
 		for _, f := range e.failures() {
 			if len(b.failures) > 0 && !slices.Contains(b.failures, f.kind) {
 				continue
 			}
 			interval := map[string]time.Duration{kindBVM: m.bvm, kindRTC: m.router, kindFIP: m.ovh}[f.kind]
-			wg.Go(func() {
-				set, err := e.trials(ctx, f, m.name, interval)
-				mu.Lock()
-				defer mu.Unlock()
-				results = append(results, set)
-				if err != nil && firstErr == nil {
-					firstErr = err
-				}
-			})
-		}
-		wg.Wait()
-		if firstErr != nil {
-			return nil, e.fail(firstErr)
+			set, err := e.trials(ctx, f, m.name, interval)
+			if err != nil {
+				return nil, e.fail(err)
+			}
+			sets = append(sets, set)
 		}
 		if b.profileDir != "" {
 			e.profile("metrics-drift-"+m.name, "metrics")
 		}
-		slices.SortFunc(results, func(a, b trialSet) int { return cmpKind(a.Kind, b.Kind) })
-		sets = append(sets, results...)
 	}
 	return sets, nil
-}
-
-func cmpKind(a, b string) int {
-	order := map[string]int{kindBVM: 0, kindRTC: 1, kindFIP: 2}
-	return order[a] - order[b]
 }
 
 // trials breaks every object of f's kind once, each at a random instant in
@@ -182,7 +177,8 @@ func (e *env) trials(ctx context.Context, f failure, mode string, interval time.
 	var firstErr error
 	for i := range e.b.trials {
 		wg.Go(func() {
-			d, reason, err := e.trial(ctx, f, i, time.Duration(rand.Int64N(int64(spread))), timeout)
+			d, err := e.trial(ctx, f, i, time.Duration(rand.Int64N(int64(spread))), timeout)
+			reason := d.reason
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -191,7 +187,10 @@ func (e *env) trials(ctx context.Context, f failure, mode string, interval time.
 				}
 				return
 			}
-			set.Latencies = append(set.Latencies, d)
+			set.Latencies = append(set.Latencies, d.detected)
+			if d.delivered > 0 {
+				set.Delivered = append(set.Delivered, d.delivered)
+			}
 			set.Reasons[reason]++
 			if !slices.Contains(f.reasons, reason) {
 				set.Unexpected++
@@ -203,35 +202,94 @@ func (e *env) trials(ctx context.Context, f failure, mode string, interval time.
 		return set, firstErr
 	}
 	slices.Sort(set.Latencies)
+	slices.Sort(set.Delivered)
 	e.b.logf("drift (%s): %s: p50 %.2fs p95 %.2fs; all: %v", mode, f.name, pct(set.Latencies, 50).Seconds(),
 		pct(set.Latencies, 95).Seconds(), roundAll(set.Latencies))
+	if len(set.Delivered) > 0 {
+		e.b.logf("drift (%s): %s: delivered to a watcher in the bench: %v", mode, f.name, roundAll(set.Delivered))
+	}
 	return set, nil
+}
+
+// outcome is one trial's result.
+type outcome struct {
+	detected, delivered time.Duration
+	reason              string
 }
 
 // trial is one out-of-band change and its detection; it returns once the
 // operator has repaired the object (Ready again).
-func (e *env) trial(ctx context.Context, f failure, i int, delay, timeout time.Duration) (time.Duration, string, error) {
+func (e *env) trial(ctx context.Context, f failure, i int, delay, timeout time.Duration) (outcome, error) {
+	var o outcome
 	if err := sleep(ctx, delay); err != nil {
-		return 0, "", err
+		return o, err
 	}
 	key := f.kind + "/" + f.object(i)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if !e.tr.current(key).ready() {
-		return 0, "", fmt.Errorf("%s is not Ready before the trial: %s", key, e.tr.describe(key))
+		return o, fmt.Errorf("%s is not Ready before the trial: %s", key, e.tr.describe(key))
 	}
 	start := time.Now()
 	if err := f.do(i); err != nil {
-		return 0, "", fmt.Errorf("%s: %s: %w", key, f.name, err)
+		return o, fmt.Errorf("%s: %s: %w", key, f.name, err)
 	}
 	seen, err := e.tr.first(ctx, key, start, func(r readiness) bool { return r.Status != metav1.ConditionTrue })
 	if err != nil {
-		return 0, "", fmt.Errorf("%s: %s not detected: %w", key, f.name, err)
+		return o, fmt.Errorf("%s: %s not detected: %w", key, f.name, err)
+	}
+	o.detected, o.reason = seen.At.Sub(start), seen.Reason
+	if e.probe != nil && f.kind == kindBVM {
+		if at, ok := e.probe.first(e.top.vmName(i), start); ok {
+			o.delivered = at.Sub(start)
+		}
 	}
 	if _, err := e.tr.first(ctx, key, seen.At, readiness.ready); err != nil {
-		return 0, "", fmt.Errorf("%s: %s not repaired: %w", key, f.name, err)
+		return o, fmt.Errorf("%s: %s not repaired: %w", key, f.name, err)
 	}
-	return seen.At.Sub(start), seen.Reason, nil
+	return o, nil
+}
+
+// vmProbe records when VM change events reach a watcher in the bench.
+type vmProbe struct {
+	mu   sync.Mutex
+	seen map[string][]time.Time
+}
+
+// startProbe watches the ESXi host with the operator's own watcher code.
+func (e *env) startProbe(ctx context.Context) error {
+	creds, err := esxi.CredentialsFromSecret(e.w.ESXi.SecretData())
+	if err != nil {
+		return err
+	}
+	sessions := esxi.NewSessions(esxi.Options{})
+	changes, stop := sessions.Subscribe()
+	if err := sessions.Watch(ctx, creds); err != nil {
+		stop()
+		return err
+	}
+	p := &vmProbe{seen: map[string][]time.Time{}}
+	go func() {
+		for c := range changes {
+			p.mu.Lock()
+			p.seen[c.VMName] = append(p.seen[c.VMName], time.Now())
+			p.mu.Unlock()
+		}
+	}()
+	e.probe = p
+	e.closers = append(e.closers, func() { stop(); _ = sessions.Close(context.Background()) })
+	return nil
+}
+
+func (p *vmProbe) first(vm string, since time.Time) (time.Time, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, t := range p.seen[vm] {
+		if !t.Before(since) {
+			return t, true
+		}
+	}
+	return time.Time{}, false
 }
 
 // setIntervals patches every object's polling interval (zero: leave it).

@@ -38,6 +38,8 @@ type env struct {
 	tr      *tracker
 	// pprofAddr serves the operator's pprof endpoints when profiling.
 	pprofAddr string
+	probe     *vmProbe
+	closers   []func()
 }
 
 func newScheme() *runtime.Scheme {
@@ -140,7 +142,10 @@ func (e *env) apply(manifest []byte) (time.Duration, error) {
 func (e *env) keys() []string {
 	var keys []string
 	for i := range e.top.IPs {
-		keys = append(keys, kindFIP+"/"+e.top.fipName(i), kindBVM+"/"+e.top.bvmName(i))
+		keys = append(keys, kindFIP+"/"+e.top.fipName(i))
+	}
+	for i := range e.top.vmCount() {
+		keys = append(keys, kindBVM+"/"+e.top.bvmName(i))
 	}
 	for r := range e.top.Routers {
 		keys = append(keys, kindRTC+"/"+e.top.rtcName(r))
@@ -186,6 +191,9 @@ func (e *env) close() {
 	}
 	if e.tr != nil {
 		e.tr.Close()
+	}
+	for _, c := range e.closers {
+		c()
 	}
 	for _, r := range e.routers[min(1, len(e.routers)):] {
 		r.Close() // router 0 is the world's own

@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -43,6 +44,8 @@ type bench struct {
 	out           string
 	profileDir    string
 	keepLogs      bool
+	// esxiProbe adds a watcher of the ESXi host in the bench (diagnosis).
+	esxiProbe bool
 	// failures limits the drift trials to these kinds (diagnosis).
 	failures []string
 	// operatorArgs are added to every operator start (experiments).
@@ -68,6 +71,8 @@ func main() {
 	flag.StringVar(&b.out, "out", "test/bench/RESULTS.md", "where to write the results table (empty: only print it)")
 	flag.StringVar(&b.profileDir, "profile", "", "save the operator's CPU (first 30 s after the apply) and heap profiles here")
 	flag.BoolVar(&b.keepLogs, "keep-logs", false, "keep each run's directory (operator.log, kubeconfig)")
+	flag.BoolVar(&b.esxiProbe, "esxi-probe", false, "drift: also time each vNIC change to its arrival at a watcher in the bench (the simulator's share; adds a property collector to the host)")
+	selfProfile := flag.String("self-profile", "", "write the bench process's own CPU profile (the simulators run in it) to this file")
 	failures := flag.String("failures", "", "drift: only these kinds' trials, comma-separated (FailoverIP, BridgedVM, RouterConfig)")
 	operatorArgs := flag.String("operator-args", "", "extra operator flags, space-separated (e.g. \"--max-concurrent-reconciles=8\")")
 	flag.Parse()
@@ -83,10 +88,23 @@ func main() {
 	// The bench's own watches log through controller-runtime; only the
 	// table matters here.
 	crlog.SetLogger(logr.Discard())
+	if *selfProfile != "" {
+		f, err := os.Create(*selfProfile)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+			os.Exit(1)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := b.run(ctx); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }

@@ -21,9 +21,12 @@ import (
 // operator finds already matches the spec, except for the routers, which
 // carry the seed's gateway-less default route and get repaired.
 type topology struct {
-	Servers   int // dedicated servers the failover IPs are spread over
-	IPs       int // FailoverIPs, BridgedVMs and ESXi VMs (one of each per IP)
-	Routers   int // RouterConfigs and simulated routers; they use the last IPs
+	Servers int // dedicated servers the failover IPs are spread over
+	IPs     int // FailoverIPs, BridgedVMs and ESXi VMs (one of each per IP)
+	Routers int // RouterConfigs and simulated routers; they use the last IPs
+	// VMs is how many of the IPs, from the first, have a BridgedVM and an
+	// ESXi VM; zero means all of them.
+	VMs       int
 	Namespace string
 
 	// Intervals written into the objects; zero leaves the CRD default.
@@ -100,10 +103,17 @@ func (t topology) ovhWorld() ovhsim.World {
 	return w
 }
 
+func (t topology) vmCount() int {
+	if t.VMs > 0 {
+		return min(t.VMs, t.IPs)
+	}
+	return t.IPs
+}
+
 // vms are the ESXi VMs, powered on, each with one NIC on WAN carrying its
 // failover IP's virtual MAC.
 func (t topology) vms() []esxisim.VMSpec {
-	out := make([]esxisim.VMSpec, t.IPs)
+	out := make([]esxisim.VMSpec, t.vmCount())
 	for i := range out {
 		out[i] = esxisim.VMSpec{Name: t.vmName(i), PoweredOn: true,
 			NICs: []esxisim.NICSpec{{PortGroup: esxisim.PortGroupWAN, MAC: t.mac(i)}}}
@@ -172,7 +182,7 @@ func (t topology) objects(routers []*routersim.Router) []byte {
 			"ovh":        ovhConn,
 		}))
 	}
-	for i := range t.IPs {
+	for i := range t.vmCount() {
 		esxiConn := map[string]any{"credentialsSecretRef": map[string]any{"name": "esxi-credentials"}}
 		if t.ESXiResync > 0 {
 			esxiConn["resyncInterval"] = t.ESXiResync.String()
