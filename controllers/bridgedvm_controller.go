@@ -67,7 +67,7 @@ func setupBridgedVM(ctx context.Context, mgr ctrl.Manager, opts Options, sys Sys
 		return errors.New("no ESXi session pool")
 	}
 	r := &BridgedVMReconciler{
-		Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), ESXi: sys.ESXi, TaskPoll: opts.TaskPoll,
+		Client: mgr.GetClient(), Reader: sys.secretsOr(mgr), ESXi: sys.ESXi, TaskPoll: opts.TaskPoll,
 		PollOnly: opts.DisableESXiChangeEvents,
 	}
 	return r.SetupWithManager(ctx, mgr, opts)

@@ -25,10 +25,9 @@ const (
 	indexFailoverIP = "ovhbridge.io/failoverip"
 )
 
-// readSecret returns a Secret's data straight from the API server. Secrets
-// are deliberately not cached by the manager (only their metadata is
-// watched): the operator never keeps every Secret of the cluster in memory,
-// and a rotated value is seen on the very next reconcile.
+// readSecret returns a Secret's data through r: in the operator, the shared
+// secretReader (API server when the Secret changed, memory otherwise; see
+// secrets.go), so a rotated value is seen on the very next reconcile.
 func readSecret(ctx context.Context, r client.Reader, ns, name, keysHelp string) (map[string][]byte, error) {
 	var s corev1.Secret
 	if err := r.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, &s); err != nil {

@@ -8,6 +8,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -76,6 +77,9 @@ type Systems struct {
 	OVH         *ovh.Clients
 	OVHObserver *ovh.Observer
 	ESXi        *esxi.Sessions
+
+	// secrets is shared by the controllers: one copy of each Secret.
+	secrets client.Reader
 }
 
 // NewSystems builds the default clients.
@@ -89,8 +93,9 @@ func NewSystems(ovhOpts ovh.Options, esxiOpts esxi.Options) Systems {
 
 // SetupAll registers every kind's controller with the manager.
 func SetupAll(ctx context.Context, mgr ctrl.Manager, opts Options, sys Systems) error {
+	sys.secrets = newSecretReader(mgr.GetClient(), mgr.GetAPIReader())
 	fip := &FailoverIPReconciler{
-		Client: mgr.GetClient(), Reader: mgr.GetAPIReader(),
+		Client: mgr.GetClient(), Reader: sys.secretsOr(mgr),
 		OVH: sys.OVH, Observer: sys.OVHObserver, TaskPoll: opts.TaskPoll,
 	}
 	if err := fip.SetupWithManager(ctx, mgr, opts); err != nil {
@@ -108,9 +113,18 @@ func SetupAll(ctx context.Context, mgr ctrl.Manager, opts Options, sys Systems) 
 	if err := setupBridgedVM(ctx, mgr, opts, sys); err != nil {
 		return fmt.Errorf("BridgedVM controller: %w", err)
 	}
-	rtc := &RouterConfigReconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader()}
+	rtc := &RouterConfigReconciler{Client: mgr.GetClient(), Reader: sys.secretsOr(mgr)}
 	if err := rtc.SetupWithManager(ctx, mgr, opts); err != nil {
 		return fmt.Errorf("RouterConfig controller: %w", err)
 	}
 	return nil
+}
+
+// secretsOr gives the shared Secret reader, or an uncached one when the
+// controller is set up on its own.
+func (s Systems) secretsOr(mgr ctrl.Manager) client.Reader {
+	if s.secrets != nil {
+		return s.secrets
+	}
+	return mgr.GetAPIReader()
 }
