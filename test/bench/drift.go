@@ -296,27 +296,31 @@ func (p *vmProbe) first(vm string, since time.Time) (time.Time, bool) {
 func (e *env) setIntervals(ctx context.Context, bvm, ovh, router time.Duration) error {
 	d := func(v time.Duration) *metav1.Duration { return &metav1.Duration{Duration: v} }
 	for i := range e.top.IPs {
-		if ovh > 0 {
-			f := &v1.FailoverIP{}
-			if err := e.kube.Get(ctx, client.ObjectKey{Namespace: e.top.Namespace, Name: e.top.fipName(i)}, f); err != nil {
-				return err
-			}
-			patch := client.MergeFrom(f.DeepCopy())
-			f.Spec.OVH.SyncInterval = d(ovh)
-			if err := e.kube.Patch(ctx, f, patch); err != nil {
-				return err
-			}
+		if ovh == 0 {
+			break
 		}
-		if bvm > 0 {
-			o := &v1.BridgedVM{}
-			if err := e.kube.Get(ctx, client.ObjectKey{Namespace: e.top.Namespace, Name: e.top.bvmName(i)}, o); err != nil {
-				return err
-			}
-			patch := client.MergeFrom(o.DeepCopy())
-			o.Spec.ESXi.ResyncInterval = d(bvm)
-			if err := e.kube.Patch(ctx, o, patch); err != nil {
-				return err
-			}
+		f := &v1.FailoverIP{}
+		if err := e.kube.Get(ctx, client.ObjectKey{Namespace: e.top.Namespace, Name: e.top.fipName(i)}, f); err != nil {
+			return err
+		}
+		patch := client.MergeFrom(f.DeepCopy())
+		f.Spec.OVH.SyncInterval = d(ovh)
+		if err := e.kube.Patch(ctx, f, patch); err != nil {
+			return err
+		}
+	}
+	for i := range e.top.vmCount() {
+		if bvm == 0 {
+			break
+		}
+		o := &v1.BridgedVM{}
+		if err := e.kube.Get(ctx, client.ObjectKey{Namespace: e.top.Namespace, Name: e.top.bvmName(i)}, o); err != nil {
+			return err
+		}
+		patch := client.MergeFrom(o.DeepCopy())
+		o.Spec.ESXi.ResyncInterval = d(bvm)
+		if err := e.kube.Patch(ctx, o, patch); err != nil {
+			return err
 		}
 	}
 	if router > 0 {

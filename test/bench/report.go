@@ -121,7 +121,11 @@ func (r *results) renderDrift(w func(string, ...any)) {
 			name := map[string]string{kindBVM: "events off, resyncInterval", kindRTC: "polling, health.interval", kindFIP: "polling, syncInterval"}[kind]
 			ratio := ""
 			if okE && pct(ev.Latencies, 50) > 0 {
-				ratio = fmt.Sprintf("; p50 %.0f× the row above", float64(pct(poll.Latencies, 50))/float64(pct(ev.Latencies, 50)))
+				x := float64(pct(poll.Latencies, 50)) / float64(pct(ev.Latencies, 50))
+				ratio = fmt.Sprintf("; p50 %.0f× the row above", x)
+				if x < 10 {
+					ratio = fmt.Sprintf("; p50 %.1f× the row above", x)
+				}
 			}
 			w("| %s | same, side by side | %s %s (as a Crossplane provider polls) | %s%s | — | |\n",
 				row, name, b.pollInterval, trialFigure(poll), ratio)
