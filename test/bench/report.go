@@ -192,7 +192,7 @@ func (r *results) renderCost(w func(string, ...any)) {
 	passes := float64(rc["ssh.connect"]) // one SSH connection per health check
 	w("| 2f | router calls | %d routers, health.interval %s | %.2f health checks per router per interval, each 1 SSH connection, %.1f SSH sessions (exec), %.1f commands | | |\n",
 		b.routers, c.Interval, per(passes, float64(b.routers)), float64(rc["ssh.exec"])/max(passes, 1), float64(cmds)/max(passes, 1))
-	w("| 2g | Kubernetes API requests by the operator (GET: the credentials Secret, read uncached on every pass; PATCH: status; POST: Events) | same window | %s per interval | | |\n",
+	w("| 2g | Kubernetes API requests by the operator (GET: credentials Secrets; PATCH: status; POST: Events) | same window | %s per interval | | |\n",
 		perMethod(c.Kube, c.Intervals))
 	w("| 2h | operator CPU at steady state | all %d objects Ready | %.1f%% of one core (%s CPU over %s) | | |\n",
 		top.Objects, 100*c.CPU.Seconds()/c.Window.Seconds(), secs(c.CPU), c.Window.Round(time.Second))
@@ -293,7 +293,7 @@ func perMethod(m map[string]int, n float64) string {
 		out = append(out, fmt.Sprintf("%.0f %s", float64(m[k])/n, k))
 	}
 	if len(out) == 0 {
-		return "none"
+		return "0 (no request)"
 	}
 	return strings.Join(out, ", ")
 }
