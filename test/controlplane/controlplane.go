@@ -43,7 +43,24 @@ type Options struct {
 	KubeconfigPath string
 	// SkipCRDs starts the control plane without installing the CRDs.
 	SkipCRDs bool
+	// AuditLogPath, when set, makes the API server write an audit log there
+	// (one JSON event per line) of every request on Secrets, at Metadata
+	// level: who read which Secret, never its data.
+	AuditLogPath string
 }
+
+// auditPolicy records requests on Secrets only, so that a test can tell
+// exactly which Secrets a client read without wading through the rest.
+const auditPolicy = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived"]
+rules:
+- level: Metadata
+  resources:
+  - group: ""
+    resources: ["secrets"]
+- level: None
+`
 
 // AssetsDir gives the directory holding the control plane binaries:
 // $KUBEBUILDER_ASSETS if set, else where setup-envtest and
@@ -101,6 +118,16 @@ func Start(opts Options) (*ControlPlane, error) {
 		BinaryAssetsDirectory: assets,
 		ErrorIfCRDPathMissing: true,
 	}
+	if opts.AuditLogPath != "" {
+		policy := opts.AuditLogPath + ".policy.yaml"
+		if err := os.WriteFile(policy, []byte(auditPolicy), 0o600); err != nil {
+			return nil, err
+		}
+		env.ControlPlane.GetAPIServer().Configure().
+			Set("audit-policy-file", policy).
+			Set("audit-log-path", opts.AuditLogPath).
+			Set("audit-log-format", "json")
+	}
 	if !opts.SkipCRDs {
 		env.CRDDirectoryPaths = []string{filepath.Join(root, "config", "crd", "bases")}
 	}
@@ -138,6 +165,22 @@ func (c *ControlPlane) writeKubeconfig(path string) error {
 	}
 	c.Kubeconfig = path
 	return nil
+}
+
+// UserKubeconfig writes a kubeconfig at path for a new user authenticated
+// by a client certificate, with the given groups and no other rights than
+// what RBAC grants them: a test runs the operator as that user to prove the
+// generated RBAC is enough, and finds its requests in the audit log by name.
+func (c *ControlPlane) UserKubeconfig(name string, groups []string, path string) error {
+	user, err := c.env.AddUser(envtest.User{Name: name, Groups: groups}, nil)
+	if err != nil {
+		return fmt.Errorf("creating user %s: %w", name, err)
+	}
+	data, err := user.KubeConfig()
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, data, 0o600)
 }
 
 // KubectlCmd prepares a kubectl command against this control plane.

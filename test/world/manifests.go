@@ -35,7 +35,7 @@ func (w *World) Secrets() []byte {
 	secrets := []map[string]any{
 		secret("ovh-credentials", map[string]string{
 			"endpoint": w.OVH.Endpoint(), "applicationKey": ovhAppKey,
-			"applicationSecret": ovhAppSecret, "consumerKey": ovhConsumerKey,
+			"applicationSecret": w.ovhAppSecret, "consumerKey": w.ovhConsumerKey,
 		}),
 		secret("esxi-credentials", esxi),
 		secret("router-credentials", map[string]string{

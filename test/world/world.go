@@ -53,6 +53,16 @@ type Options struct {
 	// OVH is the world OVH starts from; default: the seed's, with the
 	// router's IP routed to another server (drift to fix at start).
 	OVH *ovhsim.World
+	// Credentials replace the demo's (the security suite uses recognisable
+	// values, then looks for them where they must never appear).
+	Credentials *Credentials
+}
+
+// Credentials are the secret halves of the world's credentials.
+type Credentials struct {
+	OVHApplicationSecret, OVHConsumerKey string
+	ESXiPassword                         string
+	RouterUsername, RouterPassword       string
 }
 
 // World is the running environment.
@@ -64,6 +74,8 @@ type World struct {
 	// ESXiAdminURL and RouterAdminURL serve HTTP admin surfaces for
 	// out-of-band changes (OVH's is under OVH.URL()+"/_sim/").
 	ESXiAdminURL, RouterAdminURL string
+
+	ovhAppSecret, ovhConsumerKey string
 
 	servers []*http.Server
 	stop    chan struct{}
@@ -102,7 +114,15 @@ func Start(opts Options) (w *World, err error) {
 	if opts.OVH != nil {
 		seed = *opts.OVH
 	}
-	w = &World{stop: make(chan struct{})}
+	w = &World{stop: make(chan struct{}), ovhAppSecret: ovhAppSecret, ovhConsumerKey: ovhConsumerKey}
+	var esxiPassword string
+	routerOpts := routersim.Options{Seed: opts.RouterSeed, Gateway: Gateway}
+	if c := opts.Credentials; c != nil {
+		w.ovhAppSecret, w.ovhConsumerKey = c.OVHApplicationSecret, c.OVHConsumerKey
+		seed.Applications = []ovhsim.Application{{Key: ovhAppKey, Secret: c.OVHApplicationSecret, ConsumerKeys: []string{c.OVHConsumerKey}}}
+		esxiPassword = c.ESXiPassword
+		routerOpts.Username, routerOpts.Password = c.RouterUsername, c.RouterPassword
+	}
 	defer func() {
 		if err != nil {
 			w.Close()
@@ -115,10 +135,10 @@ func Start(opts Options) (w *World, err error) {
 	if err = w.OVH.Start(); err != nil {
 		return nil, err
 	}
-	if w.ESXi, err = esxisim.Start(esxisim.Options{PoweredOn: true, ExtraVMs: opts.ExtraVMs, VMs: opts.ESXiVMs}); err != nil {
+	if w.ESXi, err = esxisim.Start(esxisim.Options{PoweredOn: true, ExtraVMs: opts.ExtraVMs, VMs: opts.ESXiVMs, Password: esxiPassword}); err != nil {
 		return nil, err
 	}
-	if w.Router, err = routersim.New(opts.RouterProfile, routersim.Options{Seed: opts.RouterSeed, Gateway: Gateway}); err != nil {
+	if w.Router, err = routersim.New(opts.RouterProfile, routerOpts); err != nil {
 		return nil, err
 	}
 	if err = w.Router.Start(); err != nil {
