@@ -4,12 +4,14 @@
 // ones and wrong ones, recognisable on purpose — appear in no log line
 // (at the highest verbosity), Event, status or metric; it reads only the
 // Secrets its objects name (the API server's audit log says who read what);
-// and the generated ClusterRole is enough to do the whole job.
+// the generated ClusterRole is enough to do the whole job; and with
+// --metrics-secure only an identity allowed to get /metrics may scrape.
 package security
 
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -114,7 +116,7 @@ func TestSecretsNeverLeakAndOnlyNamedSecretsAreRead(t *testing.T) {
 		"core Events":            e.kubectl(t, "get", "events", "-A", "-o", "json"),
 		"events.k8s.io Events":   e.kubectl(t, "get", "events.events.k8s.io", "-A", "-o", "json"),
 		"objects (spec, status)": e.kubectl(t, "get", "failoverips,bridgedvms,routerconfigs", "-A", "-o", "json"),
-		"metrics":                e.metrics(t),
+		"metrics":                e.metrics(t, e.token(t, "prometheus"), http.StatusOK),
 	}
 	for place, text := range places {
 		for _, s := range append(secretValues(), "decoy-LEAKCHECK") {
@@ -134,6 +136,10 @@ func TestSecretsNeverLeakAndOnlyNamedSecretsAreRead(t *testing.T) {
 			t.Errorf("no Event mentions %s: the scenarios did not run as intended", want)
 		}
 	}
+	// Only an authorised identity may scrape.
+	e.metrics(t, "", http.StatusUnauthorized)
+	e.metrics(t, e.token(t, "nobody"), http.StatusForbidden)
+
 	// The generated RBAC was enough: nothing was refused.
 	if strings.Contains(logText, "forbidden") {
 		t.Errorf("the operator was refused something with the generated RBAC:\n%s", around(logText, "forbidden"))
@@ -194,7 +200,9 @@ func start(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	// Highest verbosity: debug lines are where request details would show.
-	if e.op, err = world.StartOperator(bin, kubeconfig, dir, "--zap-log-level=10"); err != nil {
+	// Metrics as deployed for a shared cluster: HTTPS, every scrape
+	// authenticated (TokenReview) and authorised (SubjectAccessReview).
+	if e.op, err = world.StartOperator(bin, kubeconfig, dir, "--zap-log-level=10", "--metrics-secure"); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -297,9 +305,37 @@ func (e *env) waitReason(t *testing.T, kind, name string, seen func() []string, 
 	t.Fatalf("%s/%s never reported %v (Ready and Synced reasons seen: %v)", kind, name, reasons, seen())
 }
 
-func (e *env) metrics(t *testing.T) string {
+// token is a ServiceAccount token for sa, created on first use; the
+// ServiceAccount "prometheus" may get /metrics, any other may not.
+func (e *env) token(t *testing.T, sa string) string {
 	t.Helper()
-	resp, err := http.Get("http://" + e.op.MetricsAddr + "/metrics")
+	if _, err := e.cp.Run("-n", ns, "get", "serviceaccount", sa); err != nil {
+		e.kubectl(t, "create", "serviceaccount", sa)
+	}
+	if sa == "prometheus" {
+		if _, err := e.cp.Run("get", "clusterrole", "metrics-reader"); err != nil {
+			e.kubectl(t, "create", "clusterrole", "metrics-reader", "--verb=get", "--non-resource-url=/metrics")
+			e.kubectl(t, "create", "clusterrolebinding", "metrics-reader", "--clusterrole=metrics-reader", "--serviceaccount="+ns+":prometheus")
+		}
+	}
+	return strings.TrimSpace(e.kubectl(t, "create", "token", sa))
+}
+
+// metrics scrapes the operator with token (empty: none) and checks the
+// status; on 200 it returns the exposition.
+func (e *env) metrics(t *testing.T, token string, want int) string {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, "https://"+e.op.MetricsAddr+"/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	// The manager's serving certificate is self-signed at start; what is
+	// under test here is who may scrape, not the certificate.
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +344,10 @@ func (e *env) metrics(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(b), "ovhbridge_") {
+	if resp.StatusCode != want {
+		t.Fatalf("scraping /metrics: %s, want %d:\n%s", resp.Status, want, tail(string(b), 5))
+	}
+	if want == http.StatusOK && !strings.Contains(string(b), "ovhbridge_") {
 		t.Fatalf("the metrics endpoint serves no ovhbridge_ series:\n%s", tail(string(b), 10))
 	}
 	return string(b)
