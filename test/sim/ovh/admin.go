@@ -416,8 +416,9 @@ func (s *Server) adminMux() *http.ServeMux {
 	mux.HandleFunc("GET /_sim/calls", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, s.Calls()) })
 	mux.HandleFunc("DELETE /_sim/calls", func(w http.ResponseWriter, r *http.Request) { s.ResetCalls(); writeJSON(w, map[string]int{}) })
 	mux.HandleFunc("POST /_sim/faults", adminDo(func(req struct {
-		Route   string `json:"route"`
-		Latency string `json:"latency"`
+		Route        string `json:"route"`
+		Latency      string `json:"latency"`
+		ReplyLatency string `json:"replyLatency"`
 		Fault
 	}) error {
 		if req.Route == "" {
@@ -429,6 +430,13 @@ func (s *Server) adminMux() *http.ServeMux {
 				return err
 			}
 			req.Fault.Latency = d
+		}
+		if req.ReplyLatency != "" {
+			d, err := time.ParseDuration(req.ReplyLatency)
+			if err != nil {
+				return err
+			}
+			req.Fault.ReplyLatency = d
 		}
 		s.InjectFault(req.Route, req.Fault)
 		return nil

@@ -211,7 +211,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.count(key)
-	if !s.applyFaults(w, r, key) {
+	goOn, after := s.applyFaults(w, r, key)
+	if !goOn {
 		return
 	}
 	if rt == nil || !rt.availableIn(s.opts.Profile) {
@@ -233,7 +234,26 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.tick()
 	rep := rt.handle(s, &call{params: params, body: body, query: r.URL.Query()})
 	s.mu.Unlock()
+	if after.LoseReply {
+		dropConnection(w)
+		return
+	}
+	if after.ReplyLatency > 0 && !sleepCtx(r.Context(), after.ReplyLatency) {
+		return // the client gave up; OVH did the work all the same
+	}
 	s.writeReply(w, rep)
+}
+
+// dropConnection closes the client's connection without an answer, as a
+// proxy or a network failure between OVH and the client would.
+func dropConnection(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			_ = conn.Close()
+			return
+		}
+	}
+	panic(http.ErrAbortHandler) // net/http closes the connection without writing
 }
 
 // cutBase strips the API version prefix. OVH serves /1.0 and /v1 (and /v2,
@@ -355,6 +375,14 @@ type Fault struct {
 	// cleared.
 	Count   int           `json:"count,omitempty"`
 	Latency time.Duration `json:"-"`
+	// LoseReply lets the simulator handle the request (a write is done,
+	// its task created) and then closes the connection without answering:
+	// the client cannot tell whether OVH got it. Status must be zero.
+	LoseReply bool `json:"loseReply,omitempty"`
+	// ReplyLatency lets the simulator handle the request and then delays
+	// the answer, so that a client with a shorter timeout gives up on a
+	// write OVH accepted. Status must be zero.
+	ReplyLatency time.Duration `json:"-"`
 }
 
 type faultState struct {
@@ -378,8 +406,9 @@ func HTMLErrorPage(status int) string {
 }
 
 // applyFaults runs the holds, latency and injected answers for a route. It
-// reports whether the request should go on to the simulator.
-func (s *Server) applyFaults(w http.ResponseWriter, r *http.Request, key string) bool {
+// reports whether the request should go on to the simulator, and the fault
+// whose LoseReply or ReplyLatency then applies to the answer.
+func (s *Server) applyFaults(w http.ResponseWriter, r *http.Request, key string) (goOn bool, after Fault) {
 	s.ctlMu.Lock()
 	h := s.holds[key]
 	if h != nil {
@@ -395,7 +424,7 @@ func (s *Server) applyFaults(w http.ResponseWriter, r *http.Request, key string)
 		h.waiting--
 		s.ctlMu.Unlock()
 		if r.Context().Err() != nil {
-			return false
+			return false, Fault{}
 		}
 	}
 
@@ -420,20 +449,20 @@ func (s *Server) applyFaults(w http.ResponseWriter, r *http.Request, key string)
 	}
 	s.ctlMu.Unlock()
 	if fs == nil {
-		return true
+		return true, Fault{}
 	}
 	if f.Latency > 0 && !sleepCtx(r.Context(), f.Latency) {
-		return false
+		return false, Fault{}
 	}
 	if f.Status == 0 {
-		return true
+		return true, f
 	}
 	for k, v := range f.Header {
 		w.Header().Set(k, v)
 	}
 	if f.Body == "" {
 		s.writeReply(w, apiError(f.Status, faultMessage(f.Status)))
-		return false
+		return false, Fault{}
 	}
 	ct := f.ContentType
 	if ct == "" {
@@ -446,7 +475,7 @@ func (s *Server) applyFaults(w http.ResponseWriter, r *http.Request, key string)
 	w.Header().Set("X-Ovh-Queryid", s.nextQueryID())
 	w.WriteHeader(f.Status)
 	_, _ = io.WriteString(w, f.Body)
-	return false
+	return false, Fault{}
 }
 
 func faultMessage(status int) string {

@@ -706,3 +706,40 @@ func TestForcedTaskStatus(t *testing.T) {
 		t.Fatalf("added task = %+v", tk)
 	}
 }
+
+// A write whose answer is lost (or comes too late) was done all the same:
+// its task exists and the IP moves, which is what a client must find out
+// instead of writing again.
+func TestWriteDoneButAnswerLost(t *testing.T) {
+	sim := start(t, ovhsim.Options{})
+	c := signed(t, sim.Endpoint(), appSecret)
+	ctx := context.Background()
+
+	sim.InjectFault(ovhsim.RouteIPMove, ovhsim.Fault{LoseReply: true, Count: 1})
+	var tk task
+	if err := c.PostWithContext(ctx, wanPath+"/move", map[string]string{"to": other}, &tk); err == nil {
+		t.Fatal("a lost answer must fail the call")
+	}
+	if got := routedTo(t, c, wanPath); got != other {
+		t.Fatalf("the move was not done: routed to %q", got)
+	}
+
+	sim.InjectFault(ovhsim.RouteIPMove, ovhsim.Fault{ReplyLatency: time.Minute, Count: 1})
+	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if err := c.PostWithContext(short, wanPath+"/move", map[string]string{"to": esx}, &tk); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("slow answer: %v", err)
+	}
+	if got := routedTo(t, c, wanPath); got != esx {
+		t.Fatalf("the second move was not done: routed to %q", got)
+	}
+	var moves int
+	for _, tk := range sim.Tasks() {
+		if tk.Function == ovhsim.FunctionMoveIP {
+			moves++
+		}
+	}
+	if moves != 2 || sim.CallCount(ovhsim.RouteIPMove) != 2 {
+		t.Fatalf("want 2 move tasks and calls, got %d tasks, %d calls", moves, sim.CallCount(ovhsim.RouteIPMove))
+	}
+}
