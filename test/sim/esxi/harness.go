@@ -285,7 +285,7 @@ func (h *Harness) build(ctx context.Context, vms []VMSpec) error {
 			return err
 		}
 		for _, ref := range refs {
-			wrapVM(h.model.Map(), ref)
+			h.rules.wrapVM(h.model.Map(), ref)
 		}
 		return nil
 	})
@@ -673,6 +673,14 @@ func (h *Harness) ClearFaults() { h.model.Service.ClearFaultRules() }
 // SetMethodDelay delays every call of a SOAP method (e.g. "RetrievePropertiesEx")
 // by d; zero removes the delay.
 func (h *Harness) SetMethodDelay(method string, d time.Duration) { h.rules.setDelay(method, d) }
+
+// FailNextTask makes the next task of a VM method ("ReconfigVM_Task",
+// "PowerOnVM_Task" or "PowerOffVM_Task") end in error with fault, leaving
+// the VM as it was: the call itself succeeds, as on ESXi, and the failure
+// shows in the task's info.
+func (h *Harness) FailNextTask(method string, fault types.BaseMethodFault) {
+	h.rules.failNextTask(method, fault)
+}
 
 // Calls returns how many times each SOAP method was called by clients other
 // than the harness itself since the last ResetCalls.

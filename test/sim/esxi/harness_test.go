@@ -273,3 +273,35 @@ func TestRestoreNICMACChangesARunningVM(t *testing.T) {
 		t.Fatal("an unknown NIC must be an error")
 	}
 }
+
+// FailNextTask fails exactly the next task of the method, as a task error
+// (not a SOAP fault), and leaves the VM as it was.
+func TestFailNextTask(t *testing.T) {
+	h := esxisim.StartT(t, esxisim.Options{PoweredOn: true})
+	ctx := testContext(t)
+	h.FailNextTask("PowerOffVM_Task", &types.TaskInProgress{})
+	h.FailNextTask("ReconfigVM_Task", &types.GenericVmConfigFault{Reason: "disk locked"})
+	if err := h.SetPower(ctx, "web1", false); !fault.Is(err, &types.TaskInProgress{}) {
+		t.Fatalf("first power-off: err = %v, want the queued TaskInProgress", err)
+	}
+	if err := h.SetPower(ctx, "web1", false); err != nil {
+		t.Fatalf("second power-off: %v", err)
+	}
+	if err := h.SetNICPortGroup(ctx, "web1", "Network adapter 1", "LAN"); !fault.Is(err, &types.GenericVmConfigFault{}) {
+		t.Fatalf("first reconfigure: err = %v, want the queued fault", err)
+	}
+	st, err := h.VM(ctx, "web1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.PowerState != "poweredOff" || st.NICs[0].PortGroup != "WAN" {
+		t.Fatalf("web1 = %+v, want powered off and still on WAN", st)
+	}
+	h.FailNextTask("PowerOnVM_Task", &types.InsufficientResourcesFault{})
+	if err := h.SetPower(ctx, "web1", true); !fault.Is(err, &types.InsufficientResourcesFault{}) {
+		t.Fatalf("power-on: err = %v", err)
+	}
+	if err := h.SetPower(ctx, "web1", true); err != nil {
+		t.Fatal(err)
+	}
+}

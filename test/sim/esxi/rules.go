@@ -23,10 +23,31 @@ type rules struct {
 	mu     sync.Mutex
 	counts map[string]int64
 	delays map[string]time.Duration
+	// taskFaults are the faults the next tasks of a method end with.
+	taskFaults map[string][]types.BaseMethodFault
 }
 
 func newRules() *rules {
-	return &rules{counts: map[string]int64{}, delays: map[string]time.Duration{}}
+	return &rules{counts: map[string]int64{}, delays: map[string]time.Duration{}, taskFaults: map[string][]types.BaseMethodFault{}}
+}
+
+// failNextTask queues a fault for the next task of method.
+func (r *rules) failNextTask(method string, fault types.BaseMethodFault) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.taskFaults[method] = append(r.taskFaults[method], fault)
+}
+
+// takeTaskFault returns the fault queued for method's next task, if any.
+func (r *rules) takeTaskFault(method string) types.BaseMethodFault {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	q := r.taskFaults[method]
+	if len(q) == 0 {
+		return nil
+	}
+	r.taskFaults[method] = q[1:]
+	return q[0]
 }
 
 func (r *rules) install(m *simulator.Model) {
@@ -49,7 +70,7 @@ func (r *rules) dispatch(ctx *simulator.Context, m *simulator.Method) (mo.Refere
 		// gets ESXi's rules on its first reconfiguration. What this hook
 		// returns is overridden by the session's object lookup, so the
 		// wrapper has to be in the registry itself.
-		wrapVM(ctx.Map, m.This)
+		r.wrapVM(ctx.Map, m.This)
 	}
 	return nil, nil
 }
@@ -57,9 +78,9 @@ func (r *rules) dispatch(ctx *simulator.Context, m *simulator.Method) (mo.Refere
 // wrapVM replaces a VM in the registry by its ESXi-faithful wrapper. Putting
 // an object notifies property collectors (an "enter" update), so the harness
 // wraps its own VMs before any client is connected.
-func wrapVM(m *simulator.Registry, ref types.ManagedObjectReference) {
+func (r *rules) wrapVM(m *simulator.Registry, ref types.ManagedObjectReference) {
 	if vm, ok := m.Get(ref).(*simulator.VirtualMachine); ok {
-		m.Put(&esxiVM{VirtualMachine: vm})
+		m.Put(&esxiVM{VirtualMachine: vm, rules: r})
 	}
 }
 
@@ -93,6 +114,32 @@ func (r *rules) resetCalls() {
 // methods while holding the VM's lock, so reading the VM here is safe.
 type esxiVM struct {
 	*simulator.VirtualMachine
+	rules *rules
+}
+
+// failedTask answers a task method with a task that fails with fault, the
+// VM left as it was.
+func (vm *esxiVM) failedTask(ctx *simulator.Context, name string, fault types.BaseMethodFault) types.ManagedObjectReference {
+	task := simulator.CreateTask(vm.VirtualMachine, name, func(*simulator.Task) (types.AnyType, types.BaseMethodFault) {
+		return nil, fault
+	})
+	return task.Run(ctx)
+}
+
+// PowerOnVMTask fails as queued by FailNextTask, or powers the VM on.
+func (vm *esxiVM) PowerOnVMTask(ctx *simulator.Context, req *types.PowerOnVM_Task) soap.HasFault {
+	if fault := vm.rules.takeTaskFault("PowerOnVM_Task"); fault != nil {
+		return &methods.PowerOnVM_TaskBody{Res: &types.PowerOnVM_TaskResponse{Returnval: vm.failedTask(ctx, "powerOn", fault)}}
+	}
+	return vm.VirtualMachine.PowerOnVMTask(ctx, req)
+}
+
+// PowerOffVMTask fails as queued by FailNextTask, or powers the VM off.
+func (vm *esxiVM) PowerOffVMTask(ctx *simulator.Context, req *types.PowerOffVM_Task) soap.HasFault {
+	if fault := vm.rules.takeTaskFault("PowerOffVM_Task"); fault != nil {
+		return &methods.PowerOffVM_TaskBody{Res: &types.PowerOffVM_TaskResponse{Returnval: vm.failedTask(ctx, "powerOff", fault)}}
+	}
+	return vm.VirtualMachine.PowerOffVMTask(ctx, req)
 }
 
 // ReconfigVMTask refuses, as a failed task, what ESXi refuses: changing a NIC's
@@ -100,11 +147,12 @@ type esxiVM struct {
 // pointing a NIC at a port group that does not exist (vcsim would dereference
 // nil and take the whole process down).
 func (vm *esxiVM) ReconfigVMTask(ctx *simulator.Context, req *types.ReconfigVM_Task) soap.HasFault {
-	if fault := vm.check(ctx, &req.Spec); fault != nil {
-		task := simulator.CreateTask(vm.VirtualMachine, "reconfigVm", func(*simulator.Task) (types.AnyType, types.BaseMethodFault) {
-			return nil, fault
-		})
-		return &methods.ReconfigVM_TaskBody{Res: &types.ReconfigVM_TaskResponse{Returnval: task.Run(ctx)}}
+	fault := vm.rules.takeTaskFault("ReconfigVM_Task")
+	if fault == nil {
+		fault = vm.check(ctx, &req.Spec)
+	}
+	if fault != nil {
+		return &methods.ReconfigVM_TaskBody{Res: &types.ReconfigVM_TaskResponse{Returnval: vm.failedTask(ctx, "reconfigVm", fault)}}
 	}
 	return vm.VirtualMachine.ReconfigVMTask(ctx, req)
 }
