@@ -93,7 +93,8 @@ func notFound(w http.ResponseWriter) {
 type apiHandler func(w http.ResponseWriter, data json.RawMessage) error
 
 func (r *Router) post(h apiHandler) http.HandlerFunc {
-	return func(w http.ResponseWriter, req *http.Request) {
+	return func(rw http.ResponseWriter, req *http.Request) {
+		w := rw
 		r.sleep(r.latency())
 		r.mu.Lock()
 		r.count("api:" + req.URL.Path)
@@ -126,9 +127,25 @@ func (r *Router) post(h apiHandler) http.HandlerFunc {
 			failure(w, http.StatusUnauthorized, "Valid API key is required")
 			return
 		}
+		var c apiCommand
+		_ = json.Unmarshal(data, &c)
+		g := r.garbler(strings.TrimSpace(req.URL.Path + " " + strings.Join(c.Path, " ")))
+		delay := r.commitReplyDelay(req.URL.Path)
+		var buf *bufferedReply
+		if g != nil || delay > 0 {
+			buf = &bufferedReply{header: http.Header{}}
+			w = buf
+		}
 		if err := h(w, data); err == errDrop {
 			// Abort: the client sees the connection close with no reply.
 			panic(http.ErrAbortHandler)
+		}
+		if buf != nil {
+			r.sleep(delay)
+			if g == nil {
+				g = func(s string) string { return s }
+			}
+			buf.sendGarbled(rw, g)
 		}
 	}
 }
@@ -389,7 +406,10 @@ func (r *Router) apiConfigFile(w http.ResponseWriter, data json.RawMessage) erro
 	defer r.mu.Unlock()
 	switch c.Op {
 	case "save":
-		out, _ := r.save(c.File)
+		out, err := r.save(c.File)
+		if err != nil {
+			return err
+		}
 		if r.profile == VyOS13 {
 			success(w, "")
 		} else {

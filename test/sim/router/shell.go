@@ -565,7 +565,11 @@ func (sh *shell) cfgSave(args []string) int {
 	if len(args) > 0 {
 		path = args[0]
 	}
-	out, _ := sh.r.save(path)
+	out, err := sh.r.save(path)
+	if err == errDrop {
+		sh.dropped = true
+		return 1
+	}
 	sh.outf("%s", out)
 	return 0
 }

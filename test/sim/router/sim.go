@@ -87,6 +87,9 @@ type Router struct {
 	faults faults
 	boots  int
 
+	commitLog []CommitRecord
+	saveLog   []SaveRecord
+
 	hostKey  ssh.Signer
 	ca       *certAuthority
 	sshLn    net.Listener
@@ -108,13 +111,20 @@ type file struct {
 type faults struct {
 	failCommit []commitFailure
 	dropCommit *dropFault
+	dropSave   bool
 	lockHeld   bool
 	latency    time.Duration
+	dropExecs  int
+	cutConns   int
+	garble     []garbleRule
+
+	commitReplyDelay time.Duration
 }
 
 type commitFailure struct {
 	prefix []string
 	text   string
+	sticky bool // stays until ClearFaults instead of failing one commit
 }
 
 type dropFault struct{ applied bool }
@@ -653,7 +663,7 @@ func (r *Router) Reboot() error {
 func (r *Router) FailCommit(prefix, text string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.faults.failCommit = append(r.faults.failCommit, commitFailure{strings.Fields(prefix), text})
+	r.faults.failCommit = append(r.faults.failCommit, commitFailure{strings.Fields(prefix), text, false})
 }
 
 // ClearFaults removes every injected fault.
@@ -718,6 +728,13 @@ var commitOrder = map[string]int{"interfaces": 1, "system": 2, "service": 3, "pr
 // text printed, whether everything committed, and errDrop when a fault cuts
 // the connection.
 func (r *Router) commit(work *tree) (string, bool, error) {
+	before := r.active.commands()
+	out, ok, err := r.runCommit(work)
+	r.recordCommit(before, out, ok, err)
+	return out, ok, err
+}
+
+func (r *Router) runCommit(work *tree) (string, bool, error) {
 	r.count("commit")
 	if drop := r.faults.dropCommit; drop != nil {
 		r.faults.dropCommit = nil
@@ -783,7 +800,9 @@ func (r *Router) checkSubtree(work *tree, top string) (msg, where string) {
 	for i, f := range r.faults.failCommit {
 		for _, st := range changed {
 			if hasPrefix(st, f.prefix) {
-				r.faults.failCommit = append(r.faults.failCommit[:i], r.faults.failCommit[i+1:]...)
+				if !f.sticky {
+					r.faults.failCommit = append(r.faults.failCommit[:i], r.faults.failCommit[i+1:]...)
+				}
 				return f.text, strings.Join(f.prefix, " ")
 			}
 		}
@@ -852,13 +871,20 @@ func diffStatements(a, b *tree, top string) [][]string {
 }
 
 // save writes the active configuration to config.boot. Callers hold r.mu.
-func (r *Router) save(path string) (string, bool) {
+// It returns errDrop when a fault cuts the connection before the write.
+func (r *Router) save(path string) (string, error) {
 	r.count("save")
+	if r.faults.dropSave {
+		r.faults.dropSave = false
+		return "", errDrop
+	}
 	if path == "" {
 		path = ConfigBootPath
 	}
-	r.files[path] = &file{content: r.configBoot(r.active), mode: 0o660}
-	return fmt.Sprintf("Saving configuration to '%s'...\nDone\n", path), true
+	content := r.configBoot(r.active)
+	r.files[path] = &file{content: content, mode: 0o660}
+	r.saveLog = append(r.saveLog, SaveRecord{Path: path, Active: r.active.commands(), Saved: content})
+	return fmt.Sprintf("Saving configuration to '%s'...\nDone\n", path), nil
 }
 
 func (r *Router) hasNIC(dev string) bool { return contains(r.opts.NICs, dev) }

@@ -51,6 +51,13 @@ func (r *Router) serveSSH(ln net.Listener) {
 		r.conns[conn] = true
 		r.count("ssh.connect")
 		r.mu.Unlock()
+		if r.takeFault(&r.faults.cutConns, "ssh.cut") {
+			r.mu.Lock()
+			delete(r.conns, conn)
+			r.mu.Unlock()
+			conn.Close()
+			continue
+		}
 		r.wg.Add(1)
 		go func() {
 			defer r.wg.Done()
@@ -107,6 +114,10 @@ func (r *Router) handleSession(conn net.Conn, ch ssh.Channel, reqs <-chan *ssh.R
 			r.mu.Lock()
 			r.count("ssh.exec")
 			r.mu.Unlock()
+			if r.takeFault(&r.faults.dropExecs, "ssh.exec.dropped") {
+				conn.Close()
+				return
+			}
 			sh := newShell(r, false)
 			sh.stdin = func() string {
 				b, _ := io.ReadAll(ch)
@@ -120,6 +131,9 @@ func (r *Router) handleSession(conn net.Conn, ch ssh.Channel, reqs <-chan *ssh.R
 				return
 			}
 			out, errOut := sh.output()
+			if g := r.garbler(payload.Command); g != nil {
+				out = g(out)
+			}
 			io.WriteString(ch, out)
 			io.WriteString(ch.Stderr(), errOut)
 			ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{uint32(code)}))
