@@ -30,6 +30,9 @@ type RouterConfigReconciler struct {
 	Reader client.Reader
 	// Connect builds a driver; router.New by default.
 	Connect func(ep router.Endpoint, secret map[string][]byte) (router.Driver, error)
+	// CallTimeout bounds each call to a router (router.Endpoint.CallTimeout;
+	// zero: the driver's default).
+	CallTimeout time.Duration
 
 	recorder events.EventRecorder
 }
@@ -52,10 +55,15 @@ func (r *RouterConfigReconciler) SetupWithManager(ctx context.Context, mgr ctrl.
 	lc := &lifecycle[*v1.RouterConfig]{
 		client: mgr.GetClient(), recorder: r.recorder, kind: "RouterConfig",
 		newObj: func() *v1.RouterConfig { return &v1.RouterConfig{} }, logic: r,
+		claims: routerConfigClaims(),
 	}
 	b := newBuilder(mgr, "routerconfig", &v1.RouterConfig{}, opts).
 		// Status changes of a FailoverIP matter (its gateway is observed there).
 		Watches(&v1.FailoverIP{}, enqueueUsers(mgr.GetClient(), &v1.RouterConfigList{}, indexFailoverIP))
+	b, err := lc.claims.setup(ctx, mgr, &v1.RouterConfig{}, b)
+	if err != nil {
+		return err
+	}
 	return watchSecrets(b, mgr.GetClient(), &v1.RouterConfigList{}).Complete(lc)
 }
 
@@ -307,7 +315,7 @@ func (r *RouterConfigReconciler) connect(ctx context.Context, rc *v1.RouterConfi
 	if err != nil {
 		return nil, err
 	}
-	ep := router.Endpoint{Kind: router.Kind(rc.Spec.Router.Driver), Address: rc.Spec.Router.Address}
+	ep := router.Endpoint{Kind: router.Kind(rc.Spec.Router.Driver), Address: rc.Spec.Router.Address, CallTimeout: r.CallTimeout}
 	if ep.Kind == "" {
 		ep.Kind = router.SSH
 	}
@@ -532,7 +540,7 @@ func (r *RouterConfigReconciler) Finalize(ctx context.Context, rc *v1.RouterConf
 	if err != nil {
 		return false, 0, err
 	}
-	ep := router.Endpoint{Kind: router.Kind(rc.Spec.Router.Driver), Address: rc.Spec.Router.Address}
+	ep := router.Endpoint{Kind: router.Kind(rc.Spec.Router.Driver), Address: rc.Spec.Router.Address, CallTimeout: r.CallTimeout}
 	if p := rc.Spec.Router.Platform; p != "" && p != v1.PlatformAuto {
 		ep.Platform = router.Platform(p)
 	}

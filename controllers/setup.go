@@ -34,6 +34,8 @@ type Options struct {
 	// measure what the events buy (test/bench) and as a way out should a
 	// host's property collector misbehave; events are on by default.
 	DisableESXiChangeEvents bool
+	// RouterCallTimeout bounds each call to a router (default 2m).
+	RouterCallTimeout time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -113,7 +115,7 @@ func SetupAll(ctx context.Context, mgr ctrl.Manager, opts Options, sys Systems) 
 	if err := setupBridgedVM(ctx, mgr, opts, sys); err != nil {
 		return fmt.Errorf("BridgedVM controller: %w", err)
 	}
-	rtc := &RouterConfigReconciler{Client: mgr.GetClient(), Reader: sys.secretsOr(mgr)}
+	rtc := &RouterConfigReconciler{Client: mgr.GetClient(), Reader: sys.secretsOr(mgr), CallTimeout: opts.RouterCallTimeout}
 	if err := rtc.SetupWithManager(ctx, mgr, opts); err != nil {
 		return fmt.Errorf("RouterConfig controller: %w", err)
 	}

@@ -149,6 +149,8 @@ func (d *apiDriver) call(ctx context.Context, op, endpoint string, data any) (in
 	if len(form) > maxAPIBody {
 		return 0, apiReply{}, invalid(op, fmt.Sprintf("request of %d bytes exceeds the API's 1 MB limit", len(form)), nil)
 	}
+	ctx, cancel := d.ep.callContext(ctx)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.base.String()+endpoint, strings.NewReader(form))
 	if err != nil {
 		return 0, apiReply{}, invalid(op, "cannot build request", err)
@@ -266,6 +268,8 @@ func (d *apiDriver) Probe(ctx context.Context) (info PlatformInfo, err error) {
 
 // probeInfo asks the unauthenticated GET /info of VyOS 1.5+.
 func (d *apiDriver) probeInfo(ctx context.Context) (PlatformInfo, error) {
+	ctx, cancel := d.ep.callContext(ctx)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.base.String()+"/info", nil)
 	if err != nil {
 		return PlatformInfo{}, invalid("Probe", "cannot build request", err)

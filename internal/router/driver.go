@@ -74,6 +74,11 @@ type Endpoint struct {
 	// Timeout bounds connection set-up when the context has no deadline
 	// (default 15s).
 	Timeout time.Duration
+	// CallTimeout bounds each remote call (connection set-up included)
+	// when the context has no deadline (default 2m, room for a slow
+	// Vyatta commit). Without it a router that accepts a request and never
+	// answers would hold a reconcile forever.
+	CallTimeout time.Duration
 }
 
 // New builds the driver for ep from the credentials Secret's data.
@@ -106,4 +111,17 @@ func (ep Endpoint) timeout() time.Duration {
 		return ep.Timeout
 	}
 	return 15 * time.Second
+}
+
+// callContext bounds one remote call by CallTimeout unless ctx already has a
+// deadline.
+func (ep Endpoint) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	d := ep.CallTimeout
+	if d <= 0 {
+		d = 2 * time.Minute
+	}
+	return context.WithTimeout(ctx, d)
 }

@@ -194,6 +194,8 @@ func (r result) output() string { return strings.TrimSpace(r.stdout + "\n" + r.s
 // run executes cmd (with stdin, if any) in a new session and waits for it
 // or for ctx.
 func (d *sshDriver) run(ctx context.Context, op, cmd, stdin string) (result, error) {
+	ctx, cancel := d.ep.callContext(ctx)
+	defer cancel()
 	c, reused, err := d.connectReuse(ctx, op)
 	if err != nil {
 		return result{}, err
