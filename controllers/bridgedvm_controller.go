@@ -112,8 +112,12 @@ func (r *BridgedVMReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Man
 	lc := &lifecycle[*v1.BridgedVM]{
 		client: c, recorder: mgr.GetEventRecorder("ovhbridge-bridgedvm"),
 		kind: "BridgedVM", newObj: func() *v1.BridgedVM { return &v1.BridgedVM{} }, logic: r,
+		claims: bridgedVMClaims(r.Reader),
 	}
-	b := newBuilder(mgr, "bridgedvm", &v1.BridgedVM{}, opts)
+	b, err := lc.claims.setup(ctx, mgr, &v1.BridgedVM{}, newBuilder(mgr, "bridgedvm", &v1.BridgedVM{}, opts))
+	if err != nil {
+		return err
+	}
 	b = watchSecrets(b, c, &v1.BridgedVMList{})
 	b = b.Watches(&v1.FailoverIP{}, enqueueUsers(c, &v1.BridgedVMList{}, indexFailoverIP),
 		builder.WithPredicates(predicate.Funcs{UpdateFunc: macUpdate}))

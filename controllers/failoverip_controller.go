@@ -83,12 +83,17 @@ func (r *FailoverIPReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Ma
 	lc := &lifecycle[*v1.FailoverIP]{
 		client: mgr.GetClient(), recorder: r.recorder, kind: "FailoverIP",
 		newObj: func() *v1.FailoverIP { return &v1.FailoverIP{} }, logic: r,
+		claims: failoverIPClaims(),
 	}
 	b := newBuilder(mgr, "failoverip", &v1.FailoverIP{}, opts).
 		// A server's first observation ending, or a refresh finding the
 		// server changed, wakes its FailoverIPs: they need not wait for their
 		// own next pass (up to a syncInterval) to see what it found.
 		WatchesRawSource(r.Observer.Source(r.requestsForServer))
+	b, err := lc.claims.setup(ctx, mgr, &v1.FailoverIP{}, b)
+	if err != nil {
+		return err
+	}
 	return watchSecrets(b, mgr.GetClient(), &v1.FailoverIPList{}).Complete(lc)
 }
 

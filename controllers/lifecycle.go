@@ -60,6 +60,9 @@ type lifecycle[T managed] struct {
 	kind     string
 	newObj   func() T
 	logic    kindLogic[T]
+	// claims finds an earlier object claiming the same external thing
+	// (claims.go); nil for none.
+	claims *claimRule[T]
 }
 
 // Reconcile implements reconcile.Reconciler.
@@ -110,6 +113,11 @@ func (l *lifecycle[T]) reconcile(ctx context.Context, req reconcile.Request) (re
 			fmt.Sprintf("reconciliation is paused by the %s annotation; remove it to resume", v1.PausedAnnotation))
 		removeCondition(obj, v1.TypeReconciling)
 		return reconcile.Result{}, l.patchStatus(ctx, before, obj)
+	}
+	if winner, what, lost, err := l.claimedBy(ctx, obj); err != nil {
+		return reconcile.Result{}, err
+	} else if lost {
+		return l.yield(ctx, before, obj, winner, what)
 	}
 
 	// Stalled is re-derived on every pass: from the error below, or by the
@@ -211,6 +219,15 @@ func (l *lifecycle[T]) delete(ctx context.Context, obj, before T, policies v1.Po
 		return reconcile.Result{}, nil
 	}
 	undo := policies.DeletionPolicy == v1.Delete && policies.ManagementPolicy == v1.Manage
+	if undo {
+		// What a loser would undo is the winner's: its vMAC binding, its
+		// NAT rules. It goes without touching anything.
+		_, _, lost, err := l.claimedBy(ctx, obj)
+		if err != nil {
+			return reconcile.Result{}, err
+		}
+		undo = !lost
+	}
 	if undo && isPaused(obj) {
 		setCondition(obj, v1.TypeSynced, metav1.ConditionFalse, v1.ReasonReconcilePaused,
 			"deletion waits: reconciliation is paused, and deletionPolicy Delete needs to undo external changes")

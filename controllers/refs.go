@@ -54,7 +54,7 @@ func failoverIPValue(ctx context.Context, r client.Reader, ns, name, what string
 	var f v1.FailoverIP
 	if err := r.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, &f); err != nil {
 		if apierrors.IsNotFound(err) {
-			return "", nil, &refError{name: name, msg: fmt.Sprintf("FailoverIP %s/%s does not exist", ns, name)}
+			return "", nil, &refError{name: name, msg: fmt.Sprintf("FailoverIP %s/%s does not exist: create it, or name an existing FailoverIP", ns, name)}
 		}
 		return "", nil, err
 	}

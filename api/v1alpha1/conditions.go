@@ -57,6 +57,10 @@ const (
 	ReasonExternalError      = "ExternalError"
 	ReasonTaskInProgress     = "TaskInProgress"
 	ReasonTaskFailed         = "TaskFailed"
+	// ReasonClaimedByAnother: an object created earlier claims the same
+	// external thing (the IP, the VM's NIC or power, the router); this one
+	// makes no external call until that one is gone or claims something else.
+	ReasonClaimedByAnother = "ClaimedByAnother"
 
 	// FailoverIP.
 	ReasonRoutedElsewhere    = "RoutedElsewhere"

@@ -1,0 +1,374 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	v1 "github.com/ovhbridge/ovhbridge-operator/api/v1alpha1"
+	"github.com/ovhbridge/ovhbridge-operator/internal/esxi"
+	"github.com/ovhbridge/ovhbridge-operator/internal/ovh"
+)
+
+// Claims. Every object claims the external things it manages: a FailoverIP
+// its IP (global at OVH, whatever the namespace), a BridgedVM the NICs (and,
+// when it manages power, the power) of a VM on one host, a RouterConfig its
+// router. Two objects claiming the same thing would undo each other's writes
+// forever. The rule needs no coordination, because both sides compute the
+// same answer from the cache: the earliest claimant (creationTimestamp, then
+// namespace/name) wins; every later one reports ClaimedByAnother and makes no
+// external call — not on deletion either — until the winner is gone or claims
+// something else. A deleting winner keeps its claim until it is gone, so that
+// its own clean-up never races the next claimant.
+
+// indexClaim indexes objects by normalised claim keys: objects sharing no key
+// never conflict, so the check costs one indexed lookup of the claimants.
+const indexClaim = "ovhbridge.io/claim"
+
+// claimRecheck is a loser's slow safety net. The winner's changes reach the
+// losers through the claim watch; what it cannot see is a change of the
+// host another BridgedVM's Secret names.
+const claimRecheck = 5 * time.Minute
+
+// claimRule is how one kind finds its conflicting claims.
+type claimRule[T managed] struct {
+	kind string
+	list func() client.ObjectList
+	// keys are the normalised index keys of what obj claims.
+	keys func(obj T) []string
+	// conflict says what self and other, which share a key, both claim; ""
+	// when nothing after all (nil: sharing a key is a conflict).
+	conflict func(ctx context.Context, self, other T) (string, error)
+	// what names the claimed thing when sharing a key is enough.
+	what func(obj T) string
+	// changed reports status updates that may change what an object claims
+	// (spec changes always may); nil when only the spec matters.
+	changed func(old, cur T) bool
+	// advice tells the loser's owner how to end the conflict.
+	advice string
+}
+
+// setup registers the index and returns b watching the kind for claim
+// changes: an object created, deleted, or pointed elsewhere wakes the other
+// claimants of what it claimed and claims, so a loser takes over as soon as
+// the winner lets go.
+func (c *claimRule[T]) setup(ctx context.Context, mgr ctrl.Manager, obj T, b *builder.Builder) (*builder.Builder, error) {
+	if err := mgr.GetFieldIndexer().IndexField(ctx, obj, indexClaim, func(o client.Object) []string {
+		return c.keys(o.(T))
+	}); err != nil {
+		return nil, err
+	}
+	cl := mgr.GetClient()
+	peers := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+		var reqs []reconcile.Request
+		for _, other := range c.claimants(ctx, cl, o.(T)) {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(other)})
+		}
+		return reqs
+	})
+	onlyClaims := predicate.Funcs{
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			old, okOld := e.ObjectOld.(T)
+			cur, okNew := e.ObjectNew.(T)
+			if !okOld || !okNew || old.GetGeneration() != cur.GetGeneration() {
+				return true
+			}
+			return c.changed != nil && c.changed(old, cur)
+		},
+		GenericFunc: func(event.GenericEvent) bool { return false },
+	}
+	return b.Watches(obj, peers, builder.WithPredicates(onlyClaims)), nil
+}
+
+// claimants lists the other objects of the kind sharing a claim key with
+// obj, in every namespace. A failed lookup yields none: the periodic passes
+// look again.
+func (c *claimRule[T]) claimants(ctx context.Context, r client.Reader, obj T) []T {
+	var out []T
+	seen := map[client.ObjectKey]bool{client.ObjectKeyFromObject(obj): true}
+	for _, key := range c.keys(obj) {
+		l := c.list()
+		if err := r.List(ctx, l, client.MatchingFields{indexClaim: key}); err != nil {
+			continue
+		}
+		items, _ := meta.ExtractList(l)
+		for _, it := range items {
+			o := it.(T)
+			if k := client.ObjectKeyFromObject(o); !seen[k] {
+				seen[k] = true
+				out = append(out, o)
+			}
+		}
+	}
+	return out
+}
+
+// winner returns the earliest claimant created before obj that claims
+// something obj claims, and what; found is false when obj may act.
+//
+// A loser yields to every earlier conflicting claimant, even one that itself
+// yields to a third: exact for one shared key (FailoverIP, RouterConfig);
+// for BridgedVMs with several NICs it can keep waiting on a NIC nobody acts
+// on, which errs on the side of never fighting.
+func (c *claimRule[T]) winner(ctx context.Context, r client.Reader, obj T) (winner T, what string, found bool, err error) {
+	var zero T
+	for _, other := range c.claimants(ctx, r, obj) {
+		if !claimedFirst(other, obj) || (found && !claimedFirst(other, winner)) {
+			continue
+		}
+		w := ""
+		if c.conflict == nil {
+			w = c.what(obj)
+		} else if w, err = c.conflict(ctx, obj, other); err != nil {
+			return zero, "", false, err
+		}
+		if w != "" {
+			winner, what, found = other, w, true
+		}
+	}
+	return winner, what, found, nil
+}
+
+// claimedFirst orders claimants: creationTimestamp (one-second resolution),
+// then namespace/name, so that both sides of a tie agree.
+func claimedFirst(a, b client.Object) bool {
+	ta, tb := a.GetCreationTimestamp(), b.GetCreationTimestamp()
+	if !ta.Equal(&tb) {
+		return ta.Before(&tb)
+	}
+	if a.GetNamespace() != b.GetNamespace() {
+		return a.GetNamespace() < b.GetNamespace()
+	}
+	return a.GetName() < b.GetName()
+}
+
+// yield reports that obj lost its claim to winner. The status says who holds
+// it and what to do; nothing external is called.
+func (l *lifecycle[T]) yield(ctx context.Context, before, obj, winner T, what string) (reconcile.Result, error) {
+	msg := fmt.Sprintf("%s is claimed by %s %s/%s, created first: this %s makes no change while that one claims it; %s",
+		what, l.kind, winner.GetNamespace(), winner.GetName(), l.kind, l.claims.advice)
+	setCondition(obj, v1.TypeReady, metav1.ConditionFalse, v1.ReasonClaimedByAnother, msg)
+	setCondition(obj, v1.TypeSynced, metav1.ConditionFalse, v1.ReasonClaimedByAnother, msg)
+	// Stalled: nothing happens here until a person (or the winner's end)
+	// resolves the conflict.
+	setCondition(obj, v1.TypeStalled, metav1.ConditionTrue, v1.ReasonClaimedByAnother, msg)
+	removeCondition(obj, v1.TypeReconciling)
+	st := obj.GetResourceStatus()
+	st.ObservedGeneration = obj.GetGeneration()
+	// Drift found while this object still held the claim is no longer its
+	// to report (nor to alert on).
+	st.Drift = nil
+	forgetDrift(l.kind, obj.GetNamespace(), obj.GetName())
+	return reconcile.Result{RequeueAfter: jitter(claimRecheck)}, l.patchStatus(ctx, before, obj)
+}
+
+// claimedBy returns the earlier object that claims what obj claims, if any.
+func (l *lifecycle[T]) claimedBy(ctx context.Context, obj T) (winner T, what string, lost bool, err error) {
+	if l.claims == nil {
+		return winner, "", false, nil
+	}
+	return l.claims.winner(ctx, l.client, obj)
+}
+
+// failoverIPClaims: one IP, one FailoverIP, across namespaces (an IP belongs
+// to one OVH account; two objects would move it or bind it back and forth).
+// The key is the IP as OVH lists it (203.0.113.123/32): a block and an
+// address inside it are different keys, as they are different IPs at OVH.
+func failoverIPClaims() *claimRule[*v1.FailoverIP] {
+	return &claimRule[*v1.FailoverIP]{
+		kind: "FailoverIP",
+		list: func() client.ObjectList { return &v1.FailoverIPList{} },
+		keys: func(f *v1.FailoverIP) []string {
+			if b, err := ovh.Block(f.Spec.IP); err == nil {
+				return []string{b}
+			}
+			return []string{f.Spec.IP}
+		},
+		what: func(f *v1.FailoverIP) string { return "IP " + f.Spec.IP },
+		advice: "delete one of the two FailoverIPs (deleting this one changes nothing at OVH, " +
+			"whatever its deletionPolicy); it takes over by itself once the other is gone",
+	}
+}
+
+// routerConfigClaims: one router, one RouterConfig. The key is the
+// management endpoint as host:port with the driver's default port, the host
+// lower-cased and IPs in canonical form. The same router reached through two
+// endpoints (ssh and the HTTPS API, or two addresses) is not recognised.
+func routerConfigClaims() *claimRule[*v1.RouterConfig] {
+	return &claimRule[*v1.RouterConfig]{
+		kind: "RouterConfig",
+		list: func() client.ObjectList { return &v1.RouterConfigList{} },
+		keys: func(rc *v1.RouterConfig) []string { return []string{routerEndpoint(rc.Spec.Router)} },
+		what: func(rc *v1.RouterConfig) string { return "router " + routerEndpoint(rc.Spec.Router) },
+		advice: "merge the two specs into one RouterConfig and delete the other (deleting this one changes nothing " +
+			"on the router, whatever its deletionPolicy); it takes over by itself once the other is gone",
+	}
+}
+
+// routerEndpoint normalises spec.router.address to host:port.
+func routerEndpoint(rt v1.RouterConnection) string {
+	port := "22"
+	if rt.Driver == v1.DriverVyOSAPI {
+		port = "443"
+	}
+	raw := strings.TrimSpace(rt.Address)
+	host := raw
+	if strings.Contains(raw, "://") {
+		if u, err := url.Parse(raw); err == nil && u.Host != "" {
+			host = u.Hostname()
+			if p := u.Port(); p != "" {
+				port = p
+			}
+		}
+	} else if h, p, err := net.SplitHostPort(raw); err == nil {
+		host, port = h, p
+	}
+	return hostPort(host, port)
+}
+
+// hostPort joins a lower-cased host (an IP in canonical form) and a port.
+func hostPort(host, port string) string {
+	host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
+	if a, err := netip.ParseAddr(host); err == nil {
+		host = a.Unmap().String()
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// bridgedVMClaims: one NIC of one VM on one host, one BridgedVM; and one
+// BridgedVM managing the VM's power (spec.powerState or allowPowerCycle),
+// since a power cycle for one and a power state for the other would fight.
+// The index key is the VM name; the host comes from each object's Secret;
+// NICs are compared as sameNIC says.
+func bridgedVMClaims(secrets client.Reader) *claimRule[*v1.BridgedVM] {
+	return &claimRule[*v1.BridgedVM]{
+		kind: "BridgedVM",
+		list: func() client.ObjectList { return &v1.BridgedVMList{} },
+		keys: func(b *v1.BridgedVM) []string { return []string{b.Spec.VMName} },
+		conflict: func(ctx context.Context, self, other *v1.BridgedVM) (string, error) {
+			mine, err := esxiHost(ctx, secrets, self)
+			if err != nil {
+				// This object cannot reach any host: its own pass says why,
+				// and makes no write.
+				return "", nil
+			}
+			// A claimant whose host cannot be read is taken to be on this
+			// one: it acts as soon as its Secret is fixed, and the fix wakes
+			// only that object, not this one.
+			if theirs, err := esxiHost(ctx, secrets, other); err == nil && theirs != mine {
+				return "", nil
+			}
+			shared := sharedVMPart(self, other)
+			if shared == "" {
+				return "", nil
+			}
+			return fmt.Sprintf("%s of VM %s on %s", shared, self.Spec.VMName, mine), nil
+		},
+		changed: func(old, cur *v1.BridgedVM) bool { return nicLayout(old) != nicLayout(cur) },
+		advice: "manage each NIC (and the VM's power) from one BridgedVM only: remove it from one of the two, " +
+			"or delete one (deleting this one changes nothing in ESXi); this one takes over by itself once the other lets go",
+	}
+}
+
+// esxiHost names the host (or vCenter datacenter) a BridgedVM's Secret
+// points at: host:port of its URL, and the datacenter if any. Never the
+// credentials.
+func esxiHost(ctx context.Context, secrets client.Reader, b *v1.BridgedVM) (string, error) {
+	data, err := readSecret(ctx, secrets, b.Namespace, b.Spec.ESXi.CredentialsSecretRef.Name, esxiSecretKeys)
+	if err != nil {
+		return "", err
+	}
+	creds, err := esxi.CredentialsFromSecret(data)
+	if err != nil {
+		return "", err
+	}
+	u, err := url.Parse(creds.URL)
+	if err != nil {
+		return "", err
+	}
+	port := u.Port()
+	if port == "" {
+		port = "443"
+	}
+	host := hostPort(u.Hostname(), port)
+	if creds.Datacenter != "" {
+		host += " datacenter " + creds.Datacenter
+	}
+	return host, nil
+}
+
+// sharedVMPart names the first NIC (or the power) both objects manage, ""
+// when none.
+func sharedVMPart(a, b *v1.BridgedVM) string {
+	for _, n := range a.Spec.NICs {
+		for _, m := range b.Spec.NICs {
+			if sameNIC(n, m, a, b) {
+				if n.Label != "" {
+					return fmt.Sprintf("NIC %q", n.Label)
+				}
+				return fmt.Sprintf("NIC index %d", *n.Index)
+			}
+		}
+	}
+	if managesPower(a) && managesPower(b) {
+		return "the power state"
+	}
+	return ""
+}
+
+// sameNIC says whether two selectors may name the same NIC of the VM. A
+// label is turned into an index through the NICs either object last
+// observed (status.nics); while neither has observed any, a label and an
+// index are taken to name the same NIC: the earliest claimant is never
+// blocked, and its first observation wakes the others to look again.
+func sameNIC(n, m v1.NICSpec, a, b *v1.BridgedVM) bool {
+	layout := map[string]int32{}
+	for _, obj := range []*v1.BridgedVM{b, a} {
+		for _, s := range obj.Status.NICs {
+			layout[strings.ToLower(s.Label)] = s.Index
+		}
+	}
+	index := func(s v1.NICSpec) (int32, bool) {
+		if s.Index != nil {
+			return *s.Index, true
+		}
+		i, ok := layout[strings.ToLower(s.Label)]
+		return i, ok
+	}
+	i, okN := index(n)
+	j, okM := index(m)
+	switch {
+	case okN && okM:
+		return i == j
+	case n.Label != "" && m.Label != "":
+		return strings.EqualFold(n.Label, m.Label)
+	}
+	// One index, one label not in the layout: a label the VM does not show
+	// names no NIC; with no layout at all, it may name any.
+	return len(layout) == 0
+}
+
+func managesPower(b *v1.BridgedVM) bool { return b.Spec.PowerState != "" || b.Spec.AllowPowerCycle }
+
+// nicLayout is the label-to-index map a BridgedVM observed, as a string.
+func nicLayout(b *v1.BridgedVM) string {
+	var sb strings.Builder
+	for _, n := range b.Status.NICs {
+		fmt.Fprintf(&sb, "%d=%s;", n.Index, strings.ToLower(n.Label))
+	}
+	return sb.String()
+}
