@@ -187,7 +187,7 @@ func (d *apiDriver) do(ctx context.Context, op string, req *http.Request) (int, 
 		}
 		return resp.StatusCode, rep, cause.New(cause.Unreachable, system, op, sanitize(msg), nil)
 	case jsonErr != nil:
-		return resp.StatusCode, rep, invalid(op, fmt.Sprintf("HTTP %d with a reply that is not the API's JSON: %q", resp.StatusCode, firstLine(string(body))), nil)
+		return resp.StatusCode, rep, unexpected(op, fmt.Sprintf("HTTP %d with a reply that is not the API's JSON (a proxy's page?)", resp.StatusCode), string(body), nil)
 	case resp.StatusCode == http.StatusOK && rep.Success:
 		return resp.StatusCode, rep, nil
 	case resp.StatusCode == http.StatusBadRequest:
@@ -236,7 +236,7 @@ func (d *apiDriver) show(ctx context.Context, op string, path ...string) (string
 	}
 	var text string
 	if err := json.Unmarshal(data, &text); err != nil {
-		return "", invalid(op, "show returned no text", err)
+		return "", unexpected(op, "show returned no text", string(data), err)
 	}
 	return text, nil
 }
@@ -254,7 +254,9 @@ func (d *apiDriver) Probe(ctx context.Context) (info PlatformInfo, err error) {
 		// Before 1.5 there is no /info: ask `show version`.
 		var text string
 		if text, err = d.show(ctx, "Probe", "version"); err == nil {
-			info, err = PlatformFromShowVersion(text)
+			if info, err = PlatformFromShowVersion(text); cause.KindOf(err) == cause.Invalid {
+				err = unexpected("Probe", "no release in show version", text, err)
+			}
 		}
 	}
 	if err != nil {
@@ -295,7 +297,11 @@ func (d *apiDriver) ReadConfig(ctx context.Context, owned []Path) (_ Config, err
 	}
 	cfg, err := ParseRetrieveJSON(data, nil)
 	if err != nil {
-		return nil, invalid("ReadConfig", "unparsable /retrieve reply", err)
+		return nil, unexpected("ReadConfig", "unparsable /retrieve reply", string(data), err)
+	}
+	if len(cfg) == 0 {
+		// As over SSH: no router has an empty configuration.
+		return nil, unexpected("ReadConfig", "the /retrieve reply holds no configuration", string(data), nil)
 	}
 	return cfg.Owned(owned), nil
 }
@@ -367,7 +373,7 @@ func (d *apiDriver) Routes(ctx context.Context) (_ []Route, err error) {
 	}
 	rs, err := ParseRoutesText(text)
 	if err != nil {
-		return nil, invalid("Routes", "unparsable ip route output", err)
+		return nil, unexpected("Routes", "unparsable ip route output", text, err)
 	}
 	return rs, nil
 }
@@ -380,7 +386,7 @@ func (d *apiDriver) Neighbours(ctx context.Context, dev string) (_ []Neighbour, 
 	}
 	ns, err := ParseShowARP(text, dev)
 	if err != nil {
-		return nil, invalid("Neighbours", "unparsable show arp output", err)
+		return nil, unexpected("Neighbours", "unparsable show arp output", text, err)
 	}
 	return ns, nil
 }

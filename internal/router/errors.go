@@ -24,6 +24,25 @@ func invalid(op, msg string, err error) error {
 	return cause.New(cause.Invalid, system, op, msg, err)
 }
 
+// unexpected reports router output the operator cannot interpret: truncated,
+// garbled, a banner or an error page instead of what the command prints. It
+// is not Invalid — nothing is wrong with the spec or the request, and the
+// same read may well succeed next time — so it stays unclassified: retried
+// with backoff (ExternalError), never acted upon. A bounded excerpt of what
+// came back tells a human where to look.
+func unexpected(op, what, output string, err error) error {
+	msg := "unexpected output from the router: " + what
+	if err != nil {
+		msg += ": " + err.Error()
+	}
+	if ex := firstLine(output); ex != "" {
+		msg += fmt.Sprintf("; it begins %q", ex)
+	} else {
+		msg += "; it is empty"
+	}
+	return cause.New(cause.Unknown, system, op, sanitize(msg), err)
+}
+
 // commitError classifies the text a failed commit printed: the lock is a
 // Conflict (retry later), anything else is Invalid (the same transaction will
 // fail again until the spec or the router changes).

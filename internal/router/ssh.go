@@ -261,6 +261,25 @@ func (d *sshDriver) read(ctx context.Context, op, cmd string) (string, error) {
 	return res.stdout, nil
 }
 
+// readLines is read for line-oriented tools (showConfig, ip, /proc/net/arp),
+// which always end their output with a newline: output cut inside a line is
+// refused rather than parsed, since the part that parses would look like a
+// router with less configuration, fewer routes or fewer neighbours.
+func (d *sshDriver) readLines(ctx context.Context, op, cmd string) (string, error) {
+	out, err := d.read(ctx, op, cmd)
+	if err == nil && out != "" && !strings.HasSuffix(out, "\n") {
+		return "", unexpected(op, "the output of `"+cmd+"` ends inside a line (cut short)", lastLine(out), nil)
+	}
+	return out, err
+}
+
+func lastLine(s string) string {
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
+
 func observe(op string, start time.Time, err *error) { metrics.ObserveCall(system, op, start, *err) }
 
 // observeTask records how long a router task (a commit) took.
@@ -282,6 +301,9 @@ func (d *sshDriver) Probe(ctx context.Context) (info PlatformInfo, err error) {
 	}
 	info, err = PlatformFromVersionFile(out)
 	if err != nil {
+		if cause.KindOf(err) == cause.Invalid {
+			return PlatformInfo{}, unexpected("Probe", "no release in the version file", out, err)
+		}
 		return PlatformInfo{}, err
 	}
 	d.mu.Lock()
@@ -297,13 +319,20 @@ func (d *sshDriver) platform(ctx context.Context) (Platform, error) {
 
 func (d *sshDriver) ReadConfig(ctx context.Context, owned []Path) (_ Config, err error) {
 	defer observe("ReadConfig", time.Now(), &err)
-	out, err := d.read(ctx, "ReadConfig", cmdActiveCommands)
+	out, err := d.readLines(ctx, "ReadConfig", cmdActiveCommands)
 	if err != nil {
 		return nil, err
 	}
 	cfg, err := ParseCommands(out)
 	if err != nil {
-		return nil, invalid("ReadConfig", "unparsable configuration commands", err)
+		return nil, unexpected("ReadConfig", "unparsable configuration commands", out, err)
+	}
+	if len(cfg) == 0 {
+		// Every router has some configuration (at least its interfaces and
+		// login): an output without a single set command is not an empty
+		// router but something else, and acting on it would re-apply (or
+		// delete) everything.
+		return nil, unexpected("ReadConfig", "no set command in the configuration listing", out, nil)
 	}
 	return cfg.Owned(owned), nil
 }
@@ -316,7 +345,7 @@ func (d *sshDriver) ReadSavedConfig(ctx context.Context, owned []Path) (_ Config
 	}
 	cfg, err := ParseConfigBoot(out)
 	if err != nil {
-		return nil, invalid("ReadSavedConfig", "unparsable /config/config.boot", err)
+		return nil, unexpected("ReadSavedConfig", "unparsable /config/config.boot", out, err)
 	}
 	return cfg.Owned(owned), nil
 }
@@ -419,8 +448,10 @@ func (d *sshDriver) Apply(ctx context.Context, tx Transaction) (err error) {
 	result := "ok"
 	defer func() { observeTask("commit", result, start) }()
 	if !saw {
+		// The outcome is unknown: not a refusal (Invalid) but a reason to
+		// re-read before anything else is done.
 		result = "error"
-		return invalid("Apply", "the commit script ended before reporting a result: "+sanitize(text), nil)
+		return unexpected("Apply", "the commit script ended before reporting a result; the commit may or may not have been applied", text, nil)
 	}
 	if status != 0 || changed || commitFailed(text) {
 		result = "error"
@@ -456,7 +487,10 @@ func (d *sshDriver) Save(ctx context.Context) (err error) {
 		return err
 	}
 	text, status, saw, _ := stripMarkers(res.stdout+"\n"+res.stderr, markSaveStatus)
-	if !saw || status != 0 || strings.Contains(text, "Save failed") {
+	if !saw {
+		return unexpected("Save", "the save script ended before reporting a result", text, nil)
+	}
+	if status != 0 || strings.Contains(text, "Save failed") {
 		return invalid("Save", "saving the configuration failed: "+sanitize(text), nil)
 	}
 	return nil
@@ -469,23 +503,23 @@ func (d *sshDriver) Routes(ctx context.Context) (_ []Route, err error) {
 		return nil, err
 	}
 	if p.HasJSONIproute() {
-		out, err := d.read(ctx, "Routes", cmdRoutesJSON)
+		out, err := d.readLines(ctx, "Routes", cmdRoutesJSON)
 		if err != nil {
 			return nil, err
 		}
 		rs, err := ParseRoutesJSON([]byte(out))
 		if err != nil {
-			return nil, invalid("Routes", "unparsable ip -j route output", err)
+			return nil, unexpected("Routes", "unparsable ip -j route output", out, err)
 		}
 		return rs, nil
 	}
-	out, err := d.read(ctx, "Routes", cmdRoutesText)
+	out, err := d.readLines(ctx, "Routes", cmdRoutesText)
 	if err != nil {
 		return nil, err
 	}
 	rs, err := ParseRoutesText(out)
 	if err != nil {
-		return nil, invalid("Routes", "unparsable ip route output", err)
+		return nil, unexpected("Routes", "unparsable ip route output", out, err)
 	}
 	return rs, nil
 }
@@ -504,23 +538,23 @@ func (d *sshDriver) Neighbours(ctx context.Context, dev string) (_ []Neighbour, 
 		if dev != "" {
 			cmd += " dev " + dev
 		}
-		out, err := d.read(ctx, "Neighbours", cmd)
+		out, err := d.readLines(ctx, "Neighbours", cmd)
 		if err != nil {
 			return nil, err
 		}
 		ns, err := ParseNeighboursJSON([]byte(out), dev)
 		if err != nil {
-			return nil, invalid("Neighbours", "unparsable ip -j neigh output", err)
+			return nil, unexpected("Neighbours", "unparsable ip -j neigh output", out, err)
 		}
 		return ns, nil
 	}
-	out, err := d.read(ctx, "Neighbours", cmdProcARP)
+	out, err := d.readLines(ctx, "Neighbours", cmdProcARP)
 	if err != nil {
 		return nil, err
 	}
 	ns, err := ParseProcNetARP(out, dev)
 	if err != nil {
-		return nil, invalid("Neighbours", "unparsable /proc/net/arp", err)
+		return nil, unexpected("Neighbours", "unparsable /proc/net/arp", out, err)
 	}
 	return ns, nil
 }
@@ -540,9 +574,15 @@ func (d *sshDriver) BootScript(ctx context.Context) (_ BootScript, err error) {
 	if err != nil {
 		return BootScript{}, err
 	}
-	head, content, ok := strings.Cut(res.stdout, markContent+"\n")
+	return parseBootScriptOutput(path, res.stdout)
+}
+
+// parseBootScriptOutput reads what the BootScript command printed: marker
+// lines for presence and mode, then the content after markContent.
+func parseBootScriptOutput(path, stdout string) (BootScript, error) {
+	head, content, ok := strings.Cut(stdout, markContent+"\n")
 	if !ok {
-		return BootScript{}, invalid("BootScript", "unexpected output while reading the boot script: "+sanitize(res.output()), nil)
+		return BootScript{}, unexpected("BootScript", "no content marker while reading the boot script", stdout, nil)
 	}
 	bs := BootScript{Path: path}
 	for _, l := range strings.Split(head, "\n") {
