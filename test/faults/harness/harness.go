@@ -101,6 +101,9 @@ type OperatorOptions struct {
 	OVHTimeout time.Duration
 	// OVHReadAttempts is how many times an OVH read is tried (default 2).
 	OVHReadAttempts int
+	// RouterCallTimeout bounds each router call (default 5s), so a case
+	// can hold a reply longer without making the test slow.
+	RouterCallTimeout time.Duration
 }
 
 // Operator is one in-process operator restricted to a namespace.
@@ -124,6 +127,9 @@ func StartOperator(t *testing.T, ns string, opts OperatorOptions) *Operator {
 	if opts.OVHReadAttempts == 0 {
 		opts.OVHReadAttempts = 2
 	}
+	if opts.RouterCallTimeout == 0 {
+		opts.RouterCallTimeout = 5 * time.Second
+	}
 	mgr, err := ctrl.NewManager(cp.Config, ctrl.Options{
 		Scheme:  Scheme,
 		Metrics: metricsserver.Options{BindAddress: "0"},
@@ -145,7 +151,7 @@ func StartOperator(t *testing.T, ns string, opts OperatorOptions) *Operator {
 	)
 	if err := controllers.SetupAll(ctx, mgr, controllers.Options{
 		SkipNameValidation: true, RetryBaseDelay: 50 * time.Millisecond, RetryMaxDelay: time.Second,
-		TaskPoll: 100 * time.Millisecond,
+		TaskPoll: 100 * time.Millisecond, RouterCallTimeout: opts.RouterCallTimeout,
 	}, sys); err != nil {
 		cancel()
 		t.Fatal(err)

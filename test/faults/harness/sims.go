@@ -153,6 +153,12 @@ func RouterConfig(ns, name string, sim *routersim.Router, driver v1.RouterDriver
 	if driver == v1.DriverVyOSAPI {
 		addr = sim.APIURL()
 	}
+	return RouterConfigAt(ns, name, addr, driver)
+}
+
+// RouterConfigAt is RouterConfig for a router at addr (host:port for ssh, the
+// API's URL for vyos-api), which need not be listening yet.
+func RouterConfigAt(ns, name, addr string, driver v1.RouterDriver) *v1.RouterConfig {
 	return &v1.RouterConfig{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 		Spec: v1.RouterConfigSpec{

@@ -162,7 +162,7 @@ func TestOVHFaultMatrix(t *testing.T) {
 		},
 		{
 			name: "write-vmac-lost-extra-tasks", change: createVMAC,
-			sim:  ovhsim.Options{VirtualMACDuration: 500 * time.Millisecond},
+			sim: ovhsim.Options{VirtualMACDuration: 500 * time.Millisecond},
 			before: func(e *env) {
 				e.sim.SetExtraTasks(2)
 				e.sim.InjectFault(ovhsim.RouteVMACCreate, ovhsim.Fault{LoseReply: true, Count: 1})
@@ -180,7 +180,7 @@ func TestOVHFaultMatrix(t *testing.T) {
 			// Right after creation OVH may answer 404 for the task: not a
 			// reason to move again.
 			name: "task-not-visible-404", change: move,
-			sim:  ovhsim.Options{MoveDuration: 500 * time.Millisecond},
+			sim: ovhsim.Options{MoveDuration: 500 * time.Millisecond},
 			before: func(e *env) {
 				e.sim.SetTaskVisibility(2*time.Second, http.StatusNotFound)
 			},
@@ -197,7 +197,7 @@ func TestOVHFaultMatrix(t *testing.T) {
 		},
 		{
 			name: "task-not-visible-500", change: createVMAC,
-			sim:  ovhsim.Options{VirtualMACDuration: 500 * time.Millisecond},
+			sim: ovhsim.Options{VirtualMACDuration: 500 * time.Millisecond},
 			before: func(e *env) {
 				e.sim.SetTaskVisibility(2*time.Second, http.StatusInternalServerError)
 			},
@@ -216,7 +216,7 @@ func TestOVHFaultMatrix(t *testing.T) {
 			// The operator was down long enough for OVH to purge the task
 			// it recorded: the IP itself says the move is done.
 			name: "task-purged-while-down", change: move,
-			sim:  ovhsim.Options{MoveDuration: time.Second},
+			sim: ovhsim.Options{MoveDuration: time.Second},
 			fault: func(e *env) {
 				waitTaskID(e)
 				e.op.Stop()
@@ -257,7 +257,7 @@ func TestOVHFaultMatrix(t *testing.T) {
 			// The consumer key is revoked while the move runs; a new one in
 			// the Secret lets the operator follow the same task.
 			name: "credentials-revoked-mid-move", change: move,
-			sim:  ovhsim.Options{MoveDuration: 2 * time.Second},
+			sim: ovhsim.Options{MoveDuration: 2 * time.Second},
 			fault: func(e *env) {
 				waitTaskID(e)
 				e.sim.RevokeConsumerKey(h.OVHConsumerKey)
