@@ -238,6 +238,11 @@ func TestClaimsBridgedVMSameNIC(t *testing.T) {
 		t.Errorf("reconfigurations = %d, want 1 (the new winner's)", n)
 	}
 	claimedBy(t, sameLabel, byIndex, `NIC "network adapter 1" of VM web1`)
+
+	// The winner points at another VM: the last claimant takes web1 over,
+	// long before its slow re-check would.
+	patchSpec(t, byIndex, func(b *v1.BridgedVM) { b.Spec.VMName = "web2" })
+	readyAfter(t, sameLabel, 15*time.Second, "the last claimant takes web1 over")
 }
 
 // RouterConfigs on one router: the later ones never commit; one with
@@ -418,3 +423,64 @@ func TestClaimsRouterConfigMissingSecret(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// A FailoverIP whose Secret does not exist says which one to create, is
+// not retried with backoff, and recovers when it is created.
+func TestClaimsFailoverIPMissingSecret(t *testing.T) {
+	e := newOVHEnv(t, ovhsim.Options{})
+	errorsBefore := reconcileErrors(t, "failoverip")
+	f := e.fip("router-wan", wanIP, "vyatta", func(f *v1.FailoverIP) { f.Spec.OVH.CredentialsSecretRef.Name = "ovh-later" })
+	create(t, f)
+	eventually(t, 10*time.Second, "SecretNotFound", conditionIs(f, v1.TypeSynced, metav1.ConditionFalse, v1.ReasonSecretNotFound))
+	if msg := condMessage(f, v1.TypeSynced); !strings.Contains(msg, "Secret "+e.ns+"/ovh-later not found: create it with \"endpoint\"") {
+		t.Errorf("message %q does not say which Secret to create", msg)
+	}
+	if n := reconcileErrors(t, "failoverip") - errorsBefore; n != 0 {
+		t.Errorf("%v reconcile errors: a missing Secret must not be retried with backoff", n)
+	}
+	if n := e.sim.TotalCalls(); n != 0 {
+		t.Errorf("%d OVH calls without credentials", n)
+	}
+	create(t, ovhSecret(e.ns, "ovh-later", e.sim.Endpoint(), appSecret))
+	eventually(t, 10*time.Second, "Ready once the Secret exists", conditionIs(f, v1.TypeReady, metav1.ConditionTrue, v1.ReasonAvailable))
+}
+
+// Which parts of one VM two BridgedVMs both manage.
+func TestBridgedVMSharedPart(t *testing.T) {
+	label := func(l string) v1.NICSpec { return v1.NICSpec{Label: l, PortGroup: "WAN"} }
+	index := func(i int32) v1.NICSpec { return v1.NICSpec{Index: &i, PortGroup: "WAN"} }
+	bvm := func(nics []v1.NICSpec, observed bool, power v1.PowerState, cycle bool) *v1.BridgedVM {
+		b := &v1.BridgedVM{Spec: v1.BridgedVMSpec{VMName: "web1", NICs: nics, PowerState: power, AllowPowerCycle: cycle}}
+		if observed {
+			b.Status.NICs = []v1.NICStatus{{Label: "Network adapter 1", Index: 0}, {Label: "Network adapter 3", Index: 1}}
+		}
+		return b
+	}
+	for _, c := range []struct {
+		name string
+		a, b *v1.BridgedVM
+		want string
+	}{
+		{"same label, any case", bvm([]v1.NICSpec{label("network adapter 1")}, false, "", false),
+			bvm([]v1.NICSpec{label("Network adapter 1")}, false, "", false), `NIC "network adapter 1"`},
+		{"same index", bvm([]v1.NICSpec{index(1)}, false, "", false), bvm([]v1.NICSpec{index(0), index(1)}, false, "", false), "NIC index 1"},
+		{"label is that index", bvm([]v1.NICSpec{index(1)}, false, "", false),
+			bvm([]v1.NICSpec{label("Network adapter 3")}, true, "", false), "NIC index 1"},
+		{"label is another index", bvm([]v1.NICSpec{index(1)}, false, "", false),
+			bvm([]v1.NICSpec{label("Network adapter 1")}, true, "", false), ""},
+		{"label the VM does not show", bvm([]v1.NICSpec{index(1)}, true, "", false),
+			bvm([]v1.NICSpec{label("Network adapter 2")}, false, "", false), ""},
+		{"label and index, nothing observed yet", bvm([]v1.NICSpec{index(1)}, false, "", false),
+			bvm([]v1.NICSpec{label("Network adapter 9")}, false, "", false), "NIC index 1"},
+		{"different labels", bvm([]v1.NICSpec{label("Network adapter 1")}, false, "", false),
+			bvm([]v1.NICSpec{label("Network adapter 2")}, false, "", false), ""},
+		{"both manage power", bvm([]v1.NICSpec{index(0)}, false, v1.PoweredOn, false),
+			bvm([]v1.NICSpec{index(1)}, false, "", true), "the power state"},
+		{"one manages power", bvm([]v1.NICSpec{index(0)}, false, v1.PoweredOn, false),
+			bvm([]v1.NICSpec{index(1)}, false, "", false), ""},
+	} {
+		if got := sharedVMPart(c.a, c.b); got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
+	}
+}
