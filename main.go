@@ -33,6 +33,12 @@ func main() {
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz probes.")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader so that only one replica reconciles at a time.")
 	flag.StringVar(&leaderNS, "leader-election-namespace", "", "Namespace of the leader-election Lease (default: the operator's own).")
+	// The Lease timings are flags so that a test can hand over in seconds;
+	// the defaults are controller-runtime's.
+	var leaseDuration, renewDeadline, retryPeriod time.Duration
+	flag.DurationVar(&leaseDuration, "leader-election-lease-duration", 15*time.Second, "How long a non-leader waits after the last renewal before taking the Lease over.")
+	flag.DurationVar(&renewDeadline, "leader-election-renew-deadline", 10*time.Second, "How long the leader keeps trying to renew the Lease before it stops reconciling.")
+	flag.DurationVar(&retryPeriod, "leader-election-retry-period", 2*time.Second, "How often candidates try to acquire or renew the Lease.")
 	flag.IntVar(&opts.MaxConcurrentReconciles, "max-concurrent-reconciles", 4, "Objects of one kind reconciled in parallel.")
 	flag.DurationVar(&opts.RetryBaseDelay, "retry-base-delay", 0, "First retry delay after a transient external failure (default 1s).")
 	flag.DurationVar(&opts.RetryMaxDelay, "retry-max-delay", 0, "Longest retry delay after repeated failures (default 5m).")
@@ -61,6 +67,9 @@ func main() {
 		LeaderElection:          leaderElect,
 		LeaderElectionID:        "ovhbridge-operator.ovhbridge.io",
 		LeaderElectionNamespace: leaderNS,
+		LeaseDuration:           &leaseDuration,
+		RenewDeadline:           &renewDeadline,
+		RetryPeriod:             &retryPeriod,
 		// Stop reconciling at once when leadership is lost, so two replicas
 		// never write to a router at the same time.
 		LeaderElectionReleaseOnCancel: true,
