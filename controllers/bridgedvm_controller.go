@@ -275,7 +275,7 @@ func (r *BridgedVMReconciler) Sync(ctx context.Context, b *v1.BridgedVM, save fu
 			return 0, err
 		}
 	}
-	if len(plan.Findings) == 0 {
+	if len(plan.Findings) == 0 && !s.restoreFailed(vm) {
 		b.Status.LastFailedTask = nil
 	}
 	s.report(vm, plan)
@@ -511,7 +511,7 @@ func (s *bvmSession) next(ctx context.Context, vm esxi.VM, plan drift.BridgedVMP
 		}
 	}
 	switch {
-	case s.cycle && off && want != v1.PoweredOff && !s.failed(v1.StepPowerOn):
+	case (s.cycle || s.restoreFailed(vm)) && off && want != v1.PoweredOff && !s.failed(v1.StepPowerOn):
 		return powerOn(true), true // restore what the cycle found
 	case want == v1.PoweredOn && vm.PowerState != esxi.PoweredOn && !macsPending(plan) && !s.failed(v1.StepPowerOn):
 		return powerOn(false), true
@@ -519,6 +519,16 @@ func (s *bvmSession) next(ctx context.Context, vm esxi.VM, plan drift.BridgedVMP
 		return powerOff(false), true
 	}
 	return write{}, false
+}
+
+// restoreFailed reports that the power-on ending a power cycle failed and
+// the VM is still off: the operator only powers a VM on for a cycle or for
+// spec.powerState PoweredOn, so a failed power-on without the latter was a
+// cycle's. The VM is not where the operator found it: not Ready, and the
+// power-on is tried again with the next generation.
+func (s *bvmSession) restoreFailed(vm esxi.VM) bool {
+	lf := s.b.Status.LastFailedTask
+	return lf != nil && lf.Step == v1.StepPowerOn && s.b.Spec.PowerState != v1.PoweredOn && vm.PowerState == esxi.PoweredOff
 }
 
 // macsPending reports whether a NIC does not carry its MAC yet. A VM is not
@@ -552,7 +562,16 @@ func (s *bvmSession) start(w write) (refused bool, err error) {
 		// pass looks for its effect.
 		return false, err
 	case cause.Is(err, cause.CredentialsInvalid), cause.Is(err, cause.TrustFailure):
-		b.Status.PendingTask = nil // the session, not the write, was refused
+		// The session, not the write, was refused: nothing was started.
+		if w.cycle {
+			// Within a power cycle the VM this operator powered off must
+			// still be powered on again once the session works: keep the
+			// cycle, dated a grace ago so that the next pass, seeing no
+			// effect, goes on with it at once instead of waiting.
+			b.Status.PendingTask.StartedAt = metav1.NewTime(s.r.Now().Add(-s.r.IntentGrace))
+			return false, err
+		}
+		b.Status.PendingTask = nil
 		return false, err
 	}
 	b.Status.PendingTask = nil
@@ -605,6 +624,9 @@ func (s *bvmSession) report(vm esxi.VM, plan drift.BridgedVMPlan) {
 		// on again: until then it is not where it should be.
 		setCondition(b, v1.TypePowerStateMatches, metav1.ConditionFalse, v1.ReasonTaskInProgress,
 			fmt.Sprintf("VM %s is %s during a power cycle to change a MAC; it is powered on again once the MACs are set", vm.Name, vm.PowerState))
+	case s.restoreFailed(vm):
+		setCondition(b, v1.TypePowerStateMatches, metav1.ConditionFalse, v1.ReasonTaskFailed,
+			fmt.Sprintf("VM %s is %s: powering it on again after a power cycle failed%s", vm.Name, vm.PowerState, suffix))
 	case b.Spec.PowerState == "":
 		setCondition(b, v1.TypePowerStateMatches, metav1.ConditionTrue, "NotManaged",
 			fmt.Sprintf("spec.powerState is not set: VM %s is left %s", vm.Name, vm.PowerState))
@@ -622,7 +644,7 @@ func (s *bvmSession) report(vm esxi.VM, plan drift.BridgedVMPlan) {
 	} else {
 		removeCondition(b, v1.TypeReconciling)
 	}
-	if lf := b.Status.LastFailedTask; lf != nil && lf.Generation == b.Generation && len(plan.Findings) > 0 {
+	if lf := b.Status.LastFailedTask; lf != nil && lf.Generation == b.Generation && (len(plan.Findings) > 0 || s.restoreFailed(vm)) {
 		setCondition(b, v1.TypeStalled, metav1.ConditionTrue, v1.ReasonTaskFailed,
 			fmt.Sprintf("VM %s on %s: %s", vm.Name, s.endpoint, failureText(lf)))
 	}
