@@ -3,7 +3,9 @@ package harness
 import (
 	"context"
 	"fmt"
+	"io"
 	"maps"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -12,6 +14,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	esxisim "github.com/ovhbridge/ovhbridge-operator/test/sim/esxi"
@@ -230,4 +233,119 @@ func OVHDown(t *testing.T, sim *ovhsim.Server, opts ovhsim.Options) (back func()
 		t.Cleanup(next.Close)
 		return next
 	}
+}
+
+// Proxy forwards TCP connections to a target and can be cut (listener and
+// open connections closed, so the port refuses connections) and restored on
+// the same address: a host that becomes unreachable and comes back, with
+// its TLS identity untouched since bytes pass through.
+type Proxy struct {
+	t      *testing.T
+	target string
+	addr   string
+
+	mu    sync.Mutex
+	l     net.Listener
+	conns map[net.Conn]struct{}
+}
+
+// NewProxy starts forwarding a local port to target.
+func NewProxy(t *testing.T, target string) *Proxy {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Proxy{t: t, target: target, addr: l.Addr().String(), conns: map[net.Conn]struct{}{}}
+	p.serve(l)
+	t.Cleanup(p.Down)
+	return p
+}
+
+// Addr is the proxy's host:port.
+func (p *Proxy) Addr() string { return p.addr }
+
+// Down closes the listener and every open connection.
+func (p *Proxy) Down() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.l != nil {
+		_ = p.l.Close()
+		p.l = nil
+	}
+	for c := range p.conns {
+		_ = c.Close()
+	}
+	p.conns = map[net.Conn]struct{}{}
+}
+
+// Up listens again on the same address.
+func (p *Proxy) Up() {
+	p.t.Helper()
+	l, err := net.Listen("tcp", p.addr)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.serve(l)
+}
+
+func (p *Proxy) serve(l net.Listener) {
+	p.mu.Lock()
+	p.l = l
+	p.mu.Unlock()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go p.forward(c)
+		}
+	}()
+}
+
+func (p *Proxy) forward(c net.Conn) {
+	up, err := net.Dial("tcp", p.target)
+	if err != nil {
+		_ = c.Close()
+		return
+	}
+	p.mu.Lock()
+	if p.l == nil { // cut meanwhile
+		p.mu.Unlock()
+		_ = c.Close()
+		_ = up.Close()
+		return
+	}
+	p.conns[c], p.conns[up] = struct{}{}, struct{}{}
+	p.mu.Unlock()
+	done := make(chan struct{}, 2)
+	pipe := func(dst, src net.Conn) {
+		_, _ = io.Copy(dst, src)
+		done <- struct{}{}
+	}
+	go pipe(up, c)
+	go pipe(c, up)
+	<-done
+	_ = c.Close()
+	_ = up.Close()
+	p.mu.Lock()
+	delete(p.conns, c)
+	delete(p.conns, up)
+	p.mu.Unlock()
+}
+
+// ESXiBehindProxy is ESXi with the Secret's URL pointing at a Proxy in
+// front of the host, so that a case can make the host unreachable and
+// bring it back.
+func ESXiBehindProxy(t *testing.T, ns string, opts esxisim.Options) (*esxisim.Harness, *Proxy) {
+	t.Helper()
+	sim := esxisim.StartT(t, opts)
+	p := NewProxy(t, sim.URL.Host)
+	data := sim.SecretData()
+	u := *sim.URL
+	u.Host = p.Addr()
+	data["url"] = []byte(u.String())
+	Create(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: ESXiSecretName}, Data: data})
+	return sim, p
 }
