@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
+	v1 "github.com/ovhbridge/ovhbridge-operator/api/v1alpha1"
 	esxisim "github.com/ovhbridge/ovhbridge-operator/test/sim/esxi"
 	ovhsim "github.com/ovhbridge/ovhbridge-operator/test/sim/ovh"
 	routersim "github.com/ovhbridge/ovhbridge-operator/test/sim/router"
@@ -281,4 +285,150 @@ func (f *Fleet) Converged(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// DuplicateWrites compares the simulators' counters with the changes the
+// fleet needed, and returns every difference: one move and one virtual
+// MAC per IP at OVH (refused duplicates count too); one power off, one
+// reconfigure and one power on per VM; per router one commit that changed
+// the configuration and one save of the configuration finally running
+// (never a half-applied one), the boot script and gateway routes written at
+// most once.
+func (f *Fleet) DuplicateWrites() []error {
+	var errs []error
+	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	w := f.Writes()
+
+	tasks := f.OVHTasks()
+	for _, ip := range f.IPs {
+		if n := tasks[ovhsim.FunctionMoveIP][ip+"/32"]; n != 1 {
+			fail("OVH: %d move tasks for %s, want exactly 1", n, ip)
+		}
+	}
+	if n := tasks[ovhsim.FunctionAddVirtualMAC][Server]; n != len(f.IPs) {
+		fail("OVH: %d virtual MAC tasks on %s, want exactly %d (one per IP)", n, Server, len(f.IPs))
+	}
+	wantOVH := map[string]int{ovhsim.RouteIPMove: len(f.IPs), ovhsim.RouteVMACCreate: len(f.IPs)}
+	for route, n := range w.OVH {
+		if n != wantOVH[route] {
+			fail("OVH: %d requests %s, want %d", n, route, wantOVH[route])
+		}
+	}
+
+	// Each VM needs at least one of each call to converge, so totals equal
+	// to the number of VMs mean exactly one each.
+	vms := int64(len(f.VMs))
+	wantESXi := map[string]int64{"ReconfigVM_Task": vms, "PowerOffVM_Task": vms, "PowerOnVM_Task": vms}
+	for m, n := range w.ESXi {
+		if n != wantESXi[m] {
+			fail("ESXi: %d %s calls, want %d (one per VM)", n, m, wantESXi[m])
+		}
+	}
+
+	for i, r := range f.Routers {
+		name := fmt.Sprintf("%s (%s)", RouterName(i), r.Profile())
+		commits := r.Commits()
+		if len(commits) != 1 || !commits[0].Changed || commits[0].Outcome != "applied" {
+			fail("%s: commits %+v, want exactly one, applied", name, commits)
+		}
+		final := r.ActiveCommands()
+		saves := r.Saves()
+		if len(saves) != 1 {
+			fail("%s: %d saves, want exactly 1", name, len(saves))
+		}
+		for j, s := range saves {
+			if s.Active != final {
+				fail("%s: save %d wrote a configuration other than the one finally running:\n%s\nrunning:\n%s", name, j+1, s.Active, final)
+			}
+		}
+		// At most: a restarted operator may find these done already.
+		for k, most := range map[string]int{"mv": 1, "ip neigh flush": 1,
+			"ip route replace": 2} { // the gateway's host route and the default route, in one script
+			if n := w.Router[i][k]; n > most {
+				fail("%s: %q %d times, want at most %d", name, k, n, most)
+			}
+		}
+		if r.Profile() == routersim.Vyatta65 {
+			if script, exists, executable := r.BootScript(); !exists || !executable || !strings.Contains(script, Gateway) {
+				fail("%s: boot script exists=%v executable=%v, want the gateway routes in it:\n%s", name, exists, executable, script)
+			}
+		}
+	}
+	return errs
+}
+
+// NotReady lists the fleet's objects in ns that are not Ready for their
+// current generation (or missing).
+func (f *Fleet) NotReady(ctx context.Context, c client.Client, ns string) ([]string, error) {
+	var out []string
+	check := func(kind string, o client.Object, s *v1.ResourceStatus) {
+		if !meta.IsStatusConditionTrue(s.Conditions, v1.TypeReady) || s.ObservedGeneration != o.GetGeneration() {
+			out = append(out, fmt.Sprintf("%s/%s (%s)", kind, o.GetName(), s.ReadyReason()))
+		}
+	}
+	var fips v1.FailoverIPList
+	if err := c.List(ctx, &fips, client.InNamespace(ns)); err != nil {
+		return nil, err
+	}
+	for i := range fips.Items {
+		check("FailoverIP", &fips.Items[i], fips.Items[i].GetResourceStatus())
+	}
+	var vms v1.BridgedVMList
+	if err := c.List(ctx, &vms, client.InNamespace(ns)); err != nil {
+		return nil, err
+	}
+	for i := range vms.Items {
+		check("BridgedVM", &vms.Items[i], vms.Items[i].GetResourceStatus())
+	}
+	var rcs v1.RouterConfigList
+	if err := c.List(ctx, &rcs, client.InNamespace(ns)); err != nil {
+		return nil, err
+	}
+	for i := range rcs.Items {
+		check("RouterConfig", &rcs.Items[i], rcs.Items[i].GetResourceStatus())
+	}
+	if n := len(fips.Items) + len(vms.Items) + len(rcs.Items); n != f.Objects() {
+		out = append(out, fmt.Sprintf("%d objects listed, want %d", n, f.Objects()))
+	}
+	return out, nil
+}
+
+// Describe names the writes between two readings of the counters.
+func Describe(before, after Writes) string {
+	var out []string
+	for k, v := range after.OVH {
+		if d := v - before.OVH[k]; d > 0 {
+			out = append(out, fmt.Sprintf("OVH %s ×%d", k, d))
+		}
+	}
+	for k, v := range after.ESXi {
+		if d := v - before.ESXi[k]; d > 0 {
+			out = append(out, fmt.Sprintf("ESXi %s ×%d", k, d))
+		}
+	}
+	for i, r := range after.Router {
+		for k, v := range r {
+			var was int
+			if i < len(before.Router) {
+				was = before.Router[i][k]
+			}
+			if d := v - was; d > 0 {
+				out = append(out, fmt.Sprintf("%s %s ×%d", RouterName(i), k, d))
+			}
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, ", ")
+}
+
+// WaitForWrite polls the write counters until one grows past before.
+func (f *Fleet) WaitForWrite(before Writes, timeout time.Duration) (Writes, bool) {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if w := f.Writes(); w.Total() > before.Total() {
+			return w, true
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return before, false
 }

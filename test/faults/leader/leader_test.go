@@ -1,0 +1,284 @@
+// Package leader runs two operator processes with leader election against
+// one API server and one set of simulators: only the Lease holder
+// reconciles and writes, and killing it (SIGKILL, so it cannot release the
+// Lease) in the middle of the work hands over to the other, which finishes
+// the work without writing anything a second time.
+package leader
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/ovhbridge/ovhbridge-operator/api/v1alpha1"
+	"github.com/ovhbridge/ovhbridge-operator/test/controlplane"
+	routersim "github.com/ovhbridge/ovhbridge-operator/test/sim/router"
+	"github.com/ovhbridge/ovhbridge-operator/test/world"
+)
+
+const (
+	ns        = "leader"
+	leaseName = "ovhbridge-operator.ovhbridge.io" // main.go's LeaderElectionID
+	// Short Lease timings so that a handover takes seconds.
+	leaseDuration = 4 * time.Second
+)
+
+func TestOnlyTheLeaderWritesAndAKilledLeaderHandsOver(t *testing.T) {
+	ctx := context.Background()
+	e := setup(t)
+	f := e.fleet
+
+	a := e.start(t, "a")
+	waitFor(t, "operator a to lead", 30*time.Second, func() error { return leads(ctx, a, true) })
+	b := e.start(t, "b")
+	// b is up (its metrics answer) and has tried for the Lease at least
+	// once: its Lease reads show in its client metrics.
+	waitFor(t, "operator b to read the Lease", 30*time.Second, func() error {
+		m, err := b.Metrics(ctx)
+		if err != nil {
+			return err
+		}
+		if m.Sum("rest_client_requests_total", map[string]string{"method": "GET"}) == 0 {
+			return fmt.Errorf("no GET yet")
+		}
+		return nil
+	})
+	holder := leaseHolder(t, e.client)
+
+	// The work starts with both running; a kill lands right after an
+	// external write in the middle of it, with changes still pending.
+	cmd := e.cp.KubectlCmd("apply", "-n", ns, "-f", "-")
+	cmd.Stdin = strings.NewReader(string(f.Manifests()))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("kubectl apply: %v\n%s", err, out)
+	}
+	const midWork = 20 // of about 30 writes
+	waitFor(t, fmt.Sprintf("%d external writes", midWork), 60*time.Second, func() error {
+		if n := f.Writes().Total(); n < midWork {
+			return fmt.Errorf("%d so far", n)
+		}
+		return nil
+	})
+	before := f.Writes()
+	after, ok := f.WaitForWrite(before, 15*time.Second)
+	if !ok {
+		t.Fatalf("no external write within 15s after %d; pending: %v", before.Total(), pendingOrErr(ctx, e))
+	}
+
+	// Just before the kill: a is the only leader, and b has neither
+	// reconciled, nor called an external system, nor written to the API.
+	if err := leads(ctx, a, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := quiet(ctx, b); err != nil {
+		t.Fatalf("the non-leader was not idle while the leader worked: %v", err)
+	}
+	if pending, err := f.NotReady(ctx, e.client, ns); err != nil || len(pending) == 0 {
+		t.Fatalf("no work left to hand over (pending %v, %v): make the fleet bigger or its tasks slower", pending, err)
+	}
+	if err := a.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	t.Logf("killed the leader after %d writes, just after %s", after.Total(), world.Describe(before, after))
+
+	// b takes over once the dead leader's Lease expires.
+	waitFor(t, "operator b to lead", 3*leaseDuration+5*time.Second, func() error { return leads(ctx, b, true) })
+	t.Logf("b leads %.1fs after the kill (Lease duration %v)", time.Since(killed).Seconds(), leaseDuration)
+	if h := leaseHolder(t, e.client); h == holder {
+		t.Errorf("the Lease is still held by %q", h)
+	}
+
+	waitFor(t, "convergence under b", 120*time.Second, func() error {
+		pending, err := f.NotReady(ctx, e.client, ns)
+		if err == nil && len(pending) > 0 {
+			err = fmt.Errorf("not Ready: %v", pending)
+		}
+		if err == nil {
+			err = f.Converged(ctx)
+		}
+		return err
+	})
+	final := f.Writes()
+	t.Logf("external writes: %d (%s)", final.Total(), world.Describe(world.Writes{}, final))
+	for _, err := range f.DuplicateWrites() {
+		t.Error(err)
+	}
+	m, err := b.Metrics(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := m.Sum("controller_runtime_reconcile_total", nil); n == 0 {
+		t.Error("b converged the world without a reconcile of its own?")
+	}
+}
+
+// leads checks an operator's own view of the election.
+func leads(ctx context.Context, op *world.Operator, want bool) error {
+	m, err := op.Metrics(ctx)
+	if err != nil {
+		return err
+	}
+	is := m.Sum("leader_election_master_status", map[string]string{"name": leaseName}) == 1
+	if is != want {
+		return fmt.Errorf("leader_election_master_status is %v, want %v", is, want)
+	}
+	return nil
+}
+
+// quiet checks from a non-leader's own metrics that it is a non-leader that
+// did nothing: no reconcile, no external call, no API request but reads.
+func quiet(ctx context.Context, op *world.Operator) error {
+	m, err := op.Metrics(ctx)
+	if err != nil {
+		return err
+	}
+	var problems []string
+	if is := m.Sum("leader_election_master_status", map[string]string{"name": leaseName}); is != 0 {
+		problems = append(problems, "it says it leads")
+	}
+	if n := m.Sum("controller_runtime_reconcile_total", nil); n != 0 {
+		problems = append(problems, fmt.Sprintf("%v reconciles", n))
+	}
+	if n := m.Sum("ovhbridge_external_calls_total", nil); n != 0 {
+		problems = append(problems, fmt.Sprintf("%v external calls", n))
+	}
+	for _, s := range m.Filter("rest_client_requests_total", func(l map[string]string) bool { return l["method"] != "GET" }) {
+		problems = append(problems, fmt.Sprintf("%v API requests %s (code %s)", s.Value, s.Labels["method"], s.Labels["code"]))
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%s", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+func leaseHolder(t *testing.T, c client.Client) string {
+	t.Helper()
+	var l coordinationv1.Lease
+	if err := c.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: leaseName}, &l); err != nil {
+		t.Fatal(err)
+	}
+	if l.Spec.HolderIdentity == nil || *l.Spec.HolderIdentity == "" {
+		t.Fatal("the Lease has no holder")
+	}
+	return *l.Spec.HolderIdentity
+}
+
+func pendingOrErr(ctx context.Context, e *env) any {
+	pending, err := e.fleet.NotReady(ctx, e.client, ns)
+	if err != nil {
+		return err
+	}
+	return pending
+}
+
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waiting %v for %s: %v", timeout, what, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+type env struct {
+	cp     *controlplane.ControlPlane
+	fleet  *world.Fleet
+	client client.Client
+	bin    string
+	dir    string
+	ops    []*world.Operator
+}
+
+func setup(t *testing.T) *env {
+	t.Helper()
+	dir := t.TempDir()
+	root, err := controlplane.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := world.BuildOperator(root, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := controlplane.Start(controlplane.Options{KubeconfigPath: filepath.Join(dir, "kubeconfig")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cp.Stop() })
+	// Slow enough tasks that the leader dies with work in flight.
+	f, err := world.StartFleet(world.FleetOptions{
+		IPs:             4,
+		RouterProfiles:  []routersim.Profile{routersim.VyOS14},
+		OVHMoveDuration: 2 * time.Second, OVHVirtualMACDuration: 1500 * time.Millisecond,
+		ESXiWriteDelay: 300 * time.Millisecond, RouterLatency: 100 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.Close)
+	scheme := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(scheme)
+	_ = v1.AddToScheme(scheme)
+	c, err := client.New(cp.Config, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{cp: cp, fleet: f, client: c, bin: bin, dir: dir}
+	t.Cleanup(func() {
+		for _, op := range e.ops {
+			_ = op.Kill()
+			if t.Failed() {
+				if log, err := os.ReadFile(op.LogPath); err == nil {
+					t.Logf("%s (last 60 lines):\n%s", op.LogPath, tail(string(log), 60))
+				}
+			}
+		}
+	})
+	if _, err := cp.Run("create", "namespace", ns); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// start runs one operator replica with leader election, logging to its own
+// directory.
+func (e *env) start(t *testing.T, name string) *world.Operator {
+	t.Helper()
+	dir := filepath.Join(e.dir, name)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	op, err := world.StartOperator(e.bin, e.cp.Kubeconfig, dir,
+		"--leader-elect", "--leader-election-namespace", ns,
+		"--leader-election-lease-duration", leaseDuration.String(),
+		"--leader-election-renew-deadline", "3s", "--leader-election-retry-period", "1s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.ops = append(e.ops, op)
+	return op
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
