@@ -454,7 +454,13 @@ func (c *apiClient) do(ctx context.Context, method, path string, body, out any) 
 		return err
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(raw))
-	err = c.api.UnmarshalResponse(resp, out)
+	return decodeResponse(c.api, resp, raw, out)
+}
+
+// decodeResponse turns an answer (its body already read into raw) into
+// out, a *remoteError or a *decodeError.
+func decodeResponse(api *govh.Client, resp *http.Response, raw []byte, out any) error {
+	err := api.UnmarshalResponse(resp, out)
 	if apiErr, isAPI := err.(*govh.APIError); isAPI {
 		return newRemoteError(apiErr, resp, raw)
 	}
