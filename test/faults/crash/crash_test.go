@@ -113,7 +113,7 @@ func TestKilledOperatorConvergesWithOneWritePerChange(t *testing.T) {
 			// Long waits are expected only for a write whose intent was
 			// recorded but which may never have been sent: say which.
 			progress = time.Now()
-			t.Logf("+%.0fs after the last restart, not Ready: %v", time.Since(lastKill).Seconds(), pending)
+			t.Logf("+%.0fs after the last restart, not Ready: %v; %s", time.Since(lastKill).Seconds(), pending, inFlight(ctx, c))
 		}
 		if err == nil && len(pending) == 0 {
 			if err = f.Converged(ctx); err == nil {
@@ -218,6 +218,32 @@ func (e *env) start(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.op = op
+}
+
+// inFlight lists the writes objects have recorded as in flight: those
+// without a task reference are intents the operator waits out, having no
+// way to tell whether they were ever sent.
+func inFlight(ctx context.Context, c client.Client) string {
+	var out []string
+	var fips v1.FailoverIPList
+	if err := c.List(ctx, &fips, client.InNamespace(ns)); err != nil {
+		return err.Error()
+	}
+	for _, f := range fips.Items {
+		if p := f.Status.PendingTask; p != nil {
+			out = append(out, fmt.Sprintf("FailoverIP/%s %s task %q since %s", f.Name, p.Function, p.ID, p.StartedAt.Format(time.TimeOnly)))
+		}
+	}
+	var vms v1.BridgedVMList
+	if err := c.List(ctx, &vms, client.InNamespace(ns)); err != nil {
+		return err.Error()
+	}
+	for _, b := range vms.Items {
+		if p := b.Status.PendingTask; p != nil {
+			out = append(out, fmt.Sprintf("BridgedVM/%s %s task %q since %s", b.Name, p.Step, p.Ref, p.StartedAt.Format(time.TimeOnly)))
+		}
+	}
+	return "in flight: " + strings.Join(out, ", ")
 }
 
 // waitReconciled waits until each controller of a freshly started operator
