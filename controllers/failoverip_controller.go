@@ -344,7 +344,7 @@ func (s *fipSession) act(ctx context.Context, fd drift.Finding) error {
 	f := s.f
 	switch fd.Reason {
 	case drift.ReasonRoutedElsewhere:
-		return s.start(ctx, taskMoveIP, scopeIP, f.Spec.Server, func() (ovh.Task, error) {
+		return s.start(ctx, taskMoveIP, scopeIP, f.Spec.Server, func(ctx context.Context) (ovh.Task, error) {
 			return s.api.MoveIP(ctx, s.block, f.Spec.Server)
 		})
 	case drift.ReasonVirtualMACMissing:
@@ -352,11 +352,11 @@ func (s *fipSession) act(ctx context.Context, fd drift.Finding) error {
 		if mac := s.siblingMAC(ctx); mac != "" {
 			// The VM already has a virtual MAC for another of its IPs: one
 			// VM, one MAC, several IPs (OVH's own rule for bridged VMs).
-			return s.start(ctx, taskAddVMAC, scopeServer, mac, func() (ovh.Task, error) {
+			return s.start(ctx, taskAddVMAC, scopeServer, mac, func(ctx context.Context) (ovh.Task, error) {
 				return s.api.BindIP(ctx, f.Spec.Server, mac, s.addr, vmName)
 			})
 		}
-		return s.start(ctx, taskAddVMAC, scopeServer, "", func() (ovh.Task, error) {
+		return s.start(ctx, taskAddVMAC, scopeServer, "", func(ctx context.Context) (ovh.Task, error) {
 			return s.api.CreateVirtualMAC(ctx, f.Spec.Server, s.addr, string(f.Spec.VirtualMAC.Type), vmName)
 		})
 	}
@@ -388,7 +388,15 @@ func (s *fipSession) siblingMAC(ctx context.Context) string {
 // start records the intent of a write, sends it, then records its task id.
 // The intent is saved first: if the operator stops after sending, the next
 // pass finds the task in OVH's list instead of sending the write again.
-func (s *fipSession) start(ctx context.Context, function, scope, target string, write func() (ovh.Task, error)) error {
+func (s *fipSession) start(ctx context.Context, function, scope, target string, write func(context.Context) (ovh.Task, error)) error {
+	// The rate limiter's turn is taken before the intent is saved, so that
+	// the write follows the intent at once: a crash in between leaves an
+	// intent that takes intentGrace to resolve, and the gap must stay short
+	// even when many FailoverIPs start writing together.
+	ctx, err := ovh.TakeTurn(ctx, s.api)
+	if err != nil {
+		return err
+	}
 	s.f.Status.PendingTask = &v1.PendingTask{
 		Function: function, Scope: scope, Target: target, StartedAt: metav1.NewTime(s.r.Now()),
 	}
@@ -396,7 +404,7 @@ func (s *fipSession) start(ctx context.Context, function, scope, target string, 
 		s.f.Status.PendingTask = nil
 		return err
 	}
-	task, err := write()
+	task, err := write(ctx)
 	if err != nil {
 		if cause.KindOf(err) != cause.Unreachable {
 			// Refused: nothing was started.
@@ -652,7 +660,7 @@ func (r *FailoverIPReconciler) Finalize(ctx context.Context, f *v1.FailoverIP, s
 	if lf := f.Status.LastFailedTask; lf != nil && lf.Function == taskUnbindIP {
 		return false, 0, fmt.Errorf("unbinding %s from %s failed at OVH (%s: %s); remove the binding by hand or set deletionPolicy Orphan", s.addr, vm.MAC, lf.Status, lf.Comment)
 	}
-	err = s.start(ctx, taskUnbindIP, scopeServer, vm.MAC, func() (ovh.Task, error) {
+	err = s.start(ctx, taskUnbindIP, scopeServer, vm.MAC, func(ctx context.Context) (ovh.Task, error) {
 		return s.api.UnbindIP(ctx, f.Spec.Server, vm.MAC, s.addr)
 	})
 	return false, r.TaskPoll, err

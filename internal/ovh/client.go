@@ -16,6 +16,7 @@ import (
 	"time"
 
 	govh "github.com/ovh/go-ovh/ovh"
+	"golang.org/x/time/rate"
 
 	"github.com/ovhbridge/ovhbridge-operator/internal/cause"
 	"github.com/ovhbridge/ovhbridge-operator/internal/metrics"
@@ -166,10 +167,11 @@ func Block(ip string) (string, error) {
 // signMu and sending it happens outside, through a separate http.Client on
 // the same rate-limited transport.
 type apiClient struct {
-	signMu sync.Mutex
-	api    *govh.Client
-	http   *http.Client
-	retry  RetryPolicy
+	signMu  sync.Mutex
+	api     *govh.Client
+	http    *http.Client
+	retry   RetryPolicy
+	limiter *rate.Limiter // shared with http's transport, for TakeTurn
 }
 
 func (c *apiClient) ServerIPs(ctx context.Context, server string) ([]string, error) {

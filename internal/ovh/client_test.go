@@ -458,3 +458,35 @@ func TestTaskLists(t *testing.T) {
 		t.Fatalf("server task list calls = %d, want 1", n)
 	}
 }
+
+// A turn taken ahead (before a write's intent is recorded) lets that write
+// go out although the bucket emptied meanwhile; it serves one request only.
+func TestTakeTurnServesTheNextRequestOnly(t *testing.T) {
+	sim := startSim(t, ovhsim.Options{})
+	// One request per ~17 minutes, burst 1; bearer tokens need no
+	// GET /auth/time.
+	c := client(t, ovh.NewClients(ovh.Options{RequestsPerSecond: 0.001, Burst: 1}),
+		ovh.Credentials{Endpoint: sim.Endpoint(), AccessToken: token})
+	short, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+
+	turn, err := ovh.TakeTurn(short, c) // the bucket's only token
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ServerIPs(short, esx); !cause.Is(err, cause.RateLimited) {
+		t.Fatalf("a caller without the turn: %v, want the client-side rate limit", err)
+	}
+	if _, err := c.MoveIP(turn, webIP, other); err != nil {
+		t.Fatalf("the write the turn was taken for: %v", err)
+	}
+	if n := sim.CallCount(ovhsim.RouteIPMove); n != 1 {
+		t.Fatalf("%d moves reached OVH, want 1", n)
+	}
+	if _, err := c.IP(turn, webIP); !cause.Is(err, cause.RateLimited) {
+		t.Fatalf("a second request on the turn's context: %v, want the rate limit (a turn is one request)", err)
+	}
+	if _, err := ovh.TakeTurn(short, c); !cause.Is(err, cause.RateLimited) {
+		t.Fatalf("a turn that cannot come before the deadline: %v, want RateLimited", err)
+	}
+}

@@ -1,9 +1,11 @@
 package ovh
 
 import (
+	"context"
 	"math"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	govh "github.com/ovh/go-ovh/ovh"
@@ -151,9 +153,10 @@ func (p *Clients) build(creds Credentials, mode AuthMode) (*apiClient, error) {
 	api.Timeout = p.opts.Timeout
 	api.UserAgent = "ovhbridge-operator"
 	return &apiClient{
-		api:   api,
-		http:  &http.Client{Transport: transport, Timeout: p.opts.Timeout},
-		retry: p.opts.Retry,
+		api:     api,
+		http:    &http.Client{Transport: transport, Timeout: p.opts.Timeout},
+		retry:   p.opts.Retry,
+		limiter: transport.limiter,
 	}, nil
 }
 
@@ -165,6 +168,9 @@ type limitedTransport struct {
 }
 
 func (t *limitedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if tn, ok := req.Context().Value(turnKey{}).(*turn); ok && tn.used.CompareAndSwap(false, true) {
+		return t.base.RoundTrip(req) // its turn was taken beforehand
+	}
 	if err := t.limiter.Wait(req.Context()); err != nil {
 		if req.Body != nil {
 			req.Body.Close() // RoundTrip owns the body, even when not sending it
@@ -175,4 +181,29 @@ func (t *limitedTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		return nil, &clientRateLimitError{err}
 	}
 	return t.base.RoundTrip(req)
+}
+
+type turnKey struct{}
+
+// turn is a rate-limiter token taken ahead for one request.
+type turn struct{ used atomic.Bool }
+
+// TakeTurn waits at c's rate limiter now, on behalf of the first request
+// made with the returned context, which then goes out without waiting.
+//
+// A write's intent is recorded in status before the write is sent, and a
+// crash between the two leaves an intent nobody knows was sent: the next
+// pass must wait for OVH's task list to settle before writing again
+// (minutes). Taken before the intent is recorded, the turn keeps that
+// window to one status patch instead of a status patch plus a queue behind
+// every other caller of the credential when many writes start together.
+func TakeTurn(ctx context.Context, c Client) (context.Context, error) {
+	ac, ok := c.(*apiClient)
+	if !ok || ac.limiter == nil {
+		return ctx, nil
+	}
+	if err := ac.limiter.Wait(ctx); err != nil {
+		return ctx, classify("TakeTurn", &clientRateLimitError{err})
+	}
+	return context.WithValue(ctx, turnKey{}, &turn{}), nil
 }
