@@ -52,10 +52,13 @@ var ESXiWriteMethods = map[string]string{
 
 // ESXiWrites counts the write calls the host received, by short name.
 func ESXiWrites(h *esxisim.Harness) map[string]int {
-	calls := h.Calls()
+	// A call on an expired session is refused before it does anything;
+	// whether the operator's next call lands before or after its re-login
+	// is timing, not behaviour.
+	calls, refused := h.Calls(), h.CallsWithoutSession()
 	out := map[string]int{}
 	for method, name := range ESXiWriteMethods {
-		out[name] = int(calls[method])
+		out[name] = int(calls[method] - refused[method])
 	}
 	return out
 }
@@ -95,13 +98,21 @@ func Outcome(t *testing.T, name, during string, converged time.Duration, writes 
 	t.Logf("case %s: during=%s converged in %s, writes %s", name, during, converged.Round(10*time.Millisecond), writes)
 }
 
+// Transition is one change of one condition, as a watcher saw it.
+type Transition struct{ Type, Status, Reason, Message string }
+
+func (tr Transition) String() string {
+	return fmt.Sprintf("%s=%s/%s", tr.Type, tr.Status, tr.Reason)
+}
+
 // Trail records every condition transition of one object, as a watcher
-// (kubectl, Argo CD) sees them: "Synced=False/Unreachable". A fault that
-// lasted a moment is in it even when no poll would have caught it.
+// (kubectl, Argo CD) sees them: "Synced=False/Unreachable" and its message.
+// A fault that lasted one reconcile is in it even when no poll would have
+// caught it.
 type Trail struct {
 	mu   sync.Mutex
-	seen []string
-	last map[string]string
+	seen []Transition
+	last map[string]Transition
 }
 
 // Follow starts a Trail for obj (list is its kind's list type).
@@ -117,7 +128,7 @@ func Follow(t *testing.T, obj client.Object, list client.ObjectList) *Trail {
 		t.Fatal(err)
 	}
 	t.Cleanup(w.Stop)
-	tr := &Trail{last: map[string]string{}}
+	tr := &Trail{last: map[string]Transition{}}
 	go func() {
 		for ev := range w.ResultChan() {
 			m, ok := ev.Object.(Managed)
@@ -126,10 +137,10 @@ func Follow(t *testing.T, obj client.Object, list client.ObjectList) *Trail {
 			}
 			tr.mu.Lock()
 			for _, c := range m.GetResourceStatus().Conditions {
-				s := string(c.Status) + "/" + c.Reason
-				if tr.last[c.Type] != s {
-					tr.last[c.Type] = s
-					tr.seen = append(tr.seen, c.Type+"="+s)
+				next := Transition{c.Type, string(c.Status), c.Reason, c.Message}
+				if tr.last[c.Type] != next {
+					tr.last[c.Type] = next
+					tr.seen = append(tr.seen, next)
 				}
 			}
 			tr.mu.Unlock()
@@ -138,11 +149,21 @@ func Follow(t *testing.T, obj client.Object, list client.ObjectList) *Trail {
 	return tr
 }
 
-// Seen returns the transitions so far, oldest first.
-func (tr *Trail) Seen() []string {
+// Transitions returns the transitions so far, oldest first.
+func (tr *Trail) Transitions() []Transition {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	return slices.Clone(tr.seen)
+}
+
+// Seen returns the transitions so far as "Type=Status/Reason", oldest
+// first (a change of message alone repeats the previous entry).
+func (tr *Trail) Seen() []string {
+	var out []string
+	for _, t := range tr.Transitions() {
+		out = append(out, t.String())
+	}
+	return out
 }
 
 // Has reports whether a transition to typ=status/reason was seen.

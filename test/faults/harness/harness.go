@@ -257,46 +257,6 @@ func Ready(t *testing.T, obj Managed, timeout time.Duration) {
 	Eventually(t, timeout, obj.GetName()+" Ready", ConditionIs(obj, v1.TypeReady, metav1.ConditionTrue))
 }
 
-// History watches obj and records every Ready status/reason it goes
-// through ("False/RoutedElsewhere"), so a case can assert that a fault that
-// lasted a moment was visible to watchers.
-func History(t *testing.T, obj client.Object, list client.ObjectList) func() []string {
-	t.Helper()
-	wc, err := client.NewWithWatch(cp.Config, client.Options{Scheme: Scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := wc.Watch(context.Background(), list, client.InNamespace(obj.GetNamespace()),
-		client.MatchingFields{"metadata.name": obj.GetName()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Stop)
-	var mu sync.Mutex
-	var seen []string
-	go func() {
-		for ev := range w.ResultChan() {
-			m, ok := ev.Object.(Managed)
-			if !ok {
-				continue
-			}
-			if c := meta.FindStatusCondition(m.GetResourceStatus().Conditions, v1.TypeReady); c != nil {
-				s := string(c.Status) + "/" + c.Reason
-				mu.Lock()
-				if len(seen) == 0 || seen[len(seen)-1] != s {
-					seen = append(seen, s)
-				}
-				mu.Unlock()
-			}
-		}
-	}()
-	return func() []string {
-		mu.Lock()
-		defer mu.Unlock()
-		return append([]string(nil), seen...)
-	}
-}
-
 // Events lists the Events recorded for obj, oldest first.
 func Events(t *testing.T, obj client.Object) []corev1.Event {
 	t.Helper()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -44,53 +43,11 @@ func SetRouterSecret(t *testing.T, ns string, data map[string]string) {
 	}
 }
 
-// Transition is one change of one condition, as a watcher saw it.
-type Transition struct{ Type, Status, Reason, Message string }
-
-func (tr Transition) String() string {
-	return fmt.Sprintf("%s=%s/%s", tr.Type, tr.Status, tr.Reason)
-}
-
-// Transitions watches obj and records every change of any of its
-// conditions (type, status, reason or message), so that a case can assert
-// on a condition that lasted one reconcile.
+// Transitions follows obj's conditions (see Follow) and returns the
+// function that lists them, for Saw.
 func Transitions(t *testing.T, obj client.Object, list client.ObjectList) func() []Transition {
 	t.Helper()
-	wc, err := client.NewWithWatch(cp.Config, client.Options{Scheme: Scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := wc.Watch(context.Background(), list, client.InNamespace(obj.GetNamespace()),
-		client.MatchingFields{"metadata.name": obj.GetName()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Stop)
-	var mu sync.Mutex
-	var seen []Transition
-	last := map[string]Transition{}
-	go func() {
-		for ev := range w.ResultChan() {
-			m, ok := ev.Object.(Managed)
-			if !ok {
-				continue
-			}
-			mu.Lock()
-			for _, c := range m.GetResourceStatus().Conditions {
-				tr := Transition{c.Type, string(c.Status), c.Reason, c.Message}
-				if last[c.Type] != tr {
-					last[c.Type] = tr
-					seen = append(seen, tr)
-				}
-			}
-			mu.Unlock()
-		}
-	}()
-	return func() []Transition {
-		mu.Lock()
-		defer mu.Unlock()
-		return append([]Transition(nil), seen...)
-	}
+	return Follow(t, obj, list).Transitions
 }
 
 // Saw returns a poll function that succeeds once the transitions include

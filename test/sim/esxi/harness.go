@@ -686,6 +686,11 @@ func (h *Harness) FailNextTask(method string, fault types.BaseMethodFault) {
 // than the harness itself since the last ResetCalls.
 func (h *Harness) Calls() map[string]int64 { return h.rules.calls() }
 
+// CallsWithoutSession returns, among Calls, those made without a valid
+// session (after ExpireSessions, say): refused with NotAuthenticated, they
+// had no effect, so a count of writes leaves them out.
+func (h *Harness) CallsWithoutSession() map[string]int64 { return h.rules.callsWithoutSession() }
+
 // ResetCalls zeroes the call counters.
 func (h *Harness) ResetCalls() { h.rules.resetCalls() }
 

@@ -172,6 +172,12 @@ func TestExpireSessionsAndCallCounts(t *testing.T) {
 	if us != nil {
 		t.Fatalf("session still active after expiry: %v", us.Key)
 	}
+	if _, err := f.Datacenter(ctx, h.Datacenter); err == nil {
+		t.Fatal("a call on the expired session was served")
+	}
+	if without := h.CallsWithoutSession(); without["RetrievePropertiesEx"]+without["RetrieveProperties"] == 0 {
+		t.Fatalf("calls without a session = %v, want the refused retrieval counted (calls: %v)", without, h.Calls())
+	}
 	// The harness itself keeps working.
 	if _, err := h.VM(ctx, "web1"); err != nil {
 		t.Fatal(err)

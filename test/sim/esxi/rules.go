@@ -22,13 +22,17 @@ import (
 type rules struct {
 	mu     sync.Mutex
 	counts map[string]int64
+	// sessionless counts the calls made without a valid session (expired
+	// or never logged in): the host refuses them with NotAuthenticated
+	// before doing anything, so a write among them changed nothing.
+	sessionless map[string]int64
 	delays map[string]time.Duration
 	// taskFaults are the faults the next tasks of a method end with.
 	taskFaults map[string][]types.BaseMethodFault
 }
 
 func newRules() *rules {
-	return &rules{counts: map[string]int64{}, delays: map[string]time.Duration{}, taskFaults: map[string][]types.BaseMethodFault{}}
+	return &rules{counts: map[string]int64{}, sessionless: map[string]int64{}, delays: map[string]time.Duration{}, taskFaults: map[string][]types.BaseMethodFault{}}
 }
 
 // failNextTask queues a fault for the next task of method.
@@ -58,6 +62,9 @@ func (r *rules) dispatch(ctx *simulator.Context, m *simulator.Method) (mo.Refere
 	r.mu.Lock()
 	if ctx.Session == nil || ctx.Session.UserAgent != adminUserAgent {
 		r.counts[m.Name]++
+	}
+	if ctx.Session == nil {
+		r.sessionless[m.Name]++
 	}
 	delay := r.delays[m.Name]
 	r.mu.Unlock()
@@ -104,10 +111,21 @@ func (r *rules) calls() map[string]int64 {
 	return out
 }
 
+func (r *rules) callsWithoutSession() map[string]int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string]int64, len(r.sessionless))
+	for k, v := range r.sessionless {
+		out[k] = v
+	}
+	return out
+}
+
 func (r *rules) resetCalls() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.counts = map[string]int64{}
+	r.sessionless = map[string]int64{}
 }
 
 // esxiVM is a VM whose reconfiguration follows ESXi's rules. vcsim calls its
