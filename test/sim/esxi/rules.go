@@ -26,7 +26,7 @@ type rules struct {
 	// or never logged in): the host refuses them with NotAuthenticated
 	// before doing anything, so a write among them changed nothing.
 	sessionless map[string]int64
-	delays map[string]time.Duration
+	delays      map[string]time.Duration
 	// taskFaults are the faults the next tasks of a method end with.
 	taskFaults map[string][]types.BaseMethodFault
 }
