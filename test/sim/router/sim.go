@@ -656,10 +656,10 @@ func (r *Router) Reboot() error {
 
 // ---- faults ----
 
-// FailCommit makes the next commits that change anything under prefix (words
-// of a configuration path, e.g. "nat source") fail with text, the way a
-// rejected node fails: other subtrees of the same commit still go through
-// (a partial commit).
+// FailCommit makes the next commit that changes anything under prefix
+// (words of a configuration path, e.g. "nat source") fail with text, the way
+// a rejected node fails: other subtrees of the same commit still go through
+// (a partial commit). The failure fires once; FailCommits keeps failing.
 func (r *Router) FailCommit(prefix, text string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
