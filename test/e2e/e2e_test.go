@@ -128,7 +128,7 @@ func TestMetricsExported(t *testing.T) {
 			t.Errorf("/metrics lacks %s", re)
 		}
 	}
-	for _, secret := range []string{"demo-application-secret", w.ESXi.Password, w.Router.Password()} {
+	for _, secret := range []string{creds.OVHApplicationSecret, creds.OVHConsumerKey, creds.ESXiPassword, creds.RouterPassword} {
 		if strings.Contains(m, secret) {
 			t.Errorf("a secret appears in /metrics")
 		}

@@ -18,6 +18,16 @@ import (
 
 const ns = "e2e"
 
+// creds are recognisable, so that a test can look for them where they must
+// not be (the demo's router password, "vyatta", is also a VM's name).
+var creds = world.Credentials{
+	OVHApplicationSecret: "e2e-ovh-application-secret-7c41",
+	OVHConsumerKey:       "e2e-ovh-consumer-key-1d9b",
+	ESXiPassword:         "e2e-esxi-password-5f02",
+	RouterUsername:       "vyatta",
+	RouterPassword:       "e2e-router-password-a3e8",
+}
+
 var (
 	cp *controlplane.ControlPlane
 	w  *world.World
@@ -68,7 +78,7 @@ func setup(m *testing.M) (int, error) {
 	if cp, err = controlplane.Start(controlplane.Options{KubeconfigPath: filepath.Join(dir, "kubeconfig")}); err != nil {
 		return 1, err
 	}
-	if w, err = world.Start(world.Options{Traffic: true}); err != nil {
+	if w, err = world.Start(world.Options{Traffic: true, Credentials: &creds}); err != nil {
 		return 1, err
 	}
 	if op, err = world.StartOperator(bin, cp.Kubeconfig, dir); err != nil {
