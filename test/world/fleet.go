@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -32,6 +33,26 @@ type Fleet struct {
 	// IPs are the failover IPs; IP i is bridged to VM VMs[i] and, for
 	// i < len(Routers), is router i's WAN address.
 	IPs, VMs []string
+
+	api []bool // router i is driven through the VyOS HTTP API
+	// resaves are saves a router may repeat (see AllowResave).
+	resaves map[int]int
+}
+
+// APIRouter reports whether router i is driven through the VyOS HTTP API.
+func (f *Fleet) APIRouter(i int) bool { return f.api[i] }
+
+// AllowResave accepts one more save of router i. Over the VyOS HTTP API the
+// operator cannot read config.boot: it knows a configuration is saved only
+// from the hash it recorded in status after saving, so an operator killed
+// between a save and that record saves again after its restart (a save of
+// the same configuration: repeated, never wrong). The caller allows it
+// only for a kill it saw land in that window.
+func (f *Fleet) AllowResave(i int) {
+	if f.resaves == nil {
+		f.resaves = map[int]int{}
+	}
+	f.resaves[i]++
 }
 
 // FleetOptions size a Fleet.
@@ -41,6 +62,9 @@ type FleetOptions struct {
 	// RouterProfiles are the routers besides the world's Vyatta 6.5; each
 	// starts from the profile's default configuration.
 	RouterProfiles []routersim.Profile
+	// APIRouterProfiles are more routers (VyOS), driven through the VyOS
+	// HTTP API rather than SSH.
+	APIRouterProfiles []routersim.Profile
 	// OVHMoveDuration and OVHVirtualMACDuration are how long OVH tasks take.
 	OVHMoveDuration, OVHVirtualMACDuration time.Duration
 	// ESXiWriteDelay holds every ESXi power and reconfigure call that long
@@ -64,8 +88,9 @@ var RouterWrites = []string{"commit", "save", "tee", "chmod", "mv", "ip route re
 
 // StartFleet brings the fleet's simulators up.
 func StartFleet(opts FleetOptions) (*Fleet, error) {
-	if opts.IPs < 1+len(opts.RouterProfiles) {
-		return nil, fmt.Errorf("a fleet of %d routers needs at least as many failover IPs", 1+len(opts.RouterProfiles))
+	routers := 1 + len(opts.RouterProfiles) + len(opts.APIRouterProfiles)
+	if opts.IPs < routers {
+		return nil, fmt.Errorf("a fleet of %d routers needs at least as many failover IPs", routers)
 	}
 	f := &Fleet{}
 	seed := SeedOVH()
@@ -87,7 +112,8 @@ func StartFleet(opts FleetOptions) (*Fleet, error) {
 	}
 	f.World = w
 	f.Routers = []*routersim.Router{w.Router}
-	for _, p := range opts.RouterProfiles {
+	f.api = make([]bool, 1, routers)
+	for i, p := range append(slices.Clone(opts.RouterProfiles), opts.APIRouterProfiles...) {
 		r, err := routersim.New(p, routersim.Options{Gateway: Gateway})
 		if err == nil {
 			err = r.Start()
@@ -97,6 +123,7 @@ func StartFleet(opts FleetOptions) (*Fleet, error) {
 			return nil, err
 		}
 		f.Routers = append(f.Routers, r)
+		f.api = append(f.api, i >= len(opts.RouterProfiles))
 	}
 	for _, m := range ESXiWrites {
 		w.ESXi.SetMethodDelay(m, opts.ESXiWriteDelay)
@@ -130,9 +157,11 @@ func (f *Fleet) Manifests() []byte {
 		out.Write(b)
 	}
 	for i, r := range f.Routers[1:] {
-		add(secret(RouterName(i+1)+"-credentials", map[string]string{
-			"username": r.Username(), "password": r.Password(), "hostKey": r.HostKeyLine(),
-		}))
+		data := map[string]string{"username": r.Username(), "password": r.Password(), "hostKey": r.HostKeyLine()}
+		if f.api[i+1] {
+			data["apiKey"], data["ca.crt"] = r.APIKey(), string(r.CACertPEM())
+		}
+		add(secret(RouterName(i+1)+"-credentials", data))
 	}
 	for i, ip := range f.IPs {
 		add(map[string]any{
@@ -162,11 +191,15 @@ func (f *Fleet) Manifests() []byte {
 			creds = RouterName(i) + "-credentials"
 		}
 		wan := map[string]any{"failoverIPRef": map[string]any{"name": "ip-" + f.VMs[i]}}
+		driver, address := "ssh", r.SSHAddr()
+		if f.api[i] {
+			driver, address = "vyos-api", r.APIURL()
+		}
 		add(map[string]any{
 			"apiVersion": "ovhbridge.io/v1alpha1", "kind": "RouterConfig",
 			"metadata": map[string]any{"name": RouterName(i)},
 			"spec": map[string]any{
-				"router": map[string]any{"driver": "ssh", "address": r.SSHAddr(), "platform": "auto",
+				"router": map[string]any{"driver": driver, "address": address, "platform": "auto",
 					"credentialsSecretRef": map[string]any{"name": creds}},
 				"interfaces": []any{
 					map[string]any{"name": "eth1", "description": "LAN", "addresses": []any{"10.0.10.254/24"}},
@@ -333,8 +366,8 @@ func (f *Fleet) DuplicateWrites() []error {
 		}
 		final := r.ActiveCommands()
 		saves := r.Saves()
-		if len(saves) != 1 {
-			fail("%s: %d saves, want exactly 1", name, len(saves))
+		if want := 1 + f.resaves[i]; len(saves) != want {
+			fail("%s: %d saves, want exactly %d (1 + %d after kills between a save and its record)", name, len(saves), want, f.resaves[i])
 		}
 		for j, s := range saves {
 			if s.Active != final {
