@@ -59,7 +59,12 @@ fuzz: ## Run every fuzz target for FUZZTIME each (default 5s; the parsers read r
 	@for pkg in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
 		for f in $$(grep -h '^func Fuzz' $$pkg/*_test.go | sed 's/func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
 			echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
-			$(GO) test $$pkg -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) >/tmp/fuzz-$$f.log 2>&1 || { cat /tmp/fuzz-$$f.log; exit 1; }; \
+			if ! $(GO) test $$pkg -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) >/tmp/fuzz-$$f.log 2>&1; then \
+				if grep -q 'context deadline exceeded' /tmp/fuzz-$$f.log && ! grep -q 'Failing input written' /tmp/fuzz-$$f.log \
+					&& $(GO) test $$pkg -run "^$$f$$" -count=1 >>/tmp/fuzz-$$f.log 2>&1; then \
+					echo "  $$f: Go's fuzz coordinator hit its own -fuzztime deadline (golang/go#75804, fixed in Go 1.27), no failing input; corpus replay passed"; \
+				else cat /tmp/fuzz-$$f.log; exit 1; fi; \
+			fi; \
 		done; \
 	done
 
