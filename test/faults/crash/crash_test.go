@@ -15,18 +15,14 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/ovhbridge/ovhbridge-operator/api/v1alpha1"
-	"github.com/ovhbridge/ovhbridge-operator/test/controlplane"
 	routersim "github.com/ovhbridge/ovhbridge-operator/test/sim/router"
 	"github.com/ovhbridge/ovhbridge-operator/test/world"
 )
@@ -67,7 +63,7 @@ func TestKilledOperatorConvergesWithOneWritePerChange(t *testing.T) {
 	rng := rand.New(rand.NewPCG(uint64(seed), 0x6f7662))
 
 	env := setup(t)
-	f, c := env.fleet, env.client
+	f, c := env.Fleet, env.Client
 	ctx := context.Background()
 
 	// The kills. A third of them fall at a random time; the others right
@@ -149,31 +145,13 @@ func TestKilledOperatorConvergesWithOneWritePerChange(t *testing.T) {
 }
 
 type env struct {
-	cp     *controlplane.ControlPlane
-	fleet  *world.Fleet
-	client client.Client
-	bin    string
-	dir    string
-	op     *world.Operator
+	*world.FleetEnv
+	op *world.Operator
 }
 
 func setup(t *testing.T) *env {
 	t.Helper()
-	dir := t.TempDir()
-	root, err := controlplane.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin, err := world.BuildOperator(root, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cp, err := controlplane.Start(controlplane.Options{KubeconfigPath: filepath.Join(dir, "kubeconfig")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cp.Stop() })
-	f, err := world.StartFleet(world.FleetOptions{
+	e := &env{FleetEnv: world.StartFleetEnv(t, ns, world.FleetOptions{
 		IPs:            ips,
 		RouterProfiles: []routersim.Profile{routersim.VyOS14, routersim.VyOS13},
 		// And one through the VyOS HTTP API: a commit is a POST whose
@@ -181,45 +159,24 @@ func setup(t *testing.T) *env {
 		APIRouterProfiles: []routersim.Profile{routersim.VyOS15},
 		OVHMoveDuration:   1500 * time.Millisecond, OVHVirtualMACDuration: time.Second,
 		ESXiWriteDelay: 300 * time.Millisecond, RouterLatency: 100 * time.Millisecond,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(f.Close)
-	scheme := runtime.NewScheme()
-	_ = clientgoscheme.AddToScheme(scheme)
-	_ = v1.AddToScheme(scheme)
-	c, err := client.New(cp.Config, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{cp: cp, fleet: f, client: c, bin: bin, dir: dir}
+	})}
 	t.Cleanup(func() {
 		if e.op != nil {
 			_ = e.op.Kill()
 			if t.Failed() {
-				if log, err := os.ReadFile(e.op.LogPath); err == nil {
-					t.Logf("operator log (last 80 lines):\n%s", tail(string(log), 80))
-				}
+				t.Logf("operator log (last 80 lines):\n%s", e.op.LogTail(80))
 			}
 		}
 	})
-	if _, err := cp.Run("create", "namespace", ns); err != nil {
-		t.Fatal(err)
-	}
 	e.start(t)
-	cmd := cp.KubectlCmd("apply", "-n", ns, "-f", "-")
-	cmd.Stdin = strings.NewReader(string(f.Manifests()))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("kubectl apply: %v\n%s", err, out)
-	}
+	e.Apply(t)
 	return e
 }
 
 // start runs the operator (again), appending to the same log.
 func (e *env) start(t *testing.T) {
 	t.Helper()
-	op, err := world.StartOperator(e.bin, e.cp.Kubeconfig, e.dir)
+	op, err := world.StartOperator(e.Binary, e.CP.Kubeconfig, e.Dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,14 +231,6 @@ func waitReconciled(t *testing.T, op *world.Operator, want map[string]int) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(s, "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // saveState is what a router and its RouterConfig say of saving.

@@ -15,12 +15,8 @@ import (
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	v1 "github.com/ovhbridge/ovhbridge-operator/api/v1alpha1"
-	"github.com/ovhbridge/ovhbridge-operator/test/controlplane"
 	routersim "github.com/ovhbridge/ovhbridge-operator/test/sim/router"
 	"github.com/ovhbridge/ovhbridge-operator/test/world"
 )
@@ -35,7 +31,7 @@ const (
 func TestOnlyTheLeaderWritesAndAKilledLeaderHandsOver(t *testing.T) {
 	ctx := context.Background()
 	e := setup(t)
-	f := e.fleet
+	f := e.Fleet
 
 	a := e.start(t, "a")
 	waitFor(t, "operator a to lead", 30*time.Second, func() error { return leads(ctx, a, true) })
@@ -52,7 +48,7 @@ func TestOnlyTheLeaderWritesAndAKilledLeaderHandsOver(t *testing.T) {
 		}
 		return nil
 	})
-	holder := leaseHolder(t, e.client)
+	holder := leaseHolder(t, e.Client)
 	if err := leads(ctx, a, true); err != nil {
 		t.Fatal(err)
 	}
@@ -62,11 +58,7 @@ func TestOnlyTheLeaderWritesAndAKilledLeaderHandsOver(t *testing.T) {
 
 	// The work starts with both running; a kill lands right after an
 	// external write in the middle of it, with changes still pending.
-	cmd := e.cp.KubectlCmd("apply", "-n", ns, "-f", "-")
-	cmd.Stdin = strings.NewReader(string(f.Manifests()))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("kubectl apply: %v\n%s", err, out)
-	}
+	e.Apply(t)
 	// The kill comes right after the second VM's power-off reaches ESXi:
 	// that VM's reconfigure and power-on are still to come, and the leader
 	// has not heard back from the power-off.
@@ -95,19 +87,19 @@ func TestOnlyTheLeaderWritesAndAKilledLeaderHandsOver(t *testing.T) {
 	if err := quiet(ctx, b); err != nil {
 		t.Fatalf("the non-leader was not idle while the leader worked: %v", err)
 	}
-	if pending, err := f.NotReady(ctx, e.client, ns); err != nil || len(pending) == 0 {
+	if pending, err := f.NotReady(ctx, e.Client, ns); err != nil || len(pending) == 0 {
 		t.Fatalf("no work left to hand over (pending %v, %v): make the fleet bigger or its tasks slower", pending, err)
 	}
 
 	// b takes over once the dead leader's Lease expires.
 	waitFor(t, "operator b to lead", 3*leaseDuration+5*time.Second, func() error { return leads(ctx, b, true) })
 	t.Logf("b leads %.1fs after the kill (Lease duration %v)", time.Since(killed).Seconds(), leaseDuration)
-	if h := leaseHolder(t, e.client); h == holder {
+	if h := leaseHolder(t, e.Client); h == holder {
 		t.Errorf("the Lease is still held by %q", h)
 	}
 
 	waitFor(t, "convergence under b", 120*time.Second, func() error {
-		pending, err := f.NotReady(ctx, e.client, ns)
+		pending, err := f.NotReady(ctx, e.Client, ns)
 		if err == nil && len(pending) > 0 {
 			err = fmt.Errorf("not Ready: %v", pending)
 		}
@@ -182,7 +174,7 @@ func leaseHolder(t *testing.T, c client.Client) string {
 }
 
 func pendingOrErr(ctx context.Context, e *env) any {
-	pending, err := e.fleet.NotReady(ctx, e.client, ns)
+	pending, err := e.Fleet.NotReady(ctx, e.Client, ns)
 	if err != nil {
 		return err
 	}
@@ -205,62 +197,27 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() error
 }
 
 type env struct {
-	cp     *controlplane.ControlPlane
-	fleet  *world.Fleet
-	client client.Client
-	bin    string
-	dir    string
-	ops    []*world.Operator
+	*world.FleetEnv
+	ops []*world.Operator
 }
 
 func setup(t *testing.T) *env {
 	t.Helper()
-	dir := t.TempDir()
-	root, err := controlplane.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin, err := world.BuildOperator(root, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cp, err := controlplane.Start(controlplane.Options{KubeconfigPath: filepath.Join(dir, "kubeconfig")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cp.Stop() })
 	// Slow enough tasks that the leader dies with work in flight.
-	f, err := world.StartFleet(world.FleetOptions{
+	e := &env{FleetEnv: world.StartFleetEnv(t, ns, world.FleetOptions{
 		IPs:             4,
 		RouterProfiles:  []routersim.Profile{routersim.VyOS14},
 		OVHMoveDuration: 2 * time.Second, OVHVirtualMACDuration: 1500 * time.Millisecond,
 		ESXiWriteDelay: 300 * time.Millisecond, RouterLatency: 100 * time.Millisecond,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(f.Close)
-	scheme := runtime.NewScheme()
-	_ = clientgoscheme.AddToScheme(scheme)
-	_ = v1.AddToScheme(scheme)
-	c, err := client.New(cp.Config, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{cp: cp, fleet: f, client: c, bin: bin, dir: dir}
+	})}
 	t.Cleanup(func() {
 		for _, op := range e.ops {
 			_ = op.Kill()
 			if t.Failed() {
-				if log, err := os.ReadFile(op.LogPath); err == nil {
-					t.Logf("%s (last 60 lines):\n%s", op.LogPath, tail(string(log), 60))
-				}
+				t.Logf("%s (last 60 lines):\n%s", op.LogPath, op.LogTail(60))
 			}
 		}
 	})
-	if _, err := cp.Run("create", "namespace", ns); err != nil {
-		t.Fatal(err)
-	}
 	return e
 }
 
@@ -268,11 +225,11 @@ func setup(t *testing.T) *env {
 // directory.
 func (e *env) start(t *testing.T, name string) *world.Operator {
 	t.Helper()
-	dir := filepath.Join(e.dir, name)
+	dir := filepath.Join(e.Dir, name)
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	op, err := world.StartOperator(e.bin, e.cp.Kubeconfig, dir,
+	op, err := world.StartOperator(e.Binary, e.CP.Kubeconfig, dir,
 		"--leader-elect", "--leader-election-namespace", ns,
 		"--leader-election-lease-duration", leaseDuration.String(),
 		"--leader-election-renew-deadline", "3s", "--leader-election-retry-period", "1s")
@@ -281,12 +238,4 @@ func (e *env) start(t *testing.T, name string) *world.Operator {
 	}
 	e.ops = append(e.ops, op)
 	return op
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(s, "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

@@ -17,7 +17,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -174,11 +173,9 @@ func start(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(dir, "manager")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the operator: %v\n%s", err, out)
+	bin, err := world.BuildOperator(root, dir)
+	if err != nil {
+		t.Fatal(err)
 	}
 	e := &env{dir: dir, auditLog: filepath.Join(dir, "audit.log")}
 	if e.cp, err = controlplane.Start(controlplane.Options{KubeconfigPath: filepath.Join(dir, "kubeconfig"), AuditLogPath: e.auditLog}); err != nil {
@@ -212,7 +209,7 @@ func start(t *testing.T) *env {
 			_ = os.WriteFile(d+".audit", []byte(e.readFile(t, e.auditLog)), 0o600)
 		}
 		if t.Failed() {
-			t.Logf("operator log (tail):\n%s", tail(e.readFile(t, e.op.LogPath), 40))
+			t.Logf("operator log (tail):\n%s", e.op.LogTail(40))
 		}
 	})
 	return e
@@ -345,10 +342,10 @@ func (e *env) metrics(t *testing.T, token string, want int) string {
 		t.Fatal(err)
 	}
 	if resp.StatusCode != want {
-		t.Fatalf("scraping /metrics: %s, want %d:\n%s", resp.Status, want, tail(string(b), 5))
+		t.Fatalf("scraping /metrics: %s, want %d:\n%s", resp.Status, want, world.Tail(string(b), 5))
 	}
 	if want == http.StatusOK && !strings.Contains(string(b), "ovhbridge_") {
-		t.Fatalf("the metrics endpoint serves no ovhbridge_ series:\n%s", tail(string(b), 10))
+		t.Fatalf("the metrics endpoint serves no ovhbridge_ series:\n%s", world.Tail(string(b), 10))
 	}
 	return string(b)
 }
@@ -416,12 +413,4 @@ func around(text, s string) string {
 	i := strings.Index(text, s)
 	lo, hi := max(0, i-200), min(len(text), i+len(s)+200)
 	return text[lo:hi]
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
