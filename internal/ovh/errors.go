@@ -57,10 +57,38 @@ func newRemoteError(api *govh.APIError, resp *http.Response, raw []byte) *remote
 		}
 		e.api = &short
 	}
-	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
-		e.retryAfter = time.Duration(s) * time.Second
-	}
+	e.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	return e
+}
+
+// maxRetryAfter bounds what a Retry-After header can ask for. A seconds value
+// is whatever digits the server sent: 9227000000 s overflows time.Duration
+// and would wrap to a negative wait. Anything above the bound is clamped to
+// it, and the caller's retry policy (MaxDelay) then gives up instead of
+// sleeping.
+const maxRetryAfter = time.Hour
+
+// parseRetryAfter reads RFC 9110 §10.2.3's two forms, delay-seconds and an
+// HTTP-date; anything else, zero or in the past is no hint (0).
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.ParseUint(v, 10, 64); err == nil {
+		if s > uint64(maxRetryAfter/time.Second) {
+			return maxRetryAfter
+		}
+		return time.Duration(s) * time.Second
+	} else if errors.Is(err, strconv.ErrRange) {
+		return maxRetryAfter // all digits, beyond uint64
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := t.Sub(now); d > 0 {
+			return min(d, maxRetryAfter)
+		}
+	}
+	return 0
 }
 
 // describe keeps OVH's own words and query id, which OVH support asks for.
