@@ -9,19 +9,22 @@ import (
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	v1 "github.com/ovhbridge/ovhbridge-operator/api/v1alpha1"
 	"github.com/ovhbridge/ovhbridge-operator/internal/cause"
+	"github.com/ovhbridge/ovhbridge-operator/internal/decide"
 	"github.com/ovhbridge/ovhbridge-operator/internal/drift"
 	"github.com/ovhbridge/ovhbridge-operator/internal/esxi"
 )
@@ -59,6 +62,7 @@ type BridgedVMReconciler struct {
 	Now      func() time.Time
 
 	endpoints endpointRegistry
+	recorder  events.EventRecorder
 }
 
 // setupBridgedVM registers the BridgedVM controller.
@@ -109,8 +113,9 @@ func (r *BridgedVMReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Man
 		return err
 	}
 	c := mgr.GetClient()
+	r.recorder = mgr.GetEventRecorder("ovhbridge-bridgedvm")
 	lc := &lifecycle[*v1.BridgedVM]{
-		client: c, recorder: mgr.GetEventRecorder("ovhbridge-bridgedvm"),
+		client: c, recorder: r.recorder,
 		kind: "BridgedVM", newObj: func() *v1.BridgedVM { return &v1.BridgedVM{} }, logic: r,
 		claims: bridgedVMClaims(r.Reader),
 	}
@@ -134,28 +139,12 @@ func (r *BridgedVMReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Man
 	}))
 }
 
-// macUpdate passes the FailoverIP updates a BridgedVM reads: the MAC, or —
-// while there is none — Ready, which the BridgedVM quotes to say what it
-// waits for. A move, a task in flight or a drift report of the FailoverIP
-// changes neither, and re-reading the VM for them loads the host for
-// nothing (a FailoverIP goes through several statuses per repair).
+// macUpdate passes the FailoverIP updates a BridgedVM reads
+// (decide.MACUpdateMatters).
 func macUpdate(e event.UpdateEvent) bool {
 	old, okOld := e.ObjectOld.(*v1.FailoverIP)
 	cur, okNew := e.ObjectNew.(*v1.FailoverIP)
-	switch {
-	case !okOld || !okNew:
-		return true
-	case old.Status.MACAddress != cur.Status.MACAddress:
-		return true
-	case cur.Status.MACAddress != "":
-		return false
-	}
-	was := meta.FindStatusCondition(old.Status.Conditions, v1.TypeReady)
-	is := meta.FindStatusCondition(cur.Status.Conditions, v1.TypeReady)
-	if was == nil || is == nil {
-		return was != is
-	}
-	return was.Status != is.Status || was.Reason != is.Reason || was.Message != is.Message
+	return !okOld || !okNew || decide.MACUpdateMatters(old, cur)
 }
 
 // endpointRegistry remembers which ESXi endpoint each BridgedVM last synced
@@ -282,7 +271,7 @@ func (r *BridgedVMReconciler) Sync(ctx context.Context, b *v1.BridgedVM, save fu
 	switch {
 	case b.Status.PendingTask != nil:
 		return r.TaskPoll, nil
-	case drift.HasReason(plan.Findings, drift.ReasonPortGroupNotFound):
+	case drift.HasReason(plan.Findings, v1.ReasonPortGroupNotFound):
 		// A slow retry rather than Stalled: the port group may be created
 		// later, and nothing else would tell.
 		return min(resyncInterval(b), portGroupRetry), nil
@@ -387,11 +376,18 @@ func (s *bvmSession) followTask(ctx context.Context, vm esxi.VM) (bool, error) {
 		// the task, or the host did not answer the call. If the effect is
 		// already there, the step is done; otherwise wait a little for it
 		// rather than send the same power operation twice.
-		if s.effectVisible(p.Step, vm) || s.r.Now().Sub(p.StartedAt.Time) >= s.r.IntentGrace {
-			b.Status.PendingTask = nil
-			return true, nil
+		waited := s.r.Now().Sub(p.StartedAt.Time)
+		visible := decide.EffectVisible(p.Step, s.power(vm), len(s.plan(vm).Changes))
+		switch decide.ESXiIntent(visible, waited >= s.r.IntentGrace) {
+		case decide.IntentWait:
+			return false, nil
+		case decide.IntentDone:
+			log.FromContext(ctx).V(1).Info("write intent resolved: its effect shows on the VM", "step", p.Step)
+		case decide.IntentAbandoned:
+			s.abandoned(ctx, p, waited)
 		}
-		return false, nil
+		b.Status.PendingTask = nil
+		return true, nil
 	}
 	info, err := s.api.Task(ctx, p.Ref)
 	switch {
@@ -404,6 +400,7 @@ func (s *bvmSession) followTask(ctx context.Context, vm esxi.VM) (bool, error) {
 	case !info.Done():
 		return false, nil
 	}
+	log.FromContext(ctx).V(1).Info("ESXi task finished", "step", p.Step, "task", p.Ref, "state", info.State)
 	if info.State == esxi.TaskError {
 		s.recordFailure(p.Step, p.Ref, info.Fault, info.Error)
 	}
@@ -411,30 +408,26 @@ func (s *bvmSession) followTask(ctx context.Context, vm esxi.VM) (bool, error) {
 	return true, nil
 }
 
-// effectVisible reports whether what a step was meant to do shows on the VM.
-func (s *bvmSession) effectVisible(step v1.PowerCycleStep, vm esxi.VM) bool {
-	switch step {
-	case v1.StepPowerOff:
-		return vm.PowerState == esxi.PoweredOff
-	case v1.StepPowerOn:
-		return vm.PowerState == esxi.PoweredOn
-	default:
-		return len(s.plan(vm).Changes) == 0
+// abandoned says that an intent without a task reference showed no effect
+// within the grace period: the write is deemed never sent, and the next pass
+// decides afresh (possibly sending it).
+func (s *bvmSession) abandoned(ctx context.Context, p *v1.ESXiTask, waited time.Duration) {
+	msg := fmt.Sprintf("gave up the recorded intent (%s): its effect did not show on VM %s in %s; deciding again from the VM's state",
+		esxiTaskWork(p), s.b.Spec.VMName, waited.Round(time.Second))
+	log.FromContext(ctx).V(1).Info("write intent abandoned", "step", p.Step, "powerCycle", p.PowerCycle, "waited", waited.Round(time.Second).String())
+	if s.r.recorder != nil {
+		s.r.recorder.Eventf(s.b, nil, corev1.EventTypeWarning, v1.ReasonIntentAbandoned, "ResolveIntent", "%s", eventNote(msg))
 	}
 }
+
+// power is the VM's power state in the API's words (drift.PoweredOn, ...).
+func (s *bvmSession) power(vm esxi.VM) string { return string(apiPowerState(vm.PowerState)) }
 
 func (s *bvmSession) recordFailure(step v1.PowerCycleStep, ref, fault, msg string) {
 	s.b.Status.LastFailedTask = &v1.ESXiTaskFailure{
 		Step: step, Ref: ref, Fault: fault, Error: msg,
 		Generation: s.b.Generation, FinishedAt: metav1.NewTime(s.r.Now()),
 	}
-}
-
-// failed reports whether step failed for this generation of the spec: it is
-// not tried again until the spec changes or the drift is gone.
-func (s *bvmSession) failed(step v1.PowerCycleStep) bool {
-	lf := s.b.Status.LastFailedTask
-	return lf != nil && lf.Generation == s.b.Generation && lf.Step == step
 }
 
 // write is one ESXi call that starts a task.
@@ -444,16 +437,20 @@ type write struct {
 	call  func() (string, error)
 }
 
-// act starts the next write the plan calls for. A write ESXi refuses is
-// recorded as failed and the next one is chosen at once: after a refused
-// reconfiguration in a power cycle the VM must still be powered on again.
+// act starts the next write decide.BridgedVMNext calls for. A write ESXi
+// refuses is recorded as failed and the next one is chosen at once: after a
+// refused reconfiguration in a power cycle the VM must still be powered on
+// again.
 func (s *bvmSession) act(ctx context.Context, vm esxi.VM, plan drift.BridgedVMPlan) error {
 	for range 3 {
-		w, ok := s.next(ctx, vm, plan)
+		d, ok := decide.BridgedVMNext(decide.BridgedVMFacts{
+			Power: s.power(vm), Plan: plan, WantPower: s.b.Spec.PowerState, AllowPowerCycle: s.b.Spec.AllowPowerCycle,
+			InCycle: s.cycle, LastFailed: s.b.Status.LastFailedTask, Generation: s.b.Generation,
+		})
 		if !ok {
 			return nil
 		}
-		refused, err := s.start(w)
+		refused, err := s.start(ctx, s.write(ctx, vm, d))
 		if err != nil || !refused {
 			return err
 		}
@@ -461,94 +458,38 @@ func (s *bvmSession) act(ctx context.Context, vm esxi.VM, plan drift.BridgedVMPl
 	return nil
 }
 
-// next decides the one write to make now, from the VM as observed, the
-// plan and what failed before. Order matters: MACs change only on a
-// powered-off VM, so a MAC change on a running VM first powers it off (when
-// allowed), and a VM the operator powered off is powered on only once every
-// NIC is right.
-func (s *bvmSession) next(ctx context.Context, vm esxi.VM, plan drift.BridgedVMPlan) (write, bool) {
-	b, api := s.b, s.api
-	var changes []drift.NICChange
-	if !s.failed(v1.StepReconfigure) {
-		changes = plan.Changes
+// write turns a decision into the ESXi call that carries it out.
+func (s *bvmSession) write(ctx context.Context, vm esxi.VM, d decide.BridgedVMWrite) write {
+	w := write{step: d.Step, cycle: d.Cycle}
+	switch d.Step {
+	case v1.StepReconfigure:
+		key, c := vm.NICs[d.Change.NIC.Index].Key, d.Change
+		w.call = func() (string, error) { return s.api.ReconfigureNIC(ctx, vm.Ref, key, c.MAC, c.PortGroup) }
+	case v1.StepPowerOff:
+		w.call = func() (string, error) { return s.api.PowerOff(ctx, vm.Ref) }
+	case v1.StepPowerOn:
+		w.call = func() (string, error) { return s.api.PowerOn(ctx, vm.Ref) }
 	}
-	off := vm.PowerState == esxi.PoweredOff
-	macs := false
-	for _, c := range changes {
-		macs = macs || c.MAC != ""
-	}
-	reconfigure := func(c drift.NICChange, cycle bool) write {
-		key := vm.NICs[c.NIC.Index].Key
-		return write{step: v1.StepReconfigure, cycle: cycle, call: func() (string, error) {
-			return api.ReconfigureNIC(ctx, vm.Ref, key, c.MAC, c.PortGroup)
-		}}
-	}
-	powerOff := func(cycle bool) write {
-		return write{step: v1.StepPowerOff, cycle: cycle, call: func() (string, error) { return api.PowerOff(ctx, vm.Ref) }}
-	}
-	powerOn := func(cycle bool) write {
-		return write{step: v1.StepPowerOn, cycle: cycle, call: func() (string, error) { return api.PowerOn(ctx, vm.Ref) }}
-	}
-	want := b.Spec.PowerState
-
-	if len(changes) > 0 && (off || !macs) {
-		return reconfigure(changes[0], s.cycle), true
-	}
-	if macs {
-		switch {
-		case want == v1.PoweredOff && !s.failed(v1.StepPowerOff):
-			return powerOff(false), true // it is to be off anyway
-		case b.Spec.AllowPowerCycle && vm.PowerState == esxi.PoweredOn && !s.failed(v1.StepPowerOff):
-			return powerOff(true), true
-		}
-		// Waiting for a person to power the VM off: port groups can still
-		// be fixed on a running VM.
-		for _, c := range changes {
-			if c.PortGroup != "" {
-				c.MAC = ""
-				return reconfigure(c, false), true
-			}
-		}
-	}
-	switch {
-	case (s.cycle || s.restoreFailed(vm)) && off && want != v1.PoweredOff && !s.failed(v1.StepPowerOn):
-		return powerOn(true), true // restore what the cycle found
-	case want == v1.PoweredOn && vm.PowerState != esxi.PoweredOn && !macsPending(plan) && !s.failed(v1.StepPowerOn):
-		return powerOn(false), true
-	case want == v1.PoweredOff && !off && !s.failed(v1.StepPowerOff):
-		return powerOff(false), true
-	}
-	return write{}, false
+	return w
 }
 
-// restoreFailed reports that the power-on ending a power cycle failed and
-// the VM is still off: the operator only powers a VM on for a cycle or for
-// spec.powerState PoweredOn, so a failed power-on without the latter was a
-// cycle's. The VM is not where the operator found it: not Ready, and the
-// power-on is tried again with the next generation.
+// restoreFailed: the power-on ending a power cycle failed (decide.RestoreFailed).
 func (s *bvmSession) restoreFailed(vm esxi.VM) bool {
-	lf := s.b.Status.LastFailedTask
-	return lf != nil && lf.Step == v1.StepPowerOn && s.b.Spec.PowerState != v1.PoweredOn && vm.PowerState == esxi.PoweredOff
-}
-
-// macsPending reports whether a NIC does not carry its MAC yet. A VM is not
-// powered on before: OVH flags traffic from MACs it does not know on its
-// network, and the guest would come up with the wrong identity.
-func macsPending(plan drift.BridgedVMPlan) bool {
-	return len(drift.FindingsOf(plan.Findings,
-		drift.ReasonFailoverIPNotReady, drift.ReasonMACMismatch, drift.ReasonPowerOffRequired)) > 0
+	return decide.RestoreFailed(s.b.Status.LastFailedTask, s.b.Spec.PowerState, s.power(vm))
 }
 
 // start records the intent of a write, sends it, then records its task.
 // The intent is saved first: if the operator stops after sending, the next
 // pass waits for the effect instead of sending the write again.
-func (s *bvmSession) start(w write) (refused bool, err error) {
+func (s *bvmSession) start(ctx context.Context, w write) (refused bool, err error) {
 	b := s.b
 	b.Status.PendingTask = &v1.ESXiTask{Step: w.step, StartedAt: metav1.NewTime(s.r.Now()), PowerCycle: w.cycle}
 	if err := s.save(); err != nil {
 		b.Status.PendingTask = nil
 		return false, err
 	}
+	logger := log.FromContext(ctx)
+	logger.V(1).Info("write intent recorded", "step", w.step, "powerCycle", w.cycle)
 	ref, err := w.call()
 	switch {
 	case err == nil && ref == "":
@@ -556,6 +497,7 @@ func (s *bvmSession) start(w write) (refused bool, err error) {
 		return false, nil
 	case err == nil:
 		b.Status.PendingTask.Ref = ref
+		logger.V(1).Info("ESXi task started", "step", w.step, "task", ref)
 		return false, s.save()
 	case cause.Is(err, cause.Unreachable):
 		// The call may have reached the host: keep the intent, the next
@@ -576,6 +518,7 @@ func (s *bvmSession) start(w write) (refused bool, err error) {
 	}
 	b.Status.PendingTask = nil
 	s.recordFailure(w.step, "", "", err.Error())
+	logger.V(1).Info("ESXi refused the write; not retried for this generation", "step", w.step, "error", err.Error())
 	return true, nil
 }
 
@@ -613,11 +556,11 @@ func (s *bvmSession) report(vm esxi.VM, plan drift.BridgedVMPlan) {
 		setCondition(b, typ, metav1.ConditionFalse, fs[0].Reason, joinFindings(msgs)+suffix)
 	}
 	kindCondition(v1.TypeMACConfigured,
-		[]string{drift.ReasonPowerOffRequired, drift.ReasonFailoverIPNotReady, drift.ReasonMACMismatch},
-		"Configured", fmt.Sprintf("every listed NIC of VM %s carries its MAC", vm.Name))
+		[]string{v1.ReasonPowerOffRequired, v1.ReasonFailoverIPNotReady, v1.ReasonMACMismatch},
+		v1.ReasonConfigured, fmt.Sprintf("every listed NIC of VM %s carries its MAC", vm.Name))
 	kindCondition(v1.TypeNetworkAttached,
-		[]string{drift.ReasonNICNotFound, drift.ReasonPortGroupNotFound, drift.ReasonWrongPortGroup},
-		"Attached", fmt.Sprintf("every listed NIC of VM %s is on its port group", vm.Name))
+		[]string{v1.ReasonNICNotFound, v1.ReasonPortGroupNotFound, v1.ReasonWrongPortGroup},
+		v1.ReasonAttached, fmt.Sprintf("every listed NIC of VM %s is on its port group", vm.Name))
 	switch {
 	case p != nil && p.PowerCycle:
 		// Whatever spec.powerState says, a cycle ends with the VM powered
@@ -628,14 +571,14 @@ func (s *bvmSession) report(vm esxi.VM, plan drift.BridgedVMPlan) {
 		setCondition(b, v1.TypePowerStateMatches, metav1.ConditionFalse, v1.ReasonTaskFailed,
 			fmt.Sprintf("VM %s is %s: powering it on again after a power cycle failed%s", vm.Name, vm.PowerState, suffix))
 	case b.Spec.PowerState == "":
-		setCondition(b, v1.TypePowerStateMatches, metav1.ConditionTrue, "NotManaged",
+		setCondition(b, v1.TypePowerStateMatches, metav1.ConditionTrue, v1.ReasonNotManaged,
 			fmt.Sprintf("spec.powerState is not set: VM %s is left %s", vm.Name, vm.PowerState))
 	default:
-		if s.manage && b.Spec.PowerState == v1.PoweredOn && p == nil && macsPending(plan) {
+		if s.manage && b.Spec.PowerState == v1.PoweredOn && p == nil && decide.MACsPending(plan) {
 			suffix = " (powered on once every NIC carries its MAC: OVH must not see the VM with a MAC it does not know)"
 		}
-		kindCondition(v1.TypePowerStateMatches, []string{drift.ReasonPowerStateMismatch},
-			"Matches", fmt.Sprintf("VM %s is %s", vm.Name, vm.PowerState))
+		kindCondition(v1.TypePowerStateMatches, []string{v1.ReasonPowerStateMismatch},
+			v1.ReasonMatches, fmt.Sprintf("VM %s is %s", vm.Name, vm.PowerState))
 	}
 
 	if p != nil {

@@ -3,10 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/netip"
 	"net/url"
-	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -16,10 +13,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	v1 "github.com/ovhbridge/ovhbridge-operator/api/v1alpha1"
+	"github.com/ovhbridge/ovhbridge-operator/internal/decide"
 	"github.com/ovhbridge/ovhbridge-operator/internal/esxi"
 	"github.com/ovhbridge/ovhbridge-operator/internal/ovh"
 )
@@ -74,8 +73,15 @@ func (c *claimRule[T]) setup(ctx context.Context, mgr ctrl.Manager, obj T, b *bu
 	}
 	cl := mgr.GetClient()
 	peers := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+		others, err := c.claimants(ctx, cl, o.(T))
+		if err != nil {
+			// A map function cannot return an error; the periodic passes
+			// look again (claimRecheck at most for a loser).
+			log.FromContext(ctx).Error(err, "cannot wake the other claimants", "kind", c.kind, "object", client.ObjectKeyFromObject(o))
+			return nil
+		}
 		var reqs []reconcile.Request
-		for _, other := range c.claimants(ctx, cl, o.(T)) {
+		for _, other := range others {
 			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(other)})
 		}
 		return reqs
@@ -95,17 +101,19 @@ func (c *claimRule[T]) setup(ctx context.Context, mgr ctrl.Manager, obj T, b *bu
 }
 
 // claimants lists the other objects of the kind sharing a claim key with
-// obj, in every namespace. A failed lookup yields none: the periodic passes
-// look again.
-func (c *claimRule[T]) claimants(ctx context.Context, r client.Reader, obj T) []T {
+// obj, in every namespace.
+func (c *claimRule[T]) claimants(ctx context.Context, r client.Reader, obj T) ([]T, error) {
 	var out []T
 	seen := map[client.ObjectKey]bool{client.ObjectKeyFromObject(obj): true}
 	for _, key := range c.keys(obj) {
 		l := c.list()
 		if err := r.List(ctx, l, client.MatchingFields{indexClaim: key}); err != nil {
-			continue
+			return nil, fmt.Errorf("listing the %ss that claim %s: %w", c.kind, key, err)
 		}
-		items, _ := meta.ExtractList(l)
+		items, err := meta.ExtractList(l)
+		if err != nil {
+			return nil, err
+		}
 		for _, it := range items {
 			o := it.(T)
 			if k := client.ObjectKeyFromObject(o); !seen[k] {
@@ -114,46 +122,23 @@ func (c *claimRule[T]) claimants(ctx context.Context, r client.Reader, obj T) []
 			}
 		}
 	}
-	return out
+	return out, nil
 }
 
 // winner returns the earliest claimant created before obj that claims
-// something obj claims, and what; found is false when obj may act.
-//
-// A loser yields to every earlier conflicting claimant, even one that itself
-// yields to a third: exact for one shared key (FailoverIP, RouterConfig);
-// for BridgedVMs with several NICs it can keep waiting on a NIC nobody acts
-// on, which errs on the side of never fighting.
+// something obj claims, and what (decide.ClaimWinner); found is false when
+// obj may act.
 func (c *claimRule[T]) winner(ctx context.Context, r client.Reader, obj T) (winner T, what string, found bool, err error) {
-	var zero T
-	for _, other := range c.claimants(ctx, r, obj) {
-		if !claimedFirst(other, obj) || (found && !claimedFirst(other, winner)) {
-			continue
-		}
-		w := ""
+	others, err := c.claimants(ctx, r, obj)
+	if err != nil {
+		return winner, "", false, err
+	}
+	return decide.ClaimWinner(obj, others, func(self, other T) (string, error) {
 		if c.conflict == nil {
-			w = c.what(obj)
-		} else if w, err = c.conflict(ctx, obj, other); err != nil {
-			return zero, "", false, err
+			return c.what(self), nil
 		}
-		if w != "" {
-			winner, what, found = other, w, true
-		}
-	}
-	return winner, what, found, nil
-}
-
-// claimedFirst orders claimants: creationTimestamp (one-second resolution),
-// then namespace/name, so that both sides of a tie agree.
-func claimedFirst(a, b client.Object) bool {
-	ta, tb := a.GetCreationTimestamp(), b.GetCreationTimestamp()
-	if !ta.Equal(&tb) {
-		return ta.Before(&tb)
-	}
-	if a.GetNamespace() != b.GetNamespace() {
-		return a.GetNamespace() < b.GetNamespace()
-	}
-	return a.GetName() < b.GetName()
+		return c.conflict(ctx, self, other)
+	})
 }
 
 // yield reports that obj lost its claim to winner. The status says who holds
@@ -212,41 +197,11 @@ func routerConfigClaims() *claimRule[*v1.RouterConfig] {
 	return &claimRule[*v1.RouterConfig]{
 		kind: "RouterConfig",
 		list: func() client.ObjectList { return &v1.RouterConfigList{} },
-		keys: func(rc *v1.RouterConfig) []string { return []string{routerEndpoint(rc.Spec.Router)} },
-		what: func(rc *v1.RouterConfig) string { return "router " + routerEndpoint(rc.Spec.Router) },
+		keys: func(rc *v1.RouterConfig) []string { return []string{decide.RouterEndpoint(rc.Spec.Router)} },
+		what: func(rc *v1.RouterConfig) string { return "router " + decide.RouterEndpoint(rc.Spec.Router) },
 		advice: "merge the two specs into one RouterConfig and delete the other (deleting this one changes nothing " +
 			"on the router, whatever its deletionPolicy); it takes over by itself once the other is gone",
 	}
-}
-
-// routerEndpoint normalises spec.router.address to host:port.
-func routerEndpoint(rt v1.RouterConnection) string {
-	port := "22"
-	if rt.Driver == v1.DriverVyOSAPI {
-		port = "443"
-	}
-	raw := strings.TrimSpace(rt.Address)
-	host := raw
-	if strings.Contains(raw, "://") {
-		if u, err := url.Parse(raw); err == nil && u.Host != "" {
-			host = u.Hostname()
-			if p := u.Port(); p != "" {
-				port = p
-			}
-		}
-	} else if h, p, err := net.SplitHostPort(raw); err == nil {
-		host, port = h, p
-	}
-	return hostPort(host, port)
-}
-
-// hostPort joins a lower-cased host (an IP in canonical form) and a port.
-func hostPort(host, port string) string {
-	host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
-	if a, err := netip.ParseAddr(host); err == nil {
-		host = a.Unmap().String()
-	}
-	return net.JoinHostPort(host, port)
 }
 
 // bridgedVMClaims: one NIC of one VM on one host, one BridgedVM; and one
@@ -272,13 +227,13 @@ func bridgedVMClaims(secrets client.Reader) *claimRule[*v1.BridgedVM] {
 			if theirs, err := esxiHost(ctx, secrets, other); err == nil && theirs != mine {
 				return "", nil
 			}
-			shared := sharedVMPart(self, other)
+			shared := decide.SharedVMPart(self, other)
 			if shared == "" {
 				return "", nil
 			}
 			return fmt.Sprintf("%s of VM %s on %s", shared, self.Spec.VMName, mine), nil
 		},
-		changed: func(old, cur *v1.BridgedVM) bool { return nicLayout(old) != nicLayout(cur) },
+		changed: func(old, cur *v1.BridgedVM) bool { return decide.NICLayout(old) != decide.NICLayout(cur) },
 		advice: "manage each NIC (and the VM's power) from one BridgedVM only: remove it from one of the two, " +
 			"or delete one (deleting this one changes nothing in ESXi); this one takes over by itself once the other lets go",
 	}
@@ -304,71 +259,9 @@ func esxiHost(ctx context.Context, secrets client.Reader, b *v1.BridgedVM) (stri
 	if port == "" {
 		port = "443"
 	}
-	host := hostPort(u.Hostname(), port)
+	host := decide.HostPort(u.Hostname(), port)
 	if creds.Datacenter != "" {
 		host += " datacenter " + creds.Datacenter
 	}
 	return host, nil
-}
-
-// sharedVMPart names the first NIC (or the power) both objects manage, ""
-// when none.
-func sharedVMPart(a, b *v1.BridgedVM) string {
-	for _, n := range a.Spec.NICs {
-		for _, m := range b.Spec.NICs {
-			if sameNIC(n, m, a, b) {
-				if n.Label != "" {
-					return fmt.Sprintf("NIC %q", n.Label)
-				}
-				return fmt.Sprintf("NIC index %d", *n.Index)
-			}
-		}
-	}
-	if managesPower(a) && managesPower(b) {
-		return "the power state"
-	}
-	return ""
-}
-
-// sameNIC says whether two selectors may name the same NIC of the VM. A
-// label is turned into an index through the NICs either object last
-// observed (status.nics); while neither has observed any, a label and an
-// index are taken to name the same NIC: the earliest claimant is never
-// blocked, and its first observation wakes the others to look again.
-func sameNIC(n, m v1.NICSpec, a, b *v1.BridgedVM) bool {
-	layout := map[string]int32{}
-	for _, obj := range []*v1.BridgedVM{b, a} {
-		for _, s := range obj.Status.NICs {
-			layout[strings.ToLower(s.Label)] = s.Index
-		}
-	}
-	index := func(s v1.NICSpec) (int32, bool) {
-		if s.Index != nil {
-			return *s.Index, true
-		}
-		i, ok := layout[strings.ToLower(s.Label)]
-		return i, ok
-	}
-	i, okN := index(n)
-	j, okM := index(m)
-	switch {
-	case okN && okM:
-		return i == j
-	case n.Label != "" && m.Label != "":
-		return strings.EqualFold(n.Label, m.Label)
-	}
-	// One index, one label not in the layout: a label the VM does not show
-	// names no NIC; with no layout at all, it may name any.
-	return len(layout) == 0
-}
-
-func managesPower(b *v1.BridgedVM) bool { return b.Spec.PowerState != "" || b.Spec.AllowPowerCycle }
-
-// nicLayout is the label-to-index map a BridgedVM observed, as a string.
-func nicLayout(b *v1.BridgedVM) string {
-	var sb strings.Builder
-	for _, n := range b.Status.NICs {
-		fmt.Fprintf(&sb, "%d=%s;", n.Index, strings.ToLower(n.Label))
-	}
-	return sb.String()
 }

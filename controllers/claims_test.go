@@ -289,30 +289,21 @@ func TestClaimsRouterConfigSameRouter(t *testing.T) {
 	}
 }
 
-func TestRouterEndpointNormalised(t *testing.T) {
-	for _, c := range []struct {
-		driver  v1.RouterDriver
-		address string
-		want    string
-	}{
-		{v1.DriverSSH, "192.0.2.1", "192.0.2.1:22"},
-		{"", "192.0.2.1:22", "192.0.2.1:22"},
-		{v1.DriverSSH, "Router.Example.", "router.example:22"},
-		{v1.DriverSSH, "[::ffff:192.0.2.1]:2222", "192.0.2.1:2222"},
-		{v1.DriverSSH, "[2001:DB8::1]", "[2001:db8::1]:22"},
-		{v1.DriverVyOSAPI, "https://192.0.2.1", "192.0.2.1:443"},
-		{v1.DriverVyOSAPI, "https://ROUTER.example:8443/", "router.example:8443"},
-		{v1.DriverVyOSAPI, "192.0.2.1", "192.0.2.1:443"},
-	} {
-		if got := routerEndpoint(v1.RouterConnection{Driver: c.driver, Address: c.address}); got != c.want {
-			t.Errorf("%s %q: %q, want %q", c.driver, c.address, got, c.want)
-		}
-	}
-}
-
 // reconcileErrors is how many reconciles of a controller ended in an error
 // (and so in a backoff retry) in this process.
 func reconcileErrors(t *testing.T, controller string) float64 {
+	t.Helper()
+	return controllerCounter(t, "controller_runtime_reconcile_errors_total", controller)
+}
+
+// reconcilePanics is how many reconciles of a controller panicked (and were
+// recovered by controller-runtime) in this process.
+func reconcilePanics(t *testing.T, controller string) float64 {
+	t.Helper()
+	return controllerCounter(t, "controller_runtime_reconcile_panics_total", controller)
+}
+
+func controllerCounter(t *testing.T, metric, controller string) float64 {
 	t.Helper()
 	families, err := crmetrics.Registry.Gather()
 	if err != nil {
@@ -320,7 +311,7 @@ func reconcileErrors(t *testing.T, controller string) float64 {
 	}
 	var n float64
 	for _, f := range families {
-		if f.GetName() != "controller_runtime_reconcile_errors_total" {
+		if f.GetName() != metric {
 			continue
 		}
 		for _, m := range f.GetMetric() {
@@ -443,44 +434,4 @@ func TestClaimsFailoverIPMissingSecret(t *testing.T) {
 	}
 	create(t, ovhSecret(e.ns, "ovh-later", e.sim.Endpoint(), appSecret))
 	eventually(t, 10*time.Second, "Ready once the Secret exists", conditionIs(f, v1.TypeReady, metav1.ConditionTrue, v1.ReasonAvailable))
-}
-
-// Which parts of one VM two BridgedVMs both manage.
-func TestBridgedVMSharedPart(t *testing.T) {
-	label := func(l string) v1.NICSpec { return v1.NICSpec{Label: l, PortGroup: "WAN"} }
-	index := func(i int32) v1.NICSpec { return v1.NICSpec{Index: &i, PortGroup: "WAN"} }
-	bvm := func(nics []v1.NICSpec, observed bool, power v1.PowerState, cycle bool) *v1.BridgedVM {
-		b := &v1.BridgedVM{Spec: v1.BridgedVMSpec{VMName: "web1", NICs: nics, PowerState: power, AllowPowerCycle: cycle}}
-		if observed {
-			b.Status.NICs = []v1.NICStatus{{Label: "Network adapter 1", Index: 0}, {Label: "Network adapter 3", Index: 1}}
-		}
-		return b
-	}
-	for _, c := range []struct {
-		name string
-		a, b *v1.BridgedVM
-		want string
-	}{
-		{"same label, any case", bvm([]v1.NICSpec{label("network adapter 1")}, false, "", false),
-			bvm([]v1.NICSpec{label("Network adapter 1")}, false, "", false), `NIC "network adapter 1"`},
-		{"same index", bvm([]v1.NICSpec{index(1)}, false, "", false), bvm([]v1.NICSpec{index(0), index(1)}, false, "", false), "NIC index 1"},
-		{"label is that index", bvm([]v1.NICSpec{index(1)}, false, "", false),
-			bvm([]v1.NICSpec{label("Network adapter 3")}, true, "", false), "NIC index 1"},
-		{"label is another index", bvm([]v1.NICSpec{index(1)}, false, "", false),
-			bvm([]v1.NICSpec{label("Network adapter 1")}, true, "", false), ""},
-		{"label the VM does not show", bvm([]v1.NICSpec{index(1)}, true, "", false),
-			bvm([]v1.NICSpec{label("Network adapter 2")}, false, "", false), ""},
-		{"label and index, nothing observed yet", bvm([]v1.NICSpec{index(1)}, false, "", false),
-			bvm([]v1.NICSpec{label("Network adapter 9")}, false, "", false), "NIC index 1"},
-		{"different labels", bvm([]v1.NICSpec{label("Network adapter 1")}, false, "", false),
-			bvm([]v1.NICSpec{label("Network adapter 2")}, false, "", false), ""},
-		{"both manage power", bvm([]v1.NICSpec{index(0)}, false, v1.PoweredOn, false),
-			bvm([]v1.NICSpec{index(1)}, false, "", true), "the power state"},
-		{"one manages power", bvm([]v1.NICSpec{index(0)}, false, v1.PoweredOn, false),
-			bvm([]v1.NICSpec{index(1)}, false, "", false), ""},
-	} {
-		if got := sharedVMPart(c.a, c.b); got != c.want {
-			t.Errorf("%s: %q, want %q", c.name, got, c.want)
-		}
-	}
 }

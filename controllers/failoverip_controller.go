@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,10 +14,12 @@ import (
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	v1 "github.com/ovhbridge/ovhbridge-operator/api/v1alpha1"
 	"github.com/ovhbridge/ovhbridge-operator/internal/cause"
+	"github.com/ovhbridge/ovhbridge-operator/internal/decide"
 	"github.com/ovhbridge/ovhbridge-operator/internal/drift"
 	"github.com/ovhbridge/ovhbridge-operator/internal/ovh"
 )
@@ -40,10 +41,10 @@ const indexServer = "ovhbridge.io/server"
 // Observer announces its end (see SetupWithManager).
 var errNotObservedYet = errors.New("the server has not been observed yet")
 
-// intentGrace is how long a recorded write intent without a task id waits
-// for its task to show up in OVH's task list before the write is deemed
-// never sent (the operator stopped between recording and sending).
-const intentGrace = 2 * time.Minute
+// defaultIntentGrace is how long a recorded write intent without a task id
+// waits for its task to show up in OVH's task list before the write is
+// deemed never sent (the operator stopped between recording and sending).
+const defaultIntentGrace = 2 * time.Minute
 
 // FailoverIPReconciler keeps failover IPs routed to their server with the
 // virtual MAC their VM needs.
@@ -56,7 +57,10 @@ type FailoverIPReconciler struct {
 	// TaskPoll is how often a pending OVH task is looked at (default 5s;
 	// a move takes about a minute at OVH).
 	TaskPoll time.Duration
-	Now      func() time.Time
+	// IntentGrace is how long an intent without a task id waits for its
+	// task in OVH's list (default 2m; Options.OVHIntentGrace).
+	IntentGrace time.Duration
+	Now         func() time.Time
 
 	recorder events.EventRecorder
 }
@@ -68,6 +72,9 @@ func (r *FailoverIPReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Ma
 	}
 	if r.TaskPoll <= 0 {
 		r.TaskPoll = 5 * time.Second
+	}
+	if r.IntentGrace <= 0 {
+		r.IntentGrace = defaultIntentGrace
 	}
 	if err := indexBySecret(ctx, mgr.GetFieldIndexer(), &v1.FailoverIP{}, func(f *v1.FailoverIP) string {
 		return f.Spec.OVH.CredentialsSecretRef.Name
@@ -102,6 +109,9 @@ func (r *FailoverIPReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Ma
 func (r *FailoverIPReconciler) requestsForServer(ctx context.Context, e ovh.ServerObserved) []reconcile.Request {
 	var list v1.FailoverIPList
 	if err := r.Client.List(ctx, &list, client.MatchingFields{indexServer: e.Server}); err != nil {
+		// A map function cannot return an error: each FailoverIP still
+		// comes back at its own syncInterval.
+		log.FromContext(ctx).Error(err, "cannot list the FailoverIPs of a server observed at OVH", "server", e.Server)
 		return nil
 	}
 	reqs := make([]reconcile.Request, 0, len(list.Items))
@@ -142,6 +152,8 @@ type fipSession struct {
 	addr   string // "203.0.113.123" (vMAC operations take a plain address)
 	save   func() error
 	manage bool
+	// siblings caches the namespace's FailoverIPs for one pass.
+	siblings []v1.FailoverIP
 }
 
 // Sync observes the IP at OVH, fixes drift under Manage, and reports.
@@ -184,7 +196,7 @@ func (r *FailoverIPReconciler) Sync(ctx context.Context, f *v1.FailoverIP, save 
 		return 0, err
 	}
 	findings := drift.FailoverIP(st)
-	if drift.HasReason(findings, drift.ReasonVirtualMACMissing) && !conditionReason(f, v1.TypeVirtualMACAssigned, v1.ReasonVirtualMACMissing) {
+	if drift.HasReason(findings, v1.ReasonVirtualMACMissing) && !conditionReason(f, v1.TypeVirtualMACAssigned, v1.ReasonVirtualMACMissing) {
 		// OVH lists a server's IPs and its virtual MACs in two calls: an IP
 		// moved away between them (its virtual MAC goes with it) looks routed
 		// here without one. A newly missing MAC is looked at once more before
@@ -198,11 +210,11 @@ func (r *FailoverIPReconciler) Sync(ctx context.Context, f *v1.FailoverIP, save 
 		}
 		findings = drift.FailoverIP(st)
 	}
-	if s.manage && len(findings) > 0 && !s.failedForThisGeneration(findings[0]) {
+	if w := decide.FailoverIPWrite(s.manage, findings, f.Status.LastFailedTask, f.Generation); w != decide.NoWrite {
 		// The drift goes into the status with the write's recorded intent,
 		// so watchers see it before the OVH call, not after.
 		s.report(st, findings)
-		if err := s.act(ctx, findings[0]); err != nil {
+		if err := s.act(ctx, w); err != nil {
 			s.report(st, findings)
 			return 0, err
 		}
@@ -283,7 +295,10 @@ func (s *fipSession) observe(ctx context.Context) (drift.FailoverIPState, error)
 	}
 	if vm, ok := s.snap.VirtualMACFor(s.addr); ok {
 		st.BoundMAC, st.BoundMACType = vm.MAC, vm.Type
-		st.ForeignIPs = s.foreignIPs(ctx, vm.IPs)
+		var err error
+		if st.ForeignIPs, err = s.foreignIPs(ctx, vm.IPs); err != nil {
+			return st, err
+		}
 	}
 	if prev := f.Status.MACAddress; prev != "" && prev != st.BoundMAC {
 		for _, vm := range s.snap.VirtualMACs {
@@ -301,57 +316,53 @@ func (s *fipSession) observe(ctx context.Context) (drift.FailoverIPState, error)
 	return st, nil
 }
 
-// foreignIPs returns the IPs among ips that FailoverIPs of another VM claim.
-func (s *fipSession) foreignIPs(ctx context.Context, ips []string) []string {
-	if len(ips) < 2 {
-		return nil
+// foreignIPs returns the IPs among ips, the addresses bound to this IP's
+// virtual MAC, that FailoverIPs of another VM claim (decide.ForeignIPs).
+func (s *fipSession) foreignIPs(ctx context.Context, ips []string) ([]string, error) {
+	if s.f.Spec.VirtualMAC == nil || len(ips) < 2 {
+		return nil, nil // nothing to compare with: no List call
+	}
+	others, err := s.namespaceFailoverIPs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return decide.ForeignIPs(s.f, others, ips), nil
+}
+
+// namespaceFailoverIPs lists the FailoverIPs of this one's namespace (from
+// the cache), once per pass.
+func (s *fipSession) namespaceFailoverIPs(ctx context.Context) ([]v1.FailoverIP, error) {
+	if s.siblings != nil {
+		return s.siblings, nil
 	}
 	var list v1.FailoverIPList
 	if err := s.r.Client.List(ctx, &list, client.InNamespace(s.f.Namespace)); err != nil {
-		return nil
+		return nil, fmt.Errorf("listing the FailoverIPs of namespace %s: %w", s.f.Namespace, err)
 	}
-	var out []string
-	for _, o := range list.Items {
-		if o.Spec.VirtualMAC == nil || o.Spec.VirtualMAC.VMName == s.f.Spec.VirtualMAC.VMName {
-			continue
-		}
-		addr := strings.TrimSuffix(o.Spec.IP, "/32")
-		if addr != s.addr && slices.Contains(ips, addr) {
-			out = append(out, addr)
-		}
+	s.siblings = list.Items
+	if s.siblings == nil {
+		s.siblings = []v1.FailoverIP{}
 	}
-	return out
+	return s.siblings, nil
 }
 
-// failedForThisGeneration: a task that failed for good is not retried until
-// the spec changes; OVH's comment usually needs a person.
-func (s *fipSession) failedForThisGeneration(fd drift.Finding) bool {
-	lf := s.f.Status.LastFailedTask
-	if lf == nil || lf.Generation != s.f.Generation {
-		return false
-	}
-	switch fd.Reason {
-	case drift.ReasonRoutedElsewhere:
-		return lf.Function == taskMoveIP
-	case drift.ReasonVirtualMACMissing:
-		return lf.Function == taskAddVMAC
-	}
-	return false
-}
-
-// act starts the one write that fixes the first finding.
-func (s *fipSession) act(ctx context.Context, fd drift.Finding) error {
+// act starts the write decide.FailoverIPWrite chose.
+func (s *fipSession) act(ctx context.Context, w decide.OVHWrite) error {
 	f := s.f
-	switch fd.Reason {
-	case drift.ReasonRoutedElsewhere:
+	switch w {
+	case decide.MoveIP:
 		return s.start(ctx, taskMoveIP, scopeIP, f.Spec.Server, func(ctx context.Context) (ovh.Task, error) {
 			return s.api.MoveIP(ctx, s.block, f.Spec.Server)
 		})
-	case drift.ReasonVirtualMACMissing:
+	case decide.AddVirtualMAC:
 		vmName := f.Spec.VirtualMAC.VMName
-		if mac := s.siblingMAC(ctx); mac != "" {
-			// The VM already has a virtual MAC for another of its IPs: one
-			// VM, one MAC, several IPs (OVH's own rule for bridged VMs).
+		others, err := s.namespaceFailoverIPs(ctx)
+		if err != nil {
+			// Not knowing the VM's other IPs would create a second virtual
+			// MAC for the same VM: no write without the list.
+			return err
+		}
+		if mac := decide.SiblingMAC(f, others, s.serverMACs()); mac != "" {
 			return s.start(ctx, taskAddVMAC, scopeServer, mac, func(ctx context.Context) (ovh.Task, error) {
 				return s.api.BindIP(ctx, f.Spec.Server, mac, s.addr, vmName)
 			})
@@ -360,29 +371,16 @@ func (s *fipSession) act(ctx context.Context, fd drift.Finding) error {
 			return s.api.CreateVirtualMAC(ctx, f.Spec.Server, s.addr, string(f.Spec.VirtualMAC.Type), vmName)
 		})
 	}
-	return nil // conflicts and missing capabilities need a person
+	return nil
 }
 
-// siblingMAC finds the virtual MAC another FailoverIP of the same VM, server
-// and type already carries, if it still exists.
-func (s *fipSession) siblingMAC(ctx context.Context) string {
-	var list v1.FailoverIPList
-	if err := s.r.Client.List(ctx, &list, client.InNamespace(s.f.Namespace)); err != nil {
-		return ""
+// serverMACs lists the server's virtual MACs for decide.SiblingMAC.
+func (s *fipSession) serverMACs() []decide.VirtualMACRef {
+	out := make([]decide.VirtualMACRef, 0, len(s.snap.VirtualMACs))
+	for _, vm := range s.snap.VirtualMACs {
+		out = append(out, decide.VirtualMACRef{MAC: vm.MAC, Type: vm.Type})
 	}
-	want := s.f.Spec.VirtualMAC
-	for _, o := range list.Items {
-		if o.Name == s.f.Name || o.Spec.Server != s.f.Spec.Server || o.Spec.VirtualMAC == nil ||
-			o.Spec.VirtualMAC.VMName != want.VMName || o.Spec.VirtualMAC.Type != want.Type || o.Status.MACAddress == "" {
-			continue
-		}
-		for _, vm := range s.snap.VirtualMACs {
-			if strings.EqualFold(vm.MAC, o.Status.MACAddress) && vm.Type == string(want.Type) {
-				return vm.MAC
-			}
-		}
-	}
-	return ""
+	return out
 }
 
 // start records the intent of a write, sends it, then records its task id.
@@ -404,20 +402,26 @@ func (s *fipSession) start(ctx context.Context, function, scope, target string, 
 		s.f.Status.PendingTask = nil
 		return err
 	}
+	logger := log.FromContext(ctx)
+	logger.V(1).Info("write intent recorded", "function", function, "scope", scope, "target", target)
 	task, err := write(ctx)
 	if err != nil {
 		if cause.KindOf(err) != cause.Unreachable {
 			// Refused: nothing was started.
 			s.f.Status.PendingTask = nil
+			logger.V(1).Info("OVH refused the write; nothing was started", "function", function, "error", err.Error())
+			return err
 		}
 		// Unreachable may hide a write that went through: keep the intent,
 		// the next pass looks for its task.
+		logger.V(1).Info("write sent without an answer; the intent is kept", "function", function, "error", err.Error())
 		return err
 	}
 	s.f.Status.PendingTask.ID = strconv.FormatInt(task.ID, 10)
+	logger.V(1).Info("OVH task started", "function", function, "task", task.ID)
 	s.invalidate()
 	if s.r.recorder != nil {
-		s.r.recorder.Eventf(s.f, nil, corev1.EventTypeNormal, "TaskStarted", function,
+		s.r.recorder.Eventf(s.f, nil, corev1.EventTypeNormal, v1.ReasonTaskStarted, function,
 			"started OVH task %s %d (%s)", function, task.ID, pendingWork(s.f.Status.PendingTask, s.f))
 	}
 	return s.save()
@@ -455,6 +459,7 @@ func (s *fipSession) followTask(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 	task.RecordFinished()
+	log.FromContext(ctx).V(1).Info("OVH task finished", "function", p.Function, "task", p.ID, "status", task.Status)
 	if task.Failed() {
 		f.Status.LastFailedTask = &v1.FailedTask{
 			ID: p.ID, Function: p.Function, Status: task.Status, Comment: task.Comment,
@@ -466,9 +471,13 @@ func (s *fipSession) followTask(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
-// resolveIntent handles a write whose task id was never recorded.
+// resolveIntent handles a write whose task id was never recorded: the
+// operator stopped between recording the intent and recording the task, or
+// OVH's answer was lost. The task is looked for in OVH's list; until it shows
+// (or the grace period ends) the write is not sent again.
 func (s *fipSession) resolveIntent(ctx context.Context) (bool, error) {
 	f, p := s.f, s.f.Status.PendingTask
+	logger := log.FromContext(ctx)
 	var ids []int64
 	var err error
 	if p.Scope == scopeIP {
@@ -487,19 +496,35 @@ func (s *fipSession) resolveIntent(ctx context.Context) (bool, error) {
 		} else {
 			t, err = s.api.ServerTask(ctx, f.Spec.Server, ids[i])
 		}
-		if err != nil {
-			continue
+		switch {
+		case cause.Is(err, cause.NotFound):
+			continue // purged between the list and the read: not ours to find
+		case err != nil:
+			// Skipping a task that could not be read could miss ours and,
+			// after the grace period, send the write a second time.
+			return false, err
 		}
 		if !t.Started.IsZero() && t.Started.Before(p.StartedAt.Add(-time.Minute)) {
 			break // older than our intent (allowing for clock skew)
 		}
 		p.ID = strconv.FormatInt(t.ID, 10)
+		logger.V(1).Info("write intent resolved: its OVH task was found", "function", p.Function, "task", p.ID)
 		return false, s.save()
 	}
-	if s.r.Now().Sub(p.StartedAt.Time) < intentGrace {
+	waited := s.r.Now().Sub(p.StartedAt.Time)
+	if waited < s.r.IntentGrace {
 		return false, nil // may still appear
 	}
-	f.Status.PendingTask = nil // never sent
+	// No task in OVH's list since the intent, for a whole grace period: the
+	// write never reached OVH (the operator stopped before sending it). Say
+	// so, then decide afresh from what OVH shows.
+	msg := fmt.Sprintf("gave up the recorded intent %q (%s): no OVH task %s appeared in %s; deciding again from OVH's state",
+		p.Function, pendingWork(p, f), p.Function, waited.Round(time.Second))
+	logger.V(1).Info("write intent abandoned", "function", p.Function, "scope", p.Scope, "target", p.Target, "waited", waited.Round(time.Second).String())
+	if s.r.recorder != nil {
+		s.r.recorder.Eventf(f, nil, corev1.EventTypeWarning, v1.ReasonIntentAbandoned, "ResolveIntent", "%s", eventNote(msg))
+	}
+	f.Status.PendingTask = nil
 	return true, nil
 }
 
@@ -531,10 +556,10 @@ func (s *fipSession) report(st drift.FailoverIPState, findings []drift.Finding) 
 	case p != nil && p.Function == taskMoveIP:
 		setCondition(f, v1.TypeRouted, metav1.ConditionFalse, v1.ReasonMoveInProgress,
 			fmt.Sprintf("moving %s from %s to %s (OVH task %s)", f.Spec.IP, orNowhere(st.RoutedTo), f.Spec.Server, orPending(p.ID)))
-	case drift.HasReason(findings, drift.ReasonRoutedElsewhere):
+	case drift.HasReason(findings, v1.ReasonRoutedElsewhere):
 		setCondition(f, v1.TypeRouted, metav1.ConditionFalse, v1.ReasonRoutedElsewhere, findings[0].Message+notFixed)
 	default:
-		setCondition(f, v1.TypeRouted, metav1.ConditionTrue, "Routed", fmt.Sprintf("%s is routed to %s", f.Spec.IP, f.Spec.Server))
+		setCondition(f, v1.TypeRouted, metav1.ConditionTrue, v1.ReasonRouted, fmt.Sprintf("%s is routed to %s", f.Spec.IP, f.Spec.Server))
 	}
 
 	macCond := func(status metav1.ConditionStatus, reason, msg string) {
@@ -542,22 +567,22 @@ func (s *fipSession) report(st drift.FailoverIPState, findings []drift.Finding) 
 	}
 	switch {
 	case f.Spec.VirtualMAC == nil:
-		macCond(metav1.ConditionTrue, "NotRequested", "spec.virtualMAC is not set")
+		macCond(metav1.ConditionTrue, v1.ReasonNotRequested, "spec.virtualMAC is not set")
 	case p != nil && p.Scope == scopeServer:
 		macCond(metav1.ConditionFalse, v1.ReasonVirtualMACMissing,
 			fmt.Sprintf("%s (OVH task %s)", pendingMACWork(p, f), orPending(p.ID)))
 	case st.RoutedTo != f.Spec.Server:
-		macCond(metav1.ConditionUnknown, "WaitingForRoute",
+		macCond(metav1.ConditionUnknown, v1.ReasonWaitingForRoute,
 			fmt.Sprintf("the virtual MAC is checked once %s is routed to %s", f.Spec.IP, f.Spec.Server))
 	default:
-		if fd, ok := firstOf(findings, drift.ReasonVirtualMACMissing, drift.ReasonVirtualMACConflict, drift.ReasonCapabilityMissing); ok {
+		if fd, ok := firstOf(findings, v1.ReasonVirtualMACMissing, v1.ReasonVirtualMACConflict, v1.ReasonCapabilityMissing); ok {
 			msg := fd.Message
-			if fd.Reason == drift.ReasonVirtualMACMissing {
+			if fd.Reason == v1.ReasonVirtualMACMissing {
 				msg += notFixed
 			}
 			macCond(metav1.ConditionFalse, fd.Reason, msg)
 		} else {
-			macCond(metav1.ConditionTrue, "Assigned", fmt.Sprintf("%s is bound to %s virtual MAC %s", f.Spec.IP, st.BoundMACType, st.BoundMAC))
+			macCond(metav1.ConditionTrue, v1.ReasonAssigned, fmt.Sprintf("%s is bound to %s virtual MAC %s", f.Spec.IP, st.BoundMACType, st.BoundMAC))
 		}
 	}
 
@@ -601,6 +626,9 @@ func pendingMACWork(p *v1.PendingTask, f *v1.FailoverIP) string {
 		return fmt.Sprintf("unbinding %s from virtual MAC %s", f.Spec.IP, p.Target)
 	case p.Target != "":
 		return fmt.Sprintf("binding %s to the VM's existing virtual MAC %s", f.Spec.IP, p.Target)
+	case f.Spec.VirtualMAC == nil:
+		// spec.virtualMAC removed while the creation was in flight.
+		return fmt.Sprintf("creating a virtual MAC for %s", f.Spec.IP)
 	default:
 		return fmt.Sprintf("creating a %s virtual MAC for %s", f.Spec.VirtualMAC.Type, f.Spec.IP)
 	}

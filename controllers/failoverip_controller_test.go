@@ -623,3 +623,35 @@ func TestFailoverIPObservationScalesWithServers(t *testing.T) {
 		t.Errorf("%d per-IP reads at steady state, want 0", calls[ovhsim.RouteIP])
 	}
 }
+
+// Regression (issue 12): adopting an IP that OVH shows on a virtual MAC
+// carrying two IPs, with a FailoverIP that has no spec.virtualMAC while
+// another FailoverIP of the namespace has one, panicked in foreignIPs
+// (controller-runtime recovered it, so the object looped without ever getting
+// a status). It must be observed like any other: Routed, its MAC reported,
+// Ready.
+func TestFailoverIPWithoutVirtualMACOnASharedMAC(t *testing.T) {
+	world := seedOVH()
+	world.VirtualMACs[0].Addresses = append(world.VirtualMACs[0].Addresses, ovhsim.VirtualAddress{IP: webIP, VirtualMachineName: "vyatta"})
+	panicsBefore, errorsBefore := reconcilePanics(t, "failoverip"), reconcileErrors(t, "failoverip")
+	e := newOVHEnv(t, ovhsim.Options{World: world})
+	router := e.fip("router-wan", wanIP, "vyatta", observeOnly)
+	web := e.fip("web-wan", webIP, "", observeOnly) // no virtualMAC: adopted as it is
+	create(t, router, web)
+	eventually(t, 15*time.Second, "the FailoverIP without virtualMAC Ready",
+		conditionIs(web, v1.TypeReady, metav1.ConditionTrue, v1.ReasonAvailable))
+	if web.Status.MACAddress != wanMAC {
+		t.Errorf("status.macAddress = %q, want the shared MAC %s", web.Status.MACAddress, wanMAC)
+	}
+	if c := meta.FindStatusCondition(web.Status.Conditions, v1.TypeVirtualMACAssigned); c == nil || c.Reason != v1.ReasonNotRequested {
+		t.Errorf("VirtualMACAssigned = %+v, want NotRequested", c)
+	}
+	// Both IPs are the same VM's: no conflict for the one that has a vMAC.
+	eventually(t, 15*time.Second, "router-wan Ready", conditionIs(router, v1.TypeReady, metav1.ConditionTrue, v1.ReasonAvailable))
+	if n := reconcilePanics(t, "failoverip") - panicsBefore; n != 0 {
+		t.Errorf("%v reconciles panicked", n)
+	}
+	if n := reconcileErrors(t, "failoverip") - errorsBefore; n != 0 {
+		t.Errorf("%v reconcile errors", n)
+	}
+}

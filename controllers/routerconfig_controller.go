@@ -11,10 +11,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/ovhbridge/ovhbridge-operator/api/v1alpha1"
 	"github.com/ovhbridge/ovhbridge-operator/internal/cause"
+	"github.com/ovhbridge/ovhbridge-operator/internal/decide"
 	"github.com/ovhbridge/ovhbridge-operator/internal/drift"
 	"github.com/ovhbridge/ovhbridge-operator/internal/router"
 )
@@ -124,7 +126,7 @@ func (r *RouterConfigReconciler) Sync(ctx context.Context, rc *v1.RouterConfig, 
 	if !s.manage || !drifted {
 		return healthInterval(rc), nil
 	}
-	setCondition(rc, v1.TypeReconciling, metav1.ConditionTrue, "Repairing", "correcting: "+rc.Status.Drift[0].Reason)
+	setCondition(rc, v1.TypeReconciling, metav1.ConditionTrue, v1.ReasonRepairing, "correcting: "+rc.Status.Drift[0].Reason)
 	if err := save(); err != nil {
 		return 0, err
 	}
@@ -192,55 +194,55 @@ func (s *rtcSession) observe(ctx context.Context) (routerObservation, error) {
 	return o, nil
 }
 
-// repair fixes what observe found, in order: configuration (one commit,
-// read back, saved only if it matches the spec), boot script, kernel routes,
-// then the neighbour entries the flood left. It returns the router's refusal
-// of the commit separately from errors that stop the pass.
+// repair fixes what observe found, in the order decide's router functions
+// set out: configuration (one commit, read back, saved only if it matches the
+// spec), boot script, kernel routes, then the neighbour entries the flood
+// left. It returns the router's refusal of the commit separately from errors
+// that stop the pass.
 func (s *rtcSession) repair(ctx context.Context, o routerObservation) (commitErr, err error) {
 	running := o.running
-	if len(o.tx) > 0 {
+	if decide.RouterCommit(len(o.tx)) {
 		if running, commitErr = s.apply(ctx, running, o.tx); commitErr != nil && !cause.Is(commitErr, cause.Invalid) {
 			return nil, commitErr // lost connection or lock: re-read next time, never assume
 		}
 	}
-	if commitErr == nil && len(router.Diff(running, s.rendered.Config, s.rendered.Owned)) == 0 &&
-		(len(o.tx) > 0 || o.unsaved) {
-		// Save only a configuration that was read back equal to the spec:
-		// never persist a partial or failed commit.
+	pending := 0
+	if commitErr == nil {
+		pending = len(router.Diff(running, s.rendered.Config, s.rendered.Owned))
+	}
+	if decide.RouterSave(len(o.tx) > 0, commitErr != nil, pending, o.unsaved) {
 		if err := s.drv.Save(ctx); err != nil {
 			return nil, err
 		}
 		s.rc.Status.SavedConfigHash = running.Hash()
-		s.repaired(v1.ReasonUnsavedConfig, "Save", "saved the owned configuration to config.boot")
+		s.repaired(ctx, v1.ReasonUnsavedConfig, "Save", "saved the owned configuration to config.boot")
 	}
-	if len(o.bootFindings) > 0 {
+	if decide.RouterBootScript(o.bootFindings) {
 		if err := s.drv.WriteBootScript(ctx, router.MergeBootScript(o.boot.Content, s.rendered.BootScriptBlock)); err != nil {
 			return nil, err
 		}
-		s.repaired(v1.ReasonBootScriptMissing, "WriteBootScript", "%s; rewrote its managed block", o.bootFindings[0].Message)
+		s.repaired(ctx, v1.ReasonBootScriptMissing, "WriteBootScript", "%s; rewrote its managed block", o.bootFindings[0].Message)
 	}
-	routes := o.routes
-	routeFindings := drift.RouterRoutes(routes, s.wan)
-	if len(routeFindings) > 0 && s.mode == router.BootScriptMode {
+	routeFindings := drift.RouterRoutes(o.routes, s.wan)
+	after := routeFindings
+	if decide.RouterReplaceRoutes(routeFindings, s.mode == router.BootScriptMode) {
 		if err := s.drv.ReplaceRoutes(ctx, s.rendered.BootRoutes); err != nil {
 			return nil, err
 		}
-		s.repaired(routeFindings[0].Reason, "ReplaceRoutes", "%s; installed the gateway routes with ip route replace",
+		s.repaired(ctx, routeFindings[0].Reason, "ReplaceRoutes", "%s; installed the gateway routes with ip route replace",
 			joinFindings(messages(routeFindings)))
-		if routes, err = s.drv.Routes(ctx); err != nil {
+		routes, err := s.drv.Routes(ctx)
+		if err != nil {
 			return nil, err
 		}
+		after = drift.RouterRoutes(routes, s.wan)
 	}
 	_, neighFindings := drift.RouterNeighbours(o.neigh, s.wan, int(s.rc.Spec.Health.ARPFloodThreshold))
-	if len(drift.RouterRoutes(routes, s.wan)) == 0 && (drift.HasReason(routeFindings, drift.ReasonDefaultRouteWithoutGateway) ||
-		drift.HasReason(neighFindings, drift.ReasonARPFlood)) {
-		// The per-destination entries of the flood would linger until they
-		// age out (and keep those destinations on-link): clear them once the
-		// default route goes through the gateway again.
+	if decide.RouterFlushNeighbours(routeFindings, after, neighFindings) {
 		if err := s.drv.FlushNeighbours(ctx, s.wan.Interface); err != nil {
 			return nil, err
 		}
-		s.repaired(v1.ReasonARPFlood, "FlushNeighbours", "flushed %d neighbour entries on %s left by the gateway-less default route",
+		s.repaired(ctx, v1.ReasonARPFlood, "FlushNeighbours", "flushed %d neighbour entries on %s left by the gateway-less default route",
 			len(o.neigh), s.wan.Interface)
 	}
 	return commitErr, nil
@@ -309,11 +311,13 @@ func (r *RouterConfigReconciler) reportReference(rc *v1.RouterConfig, err error)
 	return healthInterval(rc), nil
 }
 
-func (r *RouterConfigReconciler) connect(ctx context.Context, rc *v1.RouterConfig, d router.Desired) (*rtcSession, error) {
+// dial reads the router's Secret, connects and probes the platform: shared
+// by every pass and by Finalize. The caller closes the driver.
+func (r *RouterConfigReconciler) dial(ctx context.Context, rc *v1.RouterConfig) (router.Driver, router.PlatformInfo, error) {
 	ref := rc.Spec.Router.CredentialsSecretRef.Name
 	secret, err := readSecret(ctx, r.Reader, rc.Namespace, ref, routerSecretKeys)
 	if err != nil {
-		return nil, err
+		return nil, router.PlatformInfo{}, err
 	}
 	ep := router.Endpoint{Kind: router.Kind(rc.Spec.Router.Driver), Address: rc.Spec.Router.Address, CallTimeout: r.CallTimeout}
 	if ep.Kind == "" {
@@ -325,16 +329,24 @@ func (r *RouterConfigReconciler) connect(ctx context.Context, rc *v1.RouterConfi
 	drv, err := r.Connect(ep, secret)
 	if err != nil {
 		if cause.Is(err, cause.Invalid) {
-			return nil, credentialsError(rc.Namespace, ref, err)
+			return nil, router.PlatformInfo{}, credentialsError(rc.Namespace, ref, err)
 		}
-		return nil, err
+		return nil, router.PlatformInfo{}, err
 	}
 	info, err := drv.Probe(ctx)
 	if err != nil {
 		drv.Close()
-		return nil, err
+		return nil, router.PlatformInfo{}, err
 	}
 	rc.Status.Platform, rc.Status.Version = v1.RouterPlatform(info.Platform), info.Version
+	return drv, info, nil
+}
+
+func (r *RouterConfigReconciler) connect(ctx context.Context, rc *v1.RouterConfig, d router.Desired) (*rtcSession, error) {
+	drv, info, err := r.dial(ctx, rc)
+	if err != nil {
+		return nil, err
+	}
 	mode := router.GatewayRouteMode(rc.Spec.WAN.GatewayRouteMode)
 	if mode == "" || mode == router.GatewayRouteMode(v1.GatewayRouteAuto) {
 		mode = info.Platform.DefaultGatewayRouteMode()
@@ -344,7 +356,7 @@ func (r *RouterConfigReconciler) connect(ctx context.Context, rc *v1.RouterConfi
 		return nil, &specError{reason: v1.ReasonInvalidSpec, stalled: true, msg: fmt.Sprintf(
 			"the router is %s: gatewayRouteMode InterfaceRoute would make Quagga install a default route without a gateway (the OVH ARP flood); use Auto or BootScript", info.Version)}
 	}
-	if mode == router.BootScriptMode && ep.Kind == router.VyOSAPI {
+	if mode == router.BootScriptMode && rc.Spec.Router.Driver == v1.DriverVyOSAPI {
 		drv.Close()
 		return nil, &specError{reason: v1.ReasonInvalidSpec, stalled: true,
 			msg: "gatewayRouteMode BootScript needs the ssh driver: the VyOS HTTP API cannot write files"}
@@ -377,7 +389,7 @@ func (s *rtcSession) apply(ctx context.Context, before router.Config, tx router.
 		if fs := drift.RouterNATRules(before, s.rendered.Config); len(fs) > 0 {
 			reason = v1.ReasonNATRuleMissing
 		}
-		s.repaired(reason, "Commit", "committed %d change(s) in one transaction: %s", len(tx), txSummary(tx))
+		s.repaired(ctx, reason, "Commit", "committed %d change(s) in one transaction: %s", len(tx), txSummary(tx))
 	}
 	running, err := s.drv.ReadConfig(ctx, s.rendered.Owned)
 	if err != nil {
@@ -388,9 +400,11 @@ func (s *rtcSession) apply(ctx context.Context, before router.Config, tx router.
 
 // repaired records a correction as a Warning Event named after the drift it
 // fixed, so that `kubectl describe` tells what the operator changed and why.
-func (s *rtcSession) repaired(reason, action, format string, args ...any) {
+func (s *rtcSession) repaired(ctx context.Context, reason, action, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	log.FromContext(ctx).V(1).Info("repair applied", "action", action, "reason", reason, "detail", msg)
 	if s.r.recorder != nil {
-		s.r.recorder.Eventf(s.rc, nil, corev1.EventTypeWarning, reason, action, "%s", eventNote(fmt.Sprintf(format, args...)))
+		s.r.recorder.Eventf(s.rc, nil, corev1.EventTypeWarning, reason, action, "%s", eventNote(msg))
 	}
 }
 
@@ -423,7 +437,7 @@ func (s *rtcSession) report(o routerObservation) bool {
 		setCondition(rc, v1.TypeConfigApplied, metav1.ConditionFalse, v1.ReasonConfigDrift,
 			fmt.Sprintf("the owned configuration differs from the spec: %s%s", txSummary(o.tx), notFixed))
 	default:
-		setCondition(rc, v1.TypeConfigApplied, metav1.ConditionTrue, "Applied",
+		setCondition(rc, v1.TypeConfigApplied, metav1.ConditionTrue, v1.ReasonApplied,
 			fmt.Sprintf("%d owned statement(s) match the spec", len(s.rendered.Config)))
 	}
 	switch {
@@ -440,7 +454,7 @@ func (s *rtcSession) report(o routerObservation) bool {
 		if o.savedKnown {
 			rc.Status.SavedConfigHash = o.running.Hash()
 		}
-		setCondition(rc, v1.TypeConfigSaved, metav1.ConditionTrue, "Saved", "the owned configuration is saved in config.boot")
+		setCondition(rc, v1.TypeConfigSaved, metav1.ConditionTrue, v1.ReasonSaved, "the owned configuration is saved in config.boot")
 	}
 
 	// Kernel routes.
@@ -451,7 +465,7 @@ func (s *rtcSession) report(o routerObservation) bool {
 	if len(routeFindings) > 0 {
 		setCondition(rc, v1.TypeGatewayRoutePresent, metav1.ConditionFalse, routeFindings[0].Reason, joinFindings(messages(routeFindings))+notFixed)
 	} else {
-		setCondition(rc, v1.TypeGatewayRoutePresent, metav1.ConditionTrue, "Present",
+		setCondition(rc, v1.TypeGatewayRoutePresent, metav1.ConditionTrue, v1.ReasonPresent,
 			fmt.Sprintf("default via %s dev %s, gateway reachable on-link", s.wan.Gateway, s.wan.Interface))
 	}
 
@@ -466,7 +480,7 @@ func (s *rtcSession) report(o routerObservation) bool {
 	if len(neighFindings) > 0 {
 		setCondition(rc, v1.TypeARPTableHealthy, metav1.ConditionFalse, neighFindings[0].Reason, joinFindings(messages(neighFindings)))
 	} else {
-		setCondition(rc, v1.TypeARPTableHealthy, metav1.ConditionTrue, "Healthy",
+		setCondition(rc, v1.TypeARPTableHealthy, metav1.ConditionTrue, v1.ReasonHealthy,
 			fmt.Sprintf("%d entries on %s, %d off-link", sum.Entries, sum.Interface, sum.OffLink))
 	}
 
@@ -476,12 +490,12 @@ func (s *rtcSession) report(o routerObservation) bool {
 	switch {
 	case o.bootState == drift.BootScriptNotRequired:
 		rc.Status.BootScript.Path = ""
-		setCondition(rc, v1.TypeBootScriptPersisted, metav1.ConditionTrue, "NotRequired",
+		setCondition(rc, v1.TypeBootScriptPersisted, metav1.ConditionTrue, v1.ReasonNotRequired,
 			fmt.Sprintf("gatewayRouteMode %s keeps the routes in the configuration", s.mode))
 	case len(o.bootFindings) > 0:
 		setCondition(rc, v1.TypeBootScriptPersisted, metav1.ConditionFalse, v1.ReasonBootScriptMissing, joinFindings(messages(o.bootFindings))+notFixed)
 	default:
-		setCondition(rc, v1.TypeBootScriptPersisted, metav1.ConditionTrue, "Persisted",
+		setCondition(rc, v1.TypeBootScriptPersisted, metav1.ConditionTrue, v1.ReasonPersisted,
 			fmt.Sprintf("%s installs the gateway routes at boot", s.rendered.BootScriptPath))
 	}
 
@@ -536,23 +550,11 @@ func (r *RouterConfigReconciler) Finalize(ctx context.Context, rc *v1.RouterConf
 		d.DestinationNAT = append(d.DestinationNAT, router.DestinationNATRule{Rule: int(n.Rule), InboundInterface: n.InboundInterface,
 			TranslationAddress: n.TranslationAddress})
 	}
-	secret, err := readSecret(ctx, r.Reader, rc.Namespace, rc.Spec.Router.CredentialsSecretRef.Name, routerSecretKeys)
-	if err != nil {
-		return false, 0, err
-	}
-	ep := router.Endpoint{Kind: router.Kind(rc.Spec.Router.Driver), Address: rc.Spec.Router.Address, CallTimeout: r.CallTimeout}
-	if p := rc.Spec.Router.Platform; p != "" && p != v1.PlatformAuto {
-		ep.Platform = router.Platform(p)
-	}
-	drv, err := r.Connect(ep, secret)
+	drv, info, err := r.dial(ctx, rc)
 	if err != nil {
 		return false, 0, err
 	}
 	defer drv.Close()
-	info, err := drv.Probe(ctx)
-	if err != nil {
-		return false, 0, err
-	}
 	rendered, err := router.Render(info.Platform, d)
 	if err != nil {
 		return false, 0, err

@@ -40,9 +40,7 @@ const (
 const (
 	// Generic.
 	ReasonAvailable          = "Available"
-	ReasonUpToDate           = "UpToDate"
 	ReasonFirstObservation   = "FirstObservation"
-	ReasonDrifted            = "Drifted"
 	ReasonReconcileSuccess   = "ReconcileSuccess"
 	ReasonReconcilePaused    = "ReconcilePaused"
 	ReasonCredentialsInvalid = "CredentialsInvalid"
@@ -88,5 +86,38 @@ const (
 	ReasonNATRuleMissing             = "NATRuleMissing"
 	ReasonConfigDrift                = "ConfigDrift"
 	ReasonCommitFailed               = "CommitFailed"
-	ReasonSaveFailed                 = "SaveFailed"
+	// ReasonRepairing: a router repair (commit, save, boot script, routes)
+	// is under way (Reconciling).
+	ReasonRepairing = "Repairing"
+)
+
+// Reasons of conditions that are True: what is right, in one word each.
+const (
+	// FailoverIP.
+	ReasonRouted          = "Routed"
+	ReasonAssigned        = "Assigned"
+	ReasonNotRequested    = "NotRequested"
+	ReasonWaitingForRoute = "WaitingForRoute"
+	// BridgedVM.
+	ReasonConfigured = "Configured"
+	ReasonAttached   = "Attached"
+	ReasonMatches    = "Matches"
+	ReasonNotManaged = "NotManaged"
+	// RouterConfig.
+	ReasonApplied     = "Applied"
+	ReasonSaved       = "Saved"
+	ReasonPresent     = "Present"
+	ReasonHealthy     = "Healthy"
+	ReasonPersisted   = "Persisted"
+	ReasonNotRequired = "NotRequired"
+)
+
+// Event reasons for decisions that are not condition transitions.
+const (
+	// ReasonTaskStarted: an external task (OVH, ESXi) was started.
+	ReasonTaskStarted = "TaskStarted"
+	// ReasonIntentAbandoned: a write intent recorded in status.pendingTask
+	// never showed a task or an effect within its grace period; the operator
+	// concludes the write was never sent and decides afresh.
+	ReasonIntentAbandoned = "IntentAbandoned"
 )

@@ -4,17 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-)
 
-// BridgedVM drift reasons (the same strings as the API's condition reasons).
-const (
-	ReasonMACMismatch        = "MACMismatch"
-	ReasonWrongPortGroup     = "WrongPortGroup"
-	ReasonPowerOffRequired   = "PowerOffRequired"
-	ReasonNICNotFound        = "NICNotFound"
-	ReasonPortGroupNotFound  = "PortGroupNotFound"
-	ReasonFailoverIPNotReady = "FailoverIPNotReady"
-	ReasonPowerStateMismatch = "PowerStateMismatch"
+	v1 "github.com/ovhbridge/ovhbridge-operator/api/v1alpha1"
 )
 
 // Power states, as the BridgedVM API spells them.
@@ -107,7 +98,7 @@ func BridgedVM(s BridgedVMState) BridgedVMPlan {
 		field := "nics[" + w.Selector() + "]"
 		if !ok {
 			plan.Findings = append(plan.Findings, Finding{
-				Reason: ReasonNICNotFound, Field: field, Expected: "a NIC", Observed: fmt.Sprintf("%d NICs", len(s.NICs)),
+				Reason: v1.ReasonNICNotFound, Field: field, Expected: "a NIC", Observed: fmt.Sprintf("%d NICs", len(s.NICs)),
 				Message: fmt.Sprintf("VM %s has no %s (it has %s)", s.VMName, w.describe(), nicList(s.NICs)),
 			})
 			continue
@@ -117,7 +108,7 @@ func BridgedVM(s BridgedVMState) BridgedVMPlan {
 		if w.MACNotReady != "" {
 			blocked = true
 			plan.Findings = append(plan.Findings, Finding{
-				Reason: ReasonFailoverIPNotReady, Field: field + ".mac", Expected: "MAC of FailoverIP " + w.MACFrom, Observed: nic.MAC,
+				Reason: v1.ReasonFailoverIPNotReady, Field: field + ".mac", Expected: "MAC of FailoverIP " + w.MACFrom, Observed: nic.MAC,
 				Message: fmt.Sprintf("%s is left alone until its MAC is known: %s", name, w.MACNotReady),
 			})
 		}
@@ -128,14 +119,14 @@ func BridgedVM(s BridgedVMState) BridgedVMPlan {
 				// off the network: nothing is changed on this NIC.
 				blocked = true
 				plan.Findings = append(plan.Findings, Finding{
-					Reason: ReasonPortGroupNotFound, Field: field + ".portGroup", Expected: w.PortGroup, Observed: nic.PortGroup,
+					Reason: v1.ReasonPortGroupNotFound, Field: field + ".portGroup", Expected: w.PortGroup, Observed: nic.PortGroup,
 					Message: fmt.Sprintf("%s must be on port group %s, which does not exist on the host (it has %s): create it, or fix spec.nics",
 						name, w.PortGroup, strings.Join(s.PortGroups, ", ")),
 				})
 			} else {
 				change.PortGroup = w.PortGroup
 				plan.Findings = append(plan.Findings, Finding{
-					Reason: ReasonWrongPortGroup, Field: field + ".portGroup", Expected: w.PortGroup, Observed: nic.PortGroup,
+					Reason: v1.ReasonWrongPortGroup, Field: field + ".portGroup", Expected: w.PortGroup, Observed: nic.PortGroup,
 					Message: fmt.Sprintf("%s is on port group %s, not %s", name, orNone(nic.PortGroup), w.PortGroup),
 				})
 			}
@@ -147,7 +138,7 @@ func BridgedVM(s BridgedVMState) BridgedVMPlan {
 				from = fmt.Sprintf(" (the virtual MAC of FailoverIP %s)", w.MACFrom)
 			}
 			f := Finding{
-				Reason: ReasonMACMismatch, Field: field + ".mac", Expected: change.MAC, Observed: nic.MAC,
+				Reason: v1.ReasonMACMismatch, Field: field + ".mac", Expected: change.MAC, Observed: nic.MAC,
 				Message: fmt.Sprintf("%s has MAC %s, not %s%s", name, orNone(nic.MAC), change.MAC, from),
 			}
 			// ESXi (and OVH's guide) change a MAC only on a powered-off VM.
@@ -157,10 +148,10 @@ func BridgedVM(s BridgedVMState) BridgedVMPlan {
 			switch {
 			case !running || s.WantPower == PoweredOff:
 			case s.PowerState == Suspended:
-				f.Reason = ReasonPowerOffRequired
+				f.Reason = v1.ReasonPowerOffRequired
 				f.Message += fmt.Sprintf("; ESXi changes a MAC only on a powered-off VM and %s is suspended: resume it and shut it down, or power it off", s.VMName)
 			case !s.AllowPowerCycle:
-				f.Reason = ReasonPowerOffRequired
+				f.Reason = v1.ReasonPowerOffRequired
 				f.Message += fmt.Sprintf("; ESXi changes a MAC only on a powered-off VM and %s is running: shut it down, or set spec.allowPowerCycle to let the operator power it off and on again", s.VMName)
 			}
 			plan.Findings = append(plan.Findings, f)
@@ -171,7 +162,7 @@ func BridgedVM(s BridgedVMState) BridgedVMPlan {
 	}
 	if s.WantPower != "" && s.PowerState != s.WantPower {
 		plan.Findings = append(plan.Findings, Finding{
-			Reason: ReasonPowerStateMismatch, Field: "powerState", Expected: s.WantPower, Observed: s.PowerState,
+			Reason: v1.ReasonPowerStateMismatch, Field: "powerState", Expected: s.WantPower, Observed: s.PowerState,
 			Message: fmt.Sprintf("VM %s is %s, not %s", s.VMName, s.PowerState, s.WantPower),
 		})
 	}

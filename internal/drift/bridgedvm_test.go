@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	v1 "github.com/ovhbridge/ovhbridge-operator/api/v1alpha1"
 )
 
 func TestBridgedVM(t *testing.T) {
@@ -31,44 +33,44 @@ func TestBridgedVM(t *testing.T) {
 	}{
 		{"in sync", func(*BridgedVMState) {}, nil, nil, ""},
 		{"MACs compare without case", func(s *BridgedVMState) { s.NICs[1].MAC = strings.ToUpper(vmac) }, nil, nil, ""},
-		{"MAC differs on a powered-off VM", wrongMAC, []string{ReasonMACMismatch},
+		{"MAC differs on a powered-off VM", wrongMAC, []string{v1.ReasonMACMismatch},
 			[]NICChange{{NIC: VMNIC{Index: 1, Label: "Network adapter 2", MAC: "00:0c:29:00:00:02", PortGroup: "WAN"}, MAC: vmac}},
 			`NIC #1 of VM vyatta has MAC 00:0c:29:00:00:02, not 02:00:00:aa:bb:cc (the virtual MAC of FailoverIP router-wan)`},
 		{"MAC differs on a running VM", func(s *BridgedVMState) { wrongMAC(s); s.PowerState = PoweredOn },
-			[]string{ReasonPowerOffRequired},
+			[]string{v1.ReasonPowerOffRequired},
 			[]NICChange{{NIC: VMNIC{Index: 1, Label: "Network adapter 2", MAC: "00:0c:29:00:00:02", PortGroup: "WAN"}, MAC: vmac}},
 			"set spec.allowPowerCycle"},
 		{"MAC differs on a running VM that may be cycled", func(s *BridgedVMState) {
 			wrongMAC(s)
 			s.PowerState, s.AllowPowerCycle = PoweredOn, true
-		}, []string{ReasonMACMismatch}, []NICChange{{NIC: VMNIC{Index: 1, Label: "Network adapter 2", MAC: "00:0c:29:00:00:02", PortGroup: "WAN"}, MAC: vmac}}, ""},
+		}, []string{v1.ReasonMACMismatch}, []NICChange{{NIC: VMNIC{Index: 1, Label: "Network adapter 2", MAC: "00:0c:29:00:00:02", PortGroup: "WAN"}, MAC: vmac}}, ""},
 		{"a suspended VM is never cycled", func(s *BridgedVMState) {
 			wrongMAC(s)
 			s.PowerState, s.AllowPowerCycle = Suspended, true
-		}, []string{ReasonPowerOffRequired}, []NICChange{{NIC: VMNIC{Index: 1, Label: "Network adapter 2", MAC: "00:0c:29:00:00:02", PortGroup: "WAN"}, MAC: vmac}}, "is suspended"},
+		}, []string{v1.ReasonPowerOffRequired}, []NICChange{{NIC: VMNIC{Index: 1, Label: "Network adapter 2", MAC: "00:0c:29:00:00:02", PortGroup: "WAN"}, MAC: vmac}}, "is suspended"},
 		{"a running VM wanted off needs no person", func(s *BridgedVMState) {
 			wrongMAC(s)
 			s.PowerState, s.WantPower = PoweredOn, PoweredOff
-		}, []string{ReasonMACMismatch, ReasonPowerStateMismatch},
+		}, []string{v1.ReasonMACMismatch, v1.ReasonPowerStateMismatch},
 			[]NICChange{{NIC: VMNIC{Index: 1, Label: "Network adapter 2", MAC: "00:0c:29:00:00:02", PortGroup: "WAN"}, MAC: vmac}}, ""},
-		{"wrong port group", func(s *BridgedVMState) { s.NICs[0].PortGroup = "WAN" }, []string{ReasonWrongPortGroup},
+		{"wrong port group", func(s *BridgedVMState) { s.NICs[0].PortGroup = "WAN" }, []string{v1.ReasonWrongPortGroup},
 			[]NICChange{{NIC: VMNIC{Index: 0, Label: "Network adapter 1", MAC: "00:0c:29:00:00:01", PortGroup: "WAN"}, PortGroup: "LAN"}},
 			`NIC "Network adapter 1" of VM vyatta is on port group WAN, not LAN`},
 		{"wrong port group and MAC: one edit", func(s *BridgedVMState) { wrongMAC(s); s.NICs[1].PortGroup = "LAN" },
-			[]string{ReasonWrongPortGroup, ReasonMACMismatch},
+			[]string{v1.ReasonWrongPortGroup, v1.ReasonMACMismatch},
 			[]NICChange{{NIC: VMNIC{Index: 1, Label: "Network adapter 2", MAC: "00:0c:29:00:00:02", PortGroup: "LAN"}, MAC: vmac, PortGroup: "WAN"}}, ""},
 		{"missing port group blocks the whole NIC", func(s *BridgedVMState) { wrongMAC(s); s.Want[1].PortGroup = "DMZ" },
-			[]string{ReasonPortGroupNotFound, ReasonMACMismatch}, nil, "port group DMZ, which does not exist on the host (it has LAN, VM Network, WAN)"},
+			[]string{v1.ReasonPortGroupNotFound, v1.ReasonMACMismatch}, nil, "port group DMZ, which does not exist on the host (it has LAN, VM Network, WAN)"},
 		{"a NIC already on a port group is not asked to prove it exists", func(s *BridgedVMState) { s.PortGroups = nil }, nil, nil, ""},
 		{"FailoverIP without a MAC blocks the NIC", func(s *BridgedVMState) {
 			s.NICs[1].PortGroup = "LAN"
 			s.Want[1].MAC, s.Want[1].MACNotReady = "", "FailoverIP edge/router-wan has no status.macAddress"
-		}, []string{ReasonFailoverIPNotReady, ReasonWrongPortGroup}, nil, "router-wan has no status.macAddress"},
-		{"NIC by label not found", func(s *BridgedVMState) { s.Want[0].Label = "Network adapter 3" }, []string{ReasonNICNotFound}, nil,
+		}, []string{v1.ReasonFailoverIPNotReady, v1.ReasonWrongPortGroup}, nil, "router-wan has no status.macAddress"},
+		{"NIC by label not found", func(s *BridgedVMState) { s.Want[0].Label = "Network adapter 3" }, []string{v1.ReasonNICNotFound}, nil,
 			`VM vyatta has no NIC "Network adapter 3" (it has #0 "Network adapter 1", #1 "Network adapter 2")`},
-		{"NIC by index not found", func(s *BridgedVMState) { s.Want[1].Index = 2 }, []string{ReasonNICNotFound}, nil, "no NIC #2"},
+		{"NIC by index not found", func(s *BridgedVMState) { s.Want[1].Index = 2 }, []string{v1.ReasonNICNotFound}, nil, "no NIC #2"},
 		{"labels match without case", func(s *BridgedVMState) { s.Want[0].Label = "network ADAPTER 1" }, nil, nil, ""},
-		{"power state mismatch", func(s *BridgedVMState) { s.WantPower = PoweredOn }, []string{ReasonPowerStateMismatch}, nil,
+		{"power state mismatch", func(s *BridgedVMState) { s.WantPower = PoweredOn }, []string{v1.ReasonPowerStateMismatch}, nil,
 			"VM vyatta is PoweredOff, not PoweredOn"},
 		{"power left alone", func(s *BridgedVMState) { s.PowerState = Suspended }, nil, nil, ""},
 	}
@@ -105,8 +107,8 @@ func TestBridgedVMDriftFields(t *testing.T) {
 		PortGroups: []string{"LAN", "WAN"},
 	})
 	want := []Finding{
-		{Reason: ReasonWrongPortGroup, Field: "nics[Network adapter 1].portGroup", Expected: "WAN", Observed: "LAN"},
-		{Reason: ReasonMACMismatch, Field: "nics[Network adapter 1].mac", Expected: "02:00:00:aa:bb:cd", Observed: "00:0C:29:00:00:09"},
+		{Reason: v1.ReasonWrongPortGroup, Field: "nics[Network adapter 1].portGroup", Expected: "WAN", Observed: "LAN"},
+		{Reason: v1.ReasonMACMismatch, Field: "nics[Network adapter 1].mac", Expected: "02:00:00:aa:bb:cd", Observed: "00:0C:29:00:00:09"},
 	}
 	for i := range got.Findings {
 		got.Findings[i].Message = ""

@@ -4,14 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-)
 
-// FailoverIP drift reasons (the same strings as the API's condition reasons).
-const (
-	ReasonRoutedElsewhere    = "RoutedElsewhere"
-	ReasonVirtualMACMissing  = "VirtualMACMissing"
-	ReasonVirtualMACConflict = "VirtualMACConflict"
-	ReasonCapabilityMissing  = "CapabilityMissing"
+	v1 "github.com/ovhbridge/ovhbridge-operator/api/v1alpha1"
 )
 
 // FailoverIPState is what the operator knows about one failover IP: what the
@@ -49,7 +43,7 @@ func FailoverIP(s FailoverIPState) []Finding {
 			observed = "nowhere (parked)"
 		}
 		out = append(out, Finding{
-			Reason: ReasonRoutedElsewhere, Field: "routedTo", Expected: s.WantServer, Observed: s.RoutedTo,
+			Reason: v1.ReasonRoutedElsewhere, Field: "routedTo", Expected: s.WantServer, Observed: s.RoutedTo,
 			Message: fmt.Sprintf("%s is routed to %s, not %s", s.IP, observed, s.WantServer),
 		})
 		// The virtual MAC cannot be judged on a server that does not hold the IP.
@@ -60,20 +54,20 @@ func FailoverIP(s FailoverIPState) []Finding {
 	}
 	if !s.VMACSupported {
 		return append(out, Finding{
-			Reason: ReasonCapabilityMissing, Field: "virtualMAC", Expected: s.WantMACType, Observed: "unsupported",
+			Reason: v1.ReasonCapabilityMissing, Field: "virtualMAC", Expected: s.WantMACType, Observed: "unsupported",
 			Message: fmt.Sprintf("server %s does not support virtual MACs (Kimsufi and some ranges lack them): remove spec.virtualMAC or use a server that has them", s.WantServer),
 		})
 	}
 	switch {
 	case s.BoundMAC != "" && s.BoundMACType != s.WantMACType:
 		out = append(out, Finding{
-			Reason: ReasonVirtualMACConflict, Field: "virtualMAC.type", Expected: s.WantMACType, Observed: s.BoundMACType,
+			Reason: v1.ReasonVirtualMACConflict, Field: "virtualMAC.type", Expected: s.WantMACType, Observed: s.BoundMACType,
 			Message: fmt.Sprintf("%s is bound to virtual MAC %s of type %s, the spec wants %s: OVH cannot change a MAC's type; delete it in the OVH manager (the VM will need the new MAC) or change spec.virtualMAC.type",
 				s.IP, s.BoundMAC, s.BoundMACType, s.WantMACType),
 		})
 	case s.BoundMAC != "" && len(s.ForeignIPs) > 0:
 		out = append(out, Finding{
-			Reason: ReasonVirtualMACConflict, Field: "virtualMAC.ips", Expected: s.IP, Observed: strings.Join(append([]string{s.IP}, s.ForeignIPs...), ","),
+			Reason: v1.ReasonVirtualMACConflict, Field: "virtualMAC.ips", Expected: s.IP, Observed: strings.Join(append([]string{s.IP}, s.ForeignIPs...), ","),
 			Message: fmt.Sprintf("virtual MAC %s of %s also carries %s, which belongs to another VM: two VMs cannot share a MAC; unbind one of them in the OVH manager",
 				s.BoundMAC, s.IP, strings.Join(s.ForeignIPs, ", ")),
 		})
@@ -82,13 +76,13 @@ func FailoverIP(s FailoverIPState) []Finding {
 		// accepted; BridgedVMs follow status.macAddress).
 	case s.PreviousMAC != "" && len(s.PreviousMACIPs) > 0:
 		out = append(out, Finding{
-			Reason: ReasonVirtualMACConflict, Field: "virtualMAC", Expected: s.PreviousMAC, Observed: "bound to " + strings.Join(s.PreviousMACIPs, ","),
+			Reason: v1.ReasonVirtualMACConflict, Field: "virtualMAC", Expected: s.PreviousMAC, Observed: "bound to " + strings.Join(s.PreviousMACIPs, ","),
 			Message: fmt.Sprintf("%s has no virtual MAC: its MAC %s now carries %s instead; creating a new MAC would change the VM's identity, so this needs a person: bind %s back to %s in the OVH manager, or unbind it so the operator can create a new one",
 				s.IP, s.PreviousMAC, strings.Join(s.PreviousMACIPs, ", "), s.IP, s.PreviousMAC),
 		})
 	default:
 		out = append(out, Finding{
-			Reason: ReasonVirtualMACMissing, Field: "virtualMAC", Expected: s.WantMACType, Observed: "none",
+			Reason: v1.ReasonVirtualMACMissing, Field: "virtualMAC", Expected: s.WantMACType, Observed: "none",
 			Message: fmt.Sprintf("%s has no virtual MAC on %s", s.IP, s.WantServer),
 		})
 	}

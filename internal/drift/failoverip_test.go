@@ -3,6 +3,8 @@ package drift
 import (
 	"strings"
 	"testing"
+
+	v1 "github.com/ovhbridge/ovhbridge-operator/api/v1alpha1"
 )
 
 func TestFailoverIP(t *testing.T) {
@@ -18,26 +20,26 @@ func TestFailoverIP(t *testing.T) {
 		{"in sync", func(*FailoverIPState) {}, nil, ""},
 		{"no virtual MAC wanted", func(s *FailoverIPState) { s.WantMACType, s.BoundMAC = "", "" }, nil, ""},
 		{"routed elsewhere", func(s *FailoverIPState) { s.RoutedTo = other },
-			[]string{ReasonRoutedElsewhere}, "routed to ns654321.ip-192-0-2.eu, not ns123456"},
+			[]string{v1.ReasonRoutedElsewhere}, "routed to ns654321.ip-192-0-2.eu, not ns123456"},
 		{"parked", func(s *FailoverIPState) { s.RoutedTo = "" },
-			[]string{ReasonRoutedElsewhere}, "nowhere (parked)"},
+			[]string{v1.ReasonRoutedElsewhere}, "nowhere (parked)"},
 		{"routed elsewhere hides the vMAC check", func(s *FailoverIPState) { s.RoutedTo, s.BoundMAC = other, "" },
-			[]string{ReasonRoutedElsewhere}, ""},
+			[]string{v1.ReasonRoutedElsewhere}, ""},
 		{"virtual MAC missing", func(s *FailoverIPState) { s.BoundMAC, s.BoundMACType = "", "" },
-			[]string{ReasonVirtualMACMissing}, "has no virtual MAC on ns123456"},
+			[]string{v1.ReasonVirtualMACMissing}, "has no virtual MAC on ns123456"},
 		{"previous MAC gone entirely is just missing", func(s *FailoverIPState) {
 			s.BoundMAC, s.BoundMACType, s.PreviousMAC = "", "", "00:50:56:00:00:01"
-		}, []string{ReasonVirtualMACMissing}, ""},
+		}, []string{v1.ReasonVirtualMACMissing}, ""},
 		{"previous MAC now on another IP", func(s *FailoverIPState) {
 			s.BoundMAC, s.BoundMACType = "", ""
 			s.PreviousMAC, s.PreviousMACIPs = "00:50:56:00:00:01", []string{"203.0.113.124"}
-		}, []string{ReasonVirtualMACConflict}, "now carries 203.0.113.124"},
+		}, []string{v1.ReasonVirtualMACConflict}, "now carries 203.0.113.124"},
 		{"wrong type", func(s *FailoverIPState) { s.BoundMACType = "ovh" },
-			[]string{ReasonVirtualMACConflict}, "of type ovh, the spec wants vmware"},
+			[]string{v1.ReasonVirtualMACConflict}, "of type ovh, the spec wants vmware"},
 		{"shared with another VM", func(s *FailoverIPState) { s.ForeignIPs = []string{"203.0.113.124"} },
-			[]string{ReasonVirtualMACConflict}, "also carries 203.0.113.124"},
+			[]string{v1.ReasonVirtualMACConflict}, "also carries 203.0.113.124"},
 		{"server without vMAC support", func(s *FailoverIPState) { s.VMACSupported, s.BoundMAC = false, "" },
-			[]string{ReasonCapabilityMissing}, "does not support virtual MACs"},
+			[]string{v1.ReasonCapabilityMissing}, "does not support virtual MACs"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

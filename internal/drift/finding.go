@@ -1,6 +1,7 @@
 // Package drift compares what the operator observed in the outside world with
 // what a spec asks for, as pure functions over plain structs: no network, no
-// clients, no Kubernetes types. Each check returns Findings — one per failure
+// clients, no Kubernetes types (only the condition reasons of api/v1alpha1,
+// the one vocabulary users see). Each check returns Findings — one per failure
 // mode, named by the condition reason a user sees — which controllers turn
 // into conditions, status.drift and Events. Table tests feed these functions
 // real-looking outputs, including the seed incident's.

@@ -5,18 +5,9 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/ovhbridge/ovhbridge-operator/internal/router"
-)
+	v1 "github.com/ovhbridge/ovhbridge-operator/api/v1alpha1"
 
-// Router drift reasons (the same strings as the API's condition reasons).
-const (
-	ReasonGatewayRouteMissing        = "GatewayRouteMissing"
-	ReasonDefaultRouteWithoutGateway = "DefaultRouteWithoutGateway"
-	ReasonARPFlood                   = "ARPFlood"
-	ReasonGatewayARPMissing          = "GatewayARPMissing"
-	ReasonBootScriptMissing          = "BootScriptMissing"
-	ReasonUnsavedConfig              = "UnsavedConfig"
-	ReasonNATRuleMissing             = "NATRuleMissing"
+	"github.com/ovhbridge/ovhbridge-operator/internal/router"
 )
 
 // DefaultARPFloodThreshold is the number of off-link WAN neighbour entries
@@ -62,26 +53,26 @@ func RouterRoutes(routes []router.Route, wan RouterWAN) []Finding {
 	switch {
 	case def == nil:
 		out = append(out, Finding{
-			Reason: ReasonGatewayRouteMissing, Field: "routes.default", Expected: wan.wantDefault(), Observed: "none",
+			Reason: v1.ReasonGatewayRouteMissing, Field: "routes.default", Expected: wan.wantDefault(), Observed: "none",
 			Message: "there is no default route: nothing beyond the OVH gateway is reachable",
 		})
 	case def.Gateway == "":
 		out = append(out, Finding{
-			Reason: ReasonDefaultRouteWithoutGateway, Field: "routes.default", Expected: wan.wantDefault(), Observed: def.String(),
+			Reason: v1.ReasonDefaultRouteWithoutGateway, Field: "routes.default", Expected: wan.wantDefault(), Observed: def.String(),
 			Message: fmt.Sprintf("the default route has no gateway (%s): the kernel treats every destination as on-link and ARPs for each one, "+
 				"which OVH sees as an ARP flood; this is Quagga's handling of interface-route + gateway-address on Vyatta 6 "+
 				"(use gatewayRouteMode BootScript)", def.String()),
 		})
 	case def.Gateway != wan.Gateway || def.Dev != wan.Interface:
 		out = append(out, Finding{
-			Reason: ReasonGatewayRouteMissing, Field: "routes.default", Expected: wan.wantDefault(), Observed: def.String(),
+			Reason: v1.ReasonGatewayRouteMissing, Field: "routes.default", Expected: wan.wantDefault(), Observed: def.String(),
 			Message: fmt.Sprintf("the default route is %s, not via the OVH gateway %s on %s", def.String(), wan.Gateway, wan.Interface),
 		})
 	}
 	onlinkDefault := def != nil && def.Gateway == wan.Gateway && def.Dev == wan.Interface && def.HasFlag("onlink")
 	if gw == nil && !onlinkDefault {
 		out = append(out, Finding{
-			Reason: ReasonGatewayRouteMissing, Field: "routes.gateway", Expected: fmt.Sprintf("%s dev %s scope link", wan.Gateway, wan.Interface), Observed: "none",
+			Reason: v1.ReasonGatewayRouteMissing, Field: "routes.gateway", Expected: fmt.Sprintf("%s dev %s scope link", wan.Gateway, wan.Interface), Observed: "none",
 			Message: fmt.Sprintf("no on-link route to the gateway %s on %s: a /32 WAN address has no subnet, so the kernel cannot reach the gateway without one", wan.Gateway, wan.Interface),
 		})
 	}
@@ -155,7 +146,7 @@ func RouterNeighbours(ns []router.Neighbour, wan RouterWAN, threshold int) (Neig
 			who = "the gateway's MAC"
 		}
 		out = append(out, Finding{
-			Reason: ReasonARPFlood, Field: fmt.Sprintf("neighbours[%s]", wan.Interface),
+			Reason: v1.ReasonARPFlood, Field: fmt.Sprintf("neighbours[%s]", wan.Interface),
 			Expected: fmt.Sprintf("at most %d off-link entries", threshold),
 			Observed: fmt.Sprintf("%d off-link entries, %d with MAC %s", s.OffLink, s.DominantMACEntries, s.DominantMAC),
 			Message: fmt.Sprintf("%d neighbour entries on %s are for off-link addresses and %d of them share %s %s: "+
@@ -164,7 +155,7 @@ func RouterNeighbours(ns []router.Neighbour, wan RouterWAN, threshold int) (Neig
 	}
 	if s.OffLink > 0 && !gatewayResolved(ns, wan) {
 		out = append(out, Finding{
-			Reason: ReasonGatewayARPMissing, Field: fmt.Sprintf("neighbours[%s].gateway", wan.Interface),
+			Reason: v1.ReasonGatewayARPMissing, Field: fmt.Sprintf("neighbours[%s].gateway", wan.Interface),
 			Expected: wan.Gateway + " resolved", Observed: s.GatewayState,
 			Message: fmt.Sprintf("the gateway %s has no resolved neighbour entry on %s while %d off-link addresses do: traffic is not being sent through the gateway",
 				wan.Gateway, wan.Interface, s.OffLink),
@@ -201,7 +192,7 @@ func RouterBootScript(bs router.BootScript, wantBlock string) (string, []Finding
 	}
 	find := func(state, observed, why string) (string, []Finding) {
 		return state, []Finding{{
-			Reason: ReasonBootScriptMissing, Field: "bootScript", Expected: "present, executable, with the managed gateway routes",
+			Reason: v1.ReasonBootScriptMissing, Field: "bootScript", Expected: "present, executable, with the managed gateway routes",
 			Observed: observed, Message: fmt.Sprintf("the boot script %s %s: the gateway routes will not come back after a reboot", bs.Path, why),
 		}}
 	}
@@ -237,7 +228,7 @@ func RouterSavedConfig(running, saved router.Config) []Finding {
 		obs = append(obs, "saved only: "+p.String())
 	}
 	return []Finding{{
-		Reason: ReasonUnsavedConfig, Field: "config.saved", Expected: "saved configuration equals running (hash " + running.Hash() + ")",
+		Reason: v1.ReasonUnsavedConfig, Field: "config.saved", Expected: "saved configuration equals running (hash " + running.Hash() + ")",
 		Observed: summarise(obs, 5),
 		Message: fmt.Sprintf("%d owned statement(s) differ between the running configuration and config.boot: a reboot would undo them",
 			len(added)+len(lost)),
@@ -268,7 +259,7 @@ func RouterNATRules(running, desired router.Config) []Finding {
 			observed = summarise(have.Lines(), 5)
 		}
 		out = append(out, Finding{
-			Reason: ReasonNATRuleMissing, Field: fmt.Sprintf("nat.%s[%s]", p[1], p[3]),
+			Reason: v1.ReasonNATRuleMissing, Field: fmt.Sprintf("nat.%s[%s]", p[1], p[3]),
 			Expected: summarise(desired.Under(prefix).Lines(), 8), Observed: observed,
 			Message: fmt.Sprintf("%s NAT rule %s is missing %d statement(s): %s", p[1], p[3], len(missing), summarise(missing.Lines(), 3)),
 		})

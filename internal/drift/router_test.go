@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	v1 "github.com/ovhbridge/ovhbridge-operator/api/v1alpha1"
+
 	"github.com/ovhbridge/ovhbridge-operator/internal/router"
 )
 
@@ -44,7 +46,7 @@ func TestRouterRoutes(t *testing.T) {
 	}{
 		{"Vyatta 6.5 configured the 2013 way (the seed)", func(t *testing.T) []router.Route {
 			return mustRoutesText(t, "default dev eth2  proto zebra \n10.0.10.0/24 dev eth1  proto kernel  scope link  src 10.0.10.254 \n198.51.100.254 dev eth2  proto zebra \n")
-		}, ReasonDefaultRouteWithoutGateway},
+		}, v1.ReasonDefaultRouteWithoutGateway},
 		{"the seed's table after the workaround", func(t *testing.T) []router.Route {
 			return mustRoutesText(t, "default via 198.51.100.254 dev eth2 \n198.51.100.254 dev eth2  scope link \n")
 		}, ""},
@@ -57,16 +59,16 @@ func TestRouterRoutes(t *testing.T) {
 		}, ""},
 		{"after a reboot without the boot script", func(t *testing.T) []router.Route {
 			return mustRoutesText(t, "10.0.10.0/24 dev eth1  proto kernel  scope link  src 10.0.10.254 \n")
-		}, ReasonGatewayRouteMissing + "," + ReasonGatewayRouteMissing},
+		}, v1.ReasonGatewayRouteMissing + "," + v1.ReasonGatewayRouteMissing},
 		{"gateway route deleted by hand", func(t *testing.T) []router.Route {
 			return mustRoutesText(t, "default via 198.51.100.254 dev eth2 \n")
-		}, ReasonGatewayRouteMissing},
+		}, v1.ReasonGatewayRouteMissing},
 		{"default via a DHCP gateway on eth0", func(t *testing.T) []router.Route {
 			return mustRoutesText(t, "default via 192.0.2.1 dev eth0 proto dhcp metric 1024\n198.51.100.254 dev eth2 scope link\n")
-		}, ReasonGatewayRouteMissing},
+		}, v1.ReasonGatewayRouteMissing},
 		{"the lowest metric default wins", func(t *testing.T) []router.Route {
 			return mustRoutesText(t, "default via 198.51.100.254 dev eth2 metric 100\ndefault dev eth2 proto zebra metric 10\n198.51.100.254 dev eth2 scope link\n")
-		}, ReasonDefaultRouteWithoutGateway},
+		}, v1.ReasonDefaultRouteWithoutGateway},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -121,22 +123,22 @@ func TestRouterNeighbours(t *testing.T) {
 		want      string
 		sum       NeighbourSummary
 	}{
-		{"the seed's flood", procARP(seedFlood...), 5, ReasonARPFlood + "," + ReasonGatewayARPMissing,
+		{"the seed's flood", procARP(seedFlood...), 5, v1.ReasonARPFlood + "," + v1.ReasonGatewayARPMissing,
 			NeighbourSummary{Interface: "eth2", Entries: 10, OffLink: 10, GatewayState: GatewayMissing, DominantMAC: gwMAC, DominantMACEntries: 10}},
-		{"flood below the threshold still misses the gateway", procARP(seedFlood[:3]...), 5, ReasonGatewayARPMissing,
+		{"flood below the threshold still misses the gateway", procARP(seedFlood[:3]...), 5, v1.ReasonGatewayARPMissing,
 			NeighbourSummary{Interface: "eth2", Entries: 3, OffLink: 3, GatewayState: GatewayMissing, DominantMAC: gwMAC, DominantMACEntries: 3}},
-		{"flood with the gateway entry present", procARP(append(seedFlood, "198.51.100.254 "+gwMAC+" 0x2")...), 5, ReasonARPFlood,
+		{"flood with the gateway entry present", procARP(append(seedFlood, "198.51.100.254 "+gwMAC+" 0x2")...), 5, v1.ReasonARPFlood,
 			NeighbourSummary{Interface: "eth2", Entries: 11, OffLink: 10, GatewayState: router.StateComplete, GatewayMAC: gwMAC, DominantMAC: gwMAC, DominantMACEntries: 10}},
 		{"healthy: only the gateway", procARP("198.51.100.254 " + gwMAC + " 0x2"), 5, "",
 			NeighbourSummary{Interface: "eth2", Entries: 1, GatewayState: router.StateComplete, GatewayMAC: gwMAC}},
 		{"gateway aged out, nothing else: not drift", procARP(), 5, "",
 			NeighbourSummary{Interface: "eth2", GatewayState: GatewayMissing}},
-		{"gateway incomplete while a WAN VM is reached", procARP("198.51.100.254 00:00:00:00:00:00 0x0", "203.0.113.124 00:50:56:00:00:24 0x2"), 5, ReasonGatewayARPMissing,
+		{"gateway incomplete while a WAN VM is reached", procARP("198.51.100.254 00:00:00:00:00:00 0x0", "203.0.113.124 00:50:56:00:00:24 0x2"), 5, v1.ReasonGatewayARPMissing,
 			NeighbourSummary{Interface: "eth2", Entries: 2, OffLink: 1, GatewayState: router.StateIncomplete, DominantMAC: "00:50:56:00:00:24", DominantMACEntries: 1}},
 		{"many entries with distinct MACs are not a flood", procARP("198.51.100.254 "+gwMAC+" 0x2",
 			"203.0.113.1 00:50:56:00:00:01 0x2", "203.0.113.2 00:50:56:00:00:02 0x2", "203.0.113.3 00:50:56:00:00:03 0x2"), 2, "",
 			NeighbourSummary{Interface: "eth2", Entries: 4, OffLink: 3, GatewayState: router.StateComplete, GatewayMAC: gwMAC, DominantMAC: "00:50:56:00:00:01", DominantMACEntries: 1}},
-		{"default threshold", procARP(seedFlood...), 0, ReasonGatewayARPMissing,
+		{"default threshold", procARP(seedFlood...), 0, v1.ReasonGatewayARPMissing,
 			NeighbourSummary{Interface: "eth2", Entries: 10, OffLink: 10, GatewayState: GatewayMissing, DominantMAC: gwMAC, DominantMACEntries: 10}},
 	}
 	for _, c := range cases {
@@ -178,11 +180,11 @@ func TestRouterBootScript(t *testing.T) {
 		state string
 	}{
 		{"present", router.BootScript{Present: true, Executable: true, Content: good}, "", BootScriptPresent},
-		{"absent", router.BootScript{}, ReasonBootScriptMissing, BootScriptMissing},
-		{"not executable", router.BootScript{Present: true, Content: good}, ReasonBootScriptMissing, BootScriptNotExecutable},
+		{"absent", router.BootScript{}, v1.ReasonBootScriptMissing, BootScriptMissing},
+		{"not executable", router.BootScript{Present: true, Content: good}, v1.ReasonBootScriptMissing, BootScriptNotExecutable},
 		{"the seed's hand-written routes, no block", router.BootScript{Present: true, Executable: true,
-			Content: "#!/bin/sh\nroute add 198.51.100.254 dev eth2\nroute add default gw 198.51.100.254\n"}, ReasonBootScriptMissing, BootScriptOutdated},
-		{"block for another gateway", router.BootScript{Present: true, Executable: true, Content: router.MergeBootScript("", other.BootScriptBlock)}, ReasonBootScriptMissing, BootScriptOutdated},
+			Content: "#!/bin/sh\nroute add 198.51.100.254 dev eth2\nroute add default gw 198.51.100.254\n"}, v1.ReasonBootScriptMissing, BootScriptOutdated},
+		{"block for another gateway", router.BootScript{Present: true, Executable: true, Content: router.MergeBootScript("", other.BootScriptBlock)}, v1.ReasonBootScriptMissing, BootScriptOutdated},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -215,7 +217,7 @@ set nat destination rule 20 translation address '10.0.10.99'`)
 		t.Fatal(err)
 	}
 	fs := RouterNATRules(running, rend.Config)
-	if reasons(fs) != ReasonNATRuleMissing || fs[0].Field != "nat.destination[20]" || !strings.Contains(fs[0].Message, "destination port 25565") {
+	if reasons(fs) != v1.ReasonNATRuleMissing || fs[0].Field != "nat.destination[20]" || !strings.Contains(fs[0].Message, "destination port 25565") {
 		t.Fatalf("%+v", fs)
 	}
 	if fs := RouterNATRules(rend.Config, rend.Config); len(fs) != 0 {
@@ -231,7 +233,7 @@ set nat destination rule 20 translation address '10.0.10.99'`)
 		t.Fatal(err)
 	}
 	fs = RouterSavedConfig(running.Owned(rend.Owned), saved.Owned(rend.Owned))
-	if reasons(fs) != ReasonUnsavedConfig || !strings.Contains(fs[0].Observed, "unsaved: nat destination rule 20") {
+	if reasons(fs) != v1.ReasonUnsavedConfig || !strings.Contains(fs[0].Observed, "unsaved: nat destination rule 20") {
 		t.Fatalf("%+v", fs)
 	}
 	if fs := RouterSavedConfig(saved, saved); fs != nil {

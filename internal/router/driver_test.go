@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	v1 "github.com/ovhbridge/ovhbridge-operator/api/v1alpha1"
 	"github.com/ovhbridge/ovhbridge-operator/internal/cause"
 	"github.com/ovhbridge/ovhbridge-operator/internal/drift"
 	"github.com/ovhbridge/ovhbridge-operator/internal/router"
@@ -277,7 +278,7 @@ func TestSeedIncidentOnVyatta(t *testing.T) {
 		t.Fatal(err)
 	}
 	fs := drift.RouterRoutes(routes, seedWAN)
-	if !drift.HasReason(fs, drift.ReasonDefaultRouteWithoutGateway) {
+	if !drift.HasReason(fs, v1.ReasonDefaultRouteWithoutGateway) {
 		t.Fatalf("routes %v: %+v", routes, fs)
 	}
 	ns, err := d.Neighbours(ctx, wan)
@@ -285,7 +286,7 @@ func TestSeedIncidentOnVyatta(t *testing.T) {
 		t.Fatal(err)
 	}
 	sum, fs := drift.RouterNeighbours(ns, seedWAN, 5)
-	if !drift.HasReason(fs, drift.ReasonARPFlood) || !drift.HasReason(fs, drift.ReasonGatewayARPMissing) {
+	if !drift.HasReason(fs, v1.ReasonARPFlood) || !drift.HasReason(fs, v1.ReasonGatewayARPMissing) {
 		t.Fatalf("neighbours %v: %+v", ns, fs)
 	}
 	if sum.OffLink != len(traffic) || sum.DominantMAC != "00:05:73:a0:00:01" || sum.GatewayState != drift.GatewayMissing {
@@ -338,7 +339,7 @@ func TestSeedIncidentOnVyatta(t *testing.T) {
 	}
 	// Without a flush the flood's per-destination entries linger.
 	ns, _ = d.Neighbours(ctx, wan)
-	if _, fs := drift.RouterNeighbours(ns, seedWAN, 5); !drift.HasReason(fs, drift.ReasonARPFlood) {
+	if _, fs := drift.RouterNeighbours(ns, seedWAN, 5); !drift.HasReason(fs, v1.ReasonARPFlood) {
 		t.Fatalf("stale entries vanished by themselves: %v", ns)
 	}
 	if err := d.FlushNeighbours(ctx, wan); err != nil {
@@ -399,7 +400,7 @@ func TestInterfaceRouteModeVyattaVersusVyOS(t *testing.T) {
 		ns, _ := d.Neighbours(ctx, wan)
 		_, nfs := drift.RouterNeighbours(ns, seedWAN, 5)
 		fs := append(drift.RouterRoutes(routes, seedWAN), nfs...)
-		if c.buggy != drift.HasReason(fs, drift.ReasonDefaultRouteWithoutGateway) || c.buggy != drift.HasReason(fs, drift.ReasonARPFlood) {
+		if c.buggy != drift.HasReason(fs, v1.ReasonDefaultRouteWithoutGateway) || c.buggy != drift.HasReason(fs, v1.ReasonARPFlood) {
 			t.Fatalf("%s: routes %v findings %+v", c.profile, routes, fs)
 		}
 	}

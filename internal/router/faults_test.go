@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	v1 "github.com/ovhbridge/ovhbridge-operator/api/v1alpha1"
 	"github.com/ovhbridge/ovhbridge-operator/internal/cause"
 	"github.com/ovhbridge/ovhbridge-operator/internal/drift"
 	"github.com/ovhbridge/ovhbridge-operator/internal/router"
@@ -317,7 +318,7 @@ func TestRebootWithoutSave(t *testing.T) {
 	}
 	running, _ := d.ReadConfig(ctx, rend.Owned)
 	saved, _ := d.ReadSavedConfig(ctx, rend.Owned)
-	if fs := drift.RouterSavedConfig(running, saved); !drift.HasReason(fs, drift.ReasonUnsavedConfig) {
+	if fs := drift.RouterSavedConfig(running, saved); !drift.HasReason(fs, v1.ReasonUnsavedConfig) {
 		t.Fatalf("unsaved config not detected: %+v", fs)
 	}
 	if err := sim.Reboot(); err != nil {
@@ -331,7 +332,7 @@ func TestRebootWithoutSave(t *testing.T) {
 		t.Fatal("no drift after rebooting without save")
 	}
 	routes, _ := d.Routes(ctx)
-	if fs := drift.RouterRoutes(routes, seedWAN); !drift.HasReason(fs, drift.ReasonGatewayRouteMissing) {
+	if fs := drift.RouterRoutes(routes, seedWAN); !drift.HasReason(fs, v1.ReasonGatewayRouteMissing) {
 		t.Fatalf("routes after reboot %v: %+v", routes, fs)
 	}
 	converge(t, ctx, d, rend)
@@ -355,7 +356,7 @@ func TestOutOfBandDrift(t *testing.T) {
 
 	sim.DeleteRoute("default")
 	routes, _ := d.Routes(ctx)
-	if fs := drift.RouterRoutes(routes, seedWAN); !drift.HasReason(fs, drift.ReasonGatewayRouteMissing) {
+	if fs := drift.RouterRoutes(routes, seedWAN); !drift.HasReason(fs, v1.ReasonGatewayRouteMissing) {
 		t.Fatalf("deleted default route not noticed: %+v", fs)
 	}
 	if err := d.ReplaceRoutes(ctx, rend.BootRoutes); err != nil {
@@ -369,7 +370,7 @@ func TestOutOfBandDrift(t *testing.T) {
 	content, _, _ := sim.BootScript()
 	sim.WriteBootScript(content, false)
 	bs, _ := d.BootScript(ctx)
-	if state, fs := drift.RouterBootScript(bs, rend.BootScriptBlock); state != drift.BootScriptNotExecutable || !drift.HasReason(fs, drift.ReasonBootScriptMissing) {
+	if state, fs := drift.RouterBootScript(bs, rend.BootScriptBlock); state != drift.BootScriptNotExecutable || !drift.HasReason(fs, v1.ReasonBootScriptMissing) {
 		t.Fatalf("non-executable boot script: %s %+v", state, fs)
 	}
 	sim.DeleteBootScript()
@@ -389,11 +390,11 @@ func TestOutOfBandDrift(t *testing.T) {
 		t.Fatal(err)
 	}
 	running, _ := d.ReadConfig(ctx, rend.Owned)
-	if fs := drift.RouterNATRules(running, rend.Config); !drift.HasReason(fs, drift.ReasonNATRuleMissing) {
+	if fs := drift.RouterNATRules(running, rend.Config); !drift.HasReason(fs, v1.ReasonNATRuleMissing) {
 		t.Fatalf("edited NAT rule not noticed: %+v", fs)
 	}
 	saved, _ := d.ReadSavedConfig(ctx, rend.Owned)
-	if fs := drift.RouterSavedConfig(running, saved); !drift.HasReason(fs, drift.ReasonUnsavedConfig) {
+	if fs := drift.RouterSavedConfig(running, saved); !drift.HasReason(fs, v1.ReasonUnsavedConfig) {
 		t.Fatalf("unsaved out-of-band edit not noticed: %+v", fs)
 	}
 }

@@ -1,0 +1,162 @@
+package decide
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	v1 "github.com/ovhbridge/ovhbridge-operator/api/v1alpha1"
+)
+
+// Claims. Every object claims the external things it manages: a FailoverIP
+// its IP (global at OVH, whatever the namespace), a BridgedVM the NICs (and,
+// when it manages power, the power) of a VM on one host, a RouterConfig its
+// router. Two objects claiming the same thing would undo each other's writes
+// forever. The rule needs no coordination, because both sides compute the
+// same answer from the same cache: the earliest claimant (creationTimestamp,
+// then namespace/name) wins; every later one makes no external call.
+
+// ClaimedFirst orders claimants: creationTimestamp (one-second resolution),
+// then namespace/name, so that both sides of a tie agree.
+func ClaimedFirst(a, b metav1.Object) bool {
+	ta, tb := a.GetCreationTimestamp(), b.GetCreationTimestamp()
+	if !ta.Equal(&tb) {
+		return ta.Before(&tb)
+	}
+	if a.GetNamespace() != b.GetNamespace() {
+		return a.GetNamespace() < b.GetNamespace()
+	}
+	return a.GetName() < b.GetName()
+}
+
+// ClaimWinner returns the earliest of others created before self for which
+// conflict names something both claim, and what. found is false when self
+// may act. conflict may do I/O (a BridgedVM's host is in its Secret); its
+// error stops the decision.
+//
+// A loser yields to every earlier conflicting claimant, even one that itself
+// yields to a third: exact for one shared key (FailoverIP, RouterConfig); for
+// BridgedVMs with several NICs it can keep waiting on a NIC nobody acts on,
+// which errs on the side of never fighting.
+func ClaimWinner[T metav1.Object](self T, others []T, conflict func(self, other T) (string, error)) (winner T, what string, found bool, err error) {
+	var zero T
+	for _, other := range others {
+		if !ClaimedFirst(other, self) || (found && !ClaimedFirst(other, winner)) {
+			continue
+		}
+		w, err := conflict(self, other)
+		if err != nil {
+			return zero, "", false, err
+		}
+		if w != "" {
+			winner, what, found = other, w, true
+		}
+	}
+	return winner, what, found, nil
+}
+
+// RouterEndpoint normalises spec.router.address to host:port with the
+// driver's default port, the host lower-cased and an IP in canonical form:
+// the claim key of a RouterConfig. The same router reached through two
+// endpoints (ssh and the HTTPS API, or two addresses) is not recognised.
+func RouterEndpoint(rt v1.RouterConnection) string {
+	port := "22"
+	if rt.Driver == v1.DriverVyOSAPI {
+		port = "443"
+	}
+	raw := strings.TrimSpace(rt.Address)
+	host := raw
+	if strings.Contains(raw, "://") {
+		if u, err := url.Parse(raw); err == nil && u.Host != "" {
+			host = u.Hostname()
+			if p := u.Port(); p != "" {
+				port = p
+			}
+		}
+	} else if h, p, err := net.SplitHostPort(raw); err == nil {
+		host, port = h, p
+	}
+	return HostPort(host, port)
+}
+
+// HostPort joins a lower-cased host (an IP in canonical form) and a port.
+func HostPort(host, port string) string {
+	host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
+	if a, err := netip.ParseAddr(host); err == nil {
+		host = a.Unmap().String()
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// SharedVMPart names the first NIC (or the power) two BridgedVMs of the same
+// VM on the same host both manage, "" when none.
+func SharedVMPart(a, b *v1.BridgedVM) string {
+	for _, n := range a.Spec.NICs {
+		for _, m := range b.Spec.NICs {
+			if sameNIC(n, m, a, b) {
+				if n.Label != "" {
+					return fmt.Sprintf("NIC %q", n.Label)
+				}
+				if n.Index != nil {
+					return fmt.Sprintf("NIC index %d", *n.Index)
+				}
+				return "a NIC"
+			}
+		}
+	}
+	if ManagesPower(a) && ManagesPower(b) {
+		return "the power state"
+	}
+	return ""
+}
+
+// sameNIC says whether two selectors may name the same NIC of the VM. A
+// label is turned into an index through the NICs either object last
+// observed (status.nics); while neither has observed any, a label and an
+// index are taken to name the same NIC: the earliest claimant is never
+// blocked, and its first observation wakes the others to look again.
+func sameNIC(n, m v1.NICSpec, a, b *v1.BridgedVM) bool {
+	layout := map[string]int32{}
+	for _, obj := range []*v1.BridgedVM{b, a} {
+		for _, s := range obj.Status.NICs {
+			layout[strings.ToLower(s.Label)] = s.Index
+		}
+	}
+	index := func(s v1.NICSpec) (int32, bool) {
+		if s.Index != nil {
+			return *s.Index, true
+		}
+		i, ok := layout[strings.ToLower(s.Label)]
+		return i, ok
+	}
+	i, okN := index(n)
+	j, okM := index(m)
+	switch {
+	case okN && okM:
+		return i == j
+	case n.Label != "" && m.Label != "":
+		return strings.EqualFold(n.Label, m.Label)
+	}
+	// One index, one label not in the layout: a label the VM does not show
+	// names no NIC; with no layout at all, it may name any.
+	return len(layout) == 0
+}
+
+// ManagesPower: spec.powerState or allowPowerCycle both drive the VM's
+// power, and a power cycle for one object and a power state for another
+// would fight.
+func ManagesPower(b *v1.BridgedVM) bool { return b.Spec.PowerState != "" || b.Spec.AllowPowerCycle }
+
+// NICLayout is the label-to-index map a BridgedVM observed, as a string: a
+// change of it can change what the object's NIC labels claim.
+func NICLayout(b *v1.BridgedVM) string {
+	var sb strings.Builder
+	for _, n := range b.Status.NICs {
+		fmt.Fprintf(&sb, "%d=%s;", n.Index, strings.ToLower(n.Label))
+	}
+	return sb.String()
+}
