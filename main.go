@@ -47,6 +47,9 @@ func main() {
 	flag.Float64Var(&ovhRate, "ovh-requests-per-second", 20, "Client-side rate limit of OVH API calls, per credential.")
 	flag.IntVar(&ovhBurst, "ovh-burst", 5, "Burst allowed above the OVH rate limit.")
 	flag.DurationVar(&opts.TaskPoll, "task-poll-interval", 5*time.Second, "How often an external task in flight (OVH move, ESXi reconfigure) is looked at.")
+	flag.DurationVar(&opts.ReconcileTimeout, "reconcile-timeout", 2*time.Minute, "Longest time one reconcile may take; its external calls get this minus 10s, kept for writing the status.")
+	flag.DurationVar(&opts.OVHIntentGrace, "ovh-intent-grace", 2*time.Minute, "How long a recorded OVH write whose task id was never saved waits for its task to appear before it is deemed never sent.")
+	flag.DurationVar(&opts.ESXiIntentGrace, "esxi-intent-grace", time.Minute, "How long a recorded ESXi write whose task was never saved waits for its effect on the VM before it is deemed never sent.")
 	flag.BoolVar(&esxiEvents, "esxi-change-events", true, "Follow ESXi VM changes as they happen (property collector); false observes BridgedVMs only every spec.esxi.resyncInterval.")
 	flag.StringVar(&pprofAddr, "pprof-bind-address", "", "Address of the Go pprof endpoints, /debug/pprof/ (empty disables them; never expose it beyond loopback).")
 	zapOpts := zap.Options{}

@@ -72,7 +72,7 @@ func setupBridgedVM(ctx context.Context, mgr ctrl.Manager, opts Options, sys Sys
 	}
 	r := &BridgedVMReconciler{
 		Client: mgr.GetClient(), Reader: sys.secretsOr(mgr), ESXi: sys.ESXi, TaskPoll: opts.TaskPoll,
-		PollOnly: opts.DisableESXiChangeEvents,
+		PollOnly: opts.DisableESXiChangeEvents, IntentGrace: opts.ESXiIntentGrace,
 	}
 	return r.SetupWithManager(ctx, mgr, opts)
 }
@@ -115,7 +115,8 @@ func (r *BridgedVMReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Man
 	c := mgr.GetClient()
 	r.recorder = mgr.GetEventRecorder("ovhbridge-bridgedvm")
 	lc := &lifecycle[*v1.BridgedVM]{
-		client: c, recorder: r.recorder,
+		timeout: opts.withDefaults().ReconcileTimeout,
+		client:  c, recorder: r.recorder,
 		kind: "BridgedVM", newObj: func() *v1.BridgedVM { return &v1.BridgedVM{} }, logic: r,
 		claims: bridgedVMClaims(r.Reader),
 	}

@@ -88,7 +88,8 @@ func (r *FailoverIPReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Ma
 	}
 	r.recorder = mgr.GetEventRecorder("ovhbridge-failoverip")
 	lc := &lifecycle[*v1.FailoverIP]{
-		client: mgr.GetClient(), recorder: r.recorder, kind: "FailoverIP",
+		timeout: opts.withDefaults().ReconcileTimeout,
+		client:  mgr.GetClient(), recorder: r.recorder, kind: "FailoverIP",
 		newObj: func() *v1.FailoverIP { return &v1.FailoverIP{} }, logic: r,
 		claims: failoverIPClaims(),
 	}

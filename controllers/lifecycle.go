@@ -63,6 +63,37 @@ type lifecycle[T managed] struct {
 	// claims finds an earlier object claiming the same external thing
 	// (claims.go); nil for none.
 	claims *claimRule[T]
+	// timeout bounds one reconcile (Options.ReconcileTimeout); zero: none.
+	timeout time.Duration
+}
+
+// statusReserve is the part of a reconcile's time kept for writing the
+// status once the external calls are cut off.
+const statusReserve = 10 * time.Second
+
+// externalContext bounds the external calls of one pass: they get the
+// reconcile timeout minus statusReserve (at least half of it), so that the
+// status is still written when a system hangs.
+func (l *lifecycle[T]) externalContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if l.timeout <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, max(l.timeout-statusReserve, l.timeout/2))
+}
+
+// deadlineError explains an error that came from the pass's deadline.
+func (l *lifecycle[T]) deadlineError(ext, parent context.Context, err error) error {
+	if err == nil || parent.Err() != nil {
+		return err
+	}
+	// The drivers set their sockets' deadlines from ext's: a socket can
+	// time out a moment before ext itself reports it.
+	deadline, ok := ext.Deadline()
+	if !errors.Is(ext.Err(), context.DeadlineExceeded) && !(ok && time.Until(deadline) < 100*time.Millisecond) {
+		return err
+	}
+	return cause.New(cause.Unreachable, l.kind, "reconcile", fmt.Sprintf(
+		"the external system did not answer within the reconcile timeout (%s; --reconcile-timeout): %s", l.timeout, err.Error()), err)
 }
 
 // Reconcile implements reconcile.Reconciler.
@@ -123,7 +154,10 @@ func (l *lifecycle[T]) reconcile(ctx context.Context, req reconcile.Request) (re
 	// Stalled is re-derived on every pass: from the error below, or by the
 	// kind's logic (an external task that failed for good).
 	removeCondition(obj, v1.TypeStalled)
-	requeue, syncErr := l.logic.Sync(ctx, obj, l.saver(ctx, &before, obj))
+	ext, cancel := l.externalContext(ctx)
+	defer cancel()
+	requeue, syncErr := l.logic.Sync(ext, obj, l.saver(ctx, &before, obj))
+	syncErr = l.deadlineError(ext, ctx, syncErr)
 	result := l.recordSyncOutcome(obj, syncErr, requeue)
 	if err := l.patchStatus(ctx, before, obj); err != nil {
 		return reconcile.Result{}, err
@@ -234,7 +268,10 @@ func (l *lifecycle[T]) delete(ctx context.Context, obj, before T, policies v1.Po
 		return reconcile.Result{}, l.patchStatus(ctx, before, obj)
 	}
 	if undo {
-		done, after, err := l.logic.Finalize(ctx, obj, l.saver(ctx, &before, obj))
+		ext, cancel := l.externalContext(ctx)
+		defer cancel()
+		done, after, err := l.logic.Finalize(ext, obj, l.saver(ctx, &before, obj))
+		err = l.deadlineError(ext, ctx, err)
 		if err != nil || !done {
 			msg := "undoing external changes before deletion (deletionPolicy Delete)"
 			if err != nil {

@@ -55,7 +55,8 @@ func (r *RouterConfigReconciler) SetupWithManager(ctx context.Context, mgr ctrl.
 	}
 	r.recorder = mgr.GetEventRecorder("ovhbridge-routerconfig")
 	lc := &lifecycle[*v1.RouterConfig]{
-		client: mgr.GetClient(), recorder: r.recorder, kind: "RouterConfig",
+		timeout: opts.withDefaults().ReconcileTimeout,
+		client:  mgr.GetClient(), recorder: r.recorder, kind: "RouterConfig",
 		newObj: func() *v1.RouterConfig { return &v1.RouterConfig{} }, logic: r,
 		claims: routerConfigClaims(),
 	}

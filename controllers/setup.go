@@ -34,8 +34,18 @@ type Options struct {
 	// measure what the events buy (test/bench) and as a way out should a
 	// host's property collector misbehave; events are on by default.
 	DisableESXiChangeEvents bool
-	// RouterCallTimeout bounds each call to a router (default 2m).
+	// RouterCallTimeout bounds each call to a router (default 2m, and never
+	// beyond the pass's own deadline).
 	RouterCallTimeout time.Duration
+	// ReconcileTimeout bounds one reconcile: the external calls get it minus
+	// a reserve kept for writing the status, so that a router that accepts a
+	// connection and never answers holds a worker for that long at most,
+	// and says so in its conditions (default 2m).
+	ReconcileTimeout time.Duration
+	// OVHIntentGrace and ESXiIntentGrace are how long a write intent whose
+	// task was never recorded waits for its task (OVH) or its effect (ESXi)
+	// before it is deemed never sent (defaults 2m and 1m).
+	OVHIntentGrace, ESXiIntentGrace time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -49,6 +59,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.RetryMaxDelay <= 0 {
 		o.RetryMaxDelay = 5 * time.Minute
+	}
+	if o.ReconcileTimeout <= 0 {
+		o.ReconcileTimeout = 2 * time.Minute
 	}
 	return o
 }
@@ -98,7 +111,7 @@ func SetupAll(ctx context.Context, mgr ctrl.Manager, opts Options, sys Systems) 
 	sys.secrets = newSecretReader(mgr.GetClient(), mgr.GetAPIReader())
 	fip := &FailoverIPReconciler{
 		Client: mgr.GetClient(), Reader: sys.secretsOr(mgr),
-		OVH: sys.OVH, Observer: sys.OVHObserver, TaskPoll: opts.TaskPoll,
+		OVH: sys.OVH, Observer: sys.OVHObserver, TaskPoll: opts.TaskPoll, IntentGrace: opts.OVHIntentGrace,
 	}
 	if err := fip.SetupWithManager(ctx, mgr, opts); err != nil {
 		return fmt.Errorf("FailoverIP controller: %w", err)

@@ -113,12 +113,9 @@ func (ep Endpoint) timeout() time.Duration {
 	return 15 * time.Second
 }
 
-// callContext bounds one remote call by CallTimeout unless ctx already has a
-// deadline.
+// callContext bounds one remote call by CallTimeout, or by ctx's own
+// deadline when that comes first (a reconcile's).
 func (ep Endpoint) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	if _, ok := ctx.Deadline(); ok {
-		return ctx, func() {}
-	}
 	d := ep.CallTimeout
 	if d <= 0 {
 		d = 2 * time.Minute
