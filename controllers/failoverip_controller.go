@@ -489,8 +489,15 @@ func (s *fipSession) resolveIntent(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	claimed, err := s.tasksClaimedByOthers(ctx)
+	if err != nil {
+		return false, err
+	}
 	// Newest first: OVH ids grow with time.
 	for i := len(ids) - 1; i >= 0; i-- {
+		if claimed[ids[i]] {
+			continue // another FailoverIP of the server follows it
+		}
 		var t ovh.Task
 		if p.Scope == scopeIP {
 			t, err = s.api.IPTask(ctx, s.block, ids[i])
@@ -527,6 +534,29 @@ func (s *fipSession) resolveIntent(ctx context.Context) (bool, error) {
 	}
 	f.Status.PendingTask = nil
 	return true, nil
+}
+
+// tasksClaimedByOthers lists the server tasks other FailoverIPs of the same
+// server record as theirs. OVH's virtual MAC tasks name no IP, so an intent
+// looking for its task skips those: it must not adopt a neighbour's.
+func (s *fipSession) tasksClaimedByOthers(ctx context.Context) (map[int64]bool, error) {
+	if s.f.Status.PendingTask.Scope != scopeServer {
+		return nil, nil // IP tasks belong to the IP
+	}
+	var list v1.FailoverIPList
+	if err := s.r.Client.List(ctx, &list, client.MatchingFields{indexServer: s.f.Spec.Server}); err != nil {
+		return nil, fmt.Errorf("listing the FailoverIPs of server %s: %w", s.f.Spec.Server, err)
+	}
+	out := map[int64]bool{}
+	for _, o := range list.Items {
+		if o.UID == s.f.UID || o.Status.PendingTask == nil || o.Status.PendingTask.Scope != scopeServer {
+			continue
+		}
+		if id, err := strconv.ParseInt(o.Status.PendingTask.ID, 10, 64); err == nil {
+			out[id] = true
+		}
+	}
+	return out, nil
 }
 
 func (s *fipSession) invalidate() {

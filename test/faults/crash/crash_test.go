@@ -1,13 +1,15 @@
-// Package crash kills the operator process (SIGKILL, no cleanup) at random
+// Package crash kills the operator process (SIGKILL, no cleanup) at chosen
 // points while it moves failover IPs, creates virtual MACs, power-cycles
 // VMs and commits router configurations, restarts it each time, and then
 // checks on the simulators that every change was made exactly once.
 //
-// The kill points are drawn from a seeded generator; the seed is printed,
-// and CRASH_SEED=<seed> replays the same kill schedule (the operator's own
-// timing still varies from run to run, so a replay is close, not exact).
-// CRASH_KILLS overrides the number of kills (0: a run without any, for
-// comparison).
+// The kill schedule is drawn from a seeded generator, printed in full before
+// the first kill, and replayed exactly with CRASH_SEED=<seed>: every kill is
+// tied to an event of the run (the n-th external write since the restart, or
+// the next write intent recorded in a status), never to wall-clock time, so a
+// replay kills at the same points of the operator's progress (what the
+// operator does concurrently between them still varies). CRASH_KILLS
+// overrides the number of kills (0: a run without any, for comparison).
 package crash
 
 import (
@@ -15,14 +17,17 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	eventsv1 "k8s.io/api/events/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/ovhbridge/ovhbridge-operator/api/v1alpha1"
+	ovhsim "github.com/ovhbridge/ovhbridge-operator/test/sim/ovh"
 	routersim "github.com/ovhbridge/ovhbridge-operator/test/sim/router"
 	"github.com/ovhbridge/ovhbridge-operator/test/world"
 )
@@ -35,12 +40,55 @@ const (
 	// 50 reconciles that write.
 	ips          = 8
 	defaultKills = 12
-	// converge bounds the wait after the last restart. It is long on
-	// purpose: a kill between recording a write's intent and sending it
-	// leaves an intent that the operator waits out (2 minutes for OVH)
-	// before sending, rather than risk a second move.
-	converge = 200 * time.Second
+	// converge bounds the wait after the last restart. A kill between
+	// recording a write's intent and sending it leaves an intent that the
+	// operator waits out before deciding again (intentGrace, shortened here
+	// from the 2m and 1m defaults), rather than risk a second write.
+	converge    = 120 * time.Second
+	intentGrace = "10s"
 )
+
+// operatorArgs shorten the intent graces: the logic is the same as with the
+// defaults, the suite just does not wait minutes for it.
+var operatorArgs = []string{"--ovh-intent-grace", intentGrace, "--esxi-intent-grace", intentGrace}
+
+// killPoint is one kill of the schedule.
+type killPoint struct {
+	// intent: kill right after the next write intent is recorded in a
+	// status (an OVH or ESXi write about to be sent, or just sent); else
+	// after the nth external write reaching a simulator since the restart.
+	intent bool
+	nth    int
+	// jitter is waited after the event, pause before the restart.
+	jitter, pause time.Duration
+}
+
+func (k killPoint) String() string {
+	what := fmt.Sprintf("after external write #%d", k.nth)
+	if k.intent {
+		what = "after the next recorded intent"
+	}
+	return fmt.Sprintf("%s +%v, restart after %v", what, k.jitter, k.pause)
+}
+
+// schedule draws n kill points from seed. Two thirds fall right after a
+// write reaches a simulator, before the operator has heard back and
+// recorded it: the window where a restarted operator is most tempted to
+// write again. One third fall right after an intent is recorded: the write
+// may or may not have been sent, and the restarted operator must find out.
+func schedule(seed int64, n int) []killPoint {
+	rng := rand.New(rand.NewPCG(uint64(seed), 0x6f7662))
+	out := make([]killPoint, n)
+	for i := range out {
+		out[i] = killPoint{
+			intent: rng.IntN(3) == 0,
+			nth:    1 + rng.IntN(3),
+			jitter: time.Duration(rng.IntN(40)) * time.Millisecond,
+			pause:  time.Duration(rng.IntN(300)) * time.Millisecond,
+		}
+	}
+	return out
+}
 
 func TestKilledOperatorConvergesWithOneWritePerChange(t *testing.T) {
 	seed := time.Now().UnixNano() % 1_000_000_000
@@ -59,46 +107,52 @@ func TestKilledOperatorConvergesWithOneWritePerChange(t *testing.T) {
 		}
 		kills = v
 	}
-	t.Logf("seed %d (replay with CRASH_SEED=%d), %d kills", seed, seed, kills)
-	rng := rand.New(rand.NewPCG(uint64(seed), 0x6f7662))
+	plan := schedule(seed, kills)
+	t.Logf("seed %d (replay with CRASH_SEED=%d), %d kills:", seed, seed, kills)
+	for i, k := range plan {
+		t.Logf("  kill %d: %s", i+1, k)
+	}
 
 	env := setup(t)
 	f, c := env.Fleet, env.Client
 	ctx := context.Background()
 
-	// The kills. A third of them fall at a random time; the others right
-	// after the next external write reaches a simulator, before the
-	// operator has heard back and recorded it: the window where a
-	// restarted operator is most tempted to write again.
 	began := time.Now()
 	savesAtStart := routerSaves(t, ctx, c, f)
-	for i := range kills {
+	for i, k := range plan {
 		if pending, err := f.NotReady(ctx, c, ns); err == nil && len(pending) == 0 {
 			t.Logf("everything Ready after %d kill(s); the remaining %d are not needed", i, kills-i)
 			break
 		}
 		var why string
-		if rng.IntN(3) == 0 {
-			d := time.Duration(200+rng.IntN(2800)) * time.Millisecond
-			time.Sleep(d)
-			why = fmt.Sprintf("%v after the restart", d)
-		} else {
-			jitter := time.Duration(rng.IntN(40)) * time.Millisecond
-			before := f.Writes()
-			after, ok := f.WaitForWrite(before, 15*time.Second)
-			time.Sleep(jitter)
-			if ok {
-				why = fmt.Sprintf("%v after write %s", jitter, world.Describe(before, after))
+		if k.intent {
+			if intent, ok := waitForIntent(ctx, c, intents(ctx, c), 15*time.Second); ok {
+				why = "intent " + intent
 			} else {
-				why = "no write within 15s"
+				why = "no new intent within 15s"
+			}
+		} else {
+			before := f.Writes()
+			var after world.Writes
+			ok := true
+			for range k.nth {
+				if after, ok = f.WaitForWrite(before, 15*time.Second); !ok {
+					break
+				}
+			}
+			if ok {
+				why = fmt.Sprintf("write #%d: %s", k.nth, world.Describe(before, after))
+			} else {
+				why = fmt.Sprintf("fewer than %d writes within 15s", k.nth)
 			}
 		}
+		time.Sleep(k.jitter)
 		if err := env.op.Kill(); err != nil {
 			t.Fatal(err)
 		}
 		why += unrecordedSaves(t, ctx, c, f, savesAtStart)
-		t.Logf("kill %d at +%.1fs: %s", i+1, time.Since(began).Seconds(), why)
-		time.Sleep(time.Duration(rng.IntN(300)) * time.Millisecond)
+		t.Logf("kill %d at +%.1fs, %v after %s", i+1, time.Since(began).Seconds(), k.jitter, why)
+		time.Sleep(k.pause)
 		savesAtStart = routerSaves(t, ctx, c, f)
 		env.start(t)
 	}
@@ -139,6 +193,9 @@ func TestKilledOperatorConvergesWithOneWritePerChange(t *testing.T) {
 	}
 
 	t.Logf("external writes: %d (%s)", converged.Total(), world.Describe(world.Writes{}, converged))
+	for _, e := range abandonedIntents(t, ctx, c) {
+		t.Logf("intent given up: %s", e)
+	}
 	for _, err := range f.DuplicateWrites() {
 		t.Error(err)
 	}
@@ -151,7 +208,7 @@ type env struct {
 
 func setup(t *testing.T) *env {
 	t.Helper()
-	e := &env{FleetEnv: world.StartFleetEnv(t, ns, world.FleetOptions{
+	return setupFleet(t, ns, world.FleetOptions{
 		IPs:            ips,
 		RouterProfiles: []routersim.Profile{routersim.VyOS14, routersim.VyOS13},
 		// And one through the VyOS HTTP API: a commit is a POST whose
@@ -159,7 +216,14 @@ func setup(t *testing.T) *env {
 		APIRouterProfiles: []routersim.Profile{routersim.VyOS15},
 		OVHMoveDuration:   1500 * time.Millisecond, OVHVirtualMACDuration: time.Second,
 		ESXiWriteDelay: 300 * time.Millisecond, RouterLatency: 100 * time.Millisecond,
-	})}
+	}, true)
+}
+
+// setupFleet starts a fleet in namespace name and, with start, the
+// operator, and applies the fleet's objects.
+func setupFleet(t *testing.T, name string, opts world.FleetOptions, start bool) *env {
+	t.Helper()
+	e := &env{FleetEnv: world.StartFleetEnv(t, name, opts)}
 	t.Cleanup(func() {
 		if e.op != nil {
 			_ = e.op.Kill()
@@ -168,15 +232,17 @@ func setup(t *testing.T) *env {
 			}
 		}
 	})
-	e.start(t)
-	e.Apply(t)
+	if start {
+		e.start(t)
+		e.Apply(t)
+	}
 	return e
 }
 
 // start runs the operator (again), appending to the same log.
 func (e *env) start(t *testing.T) {
 	t.Helper()
-	op, err := world.StartOperator(e.Binary, e.CP.Kubeconfig, e.Dir)
+	op, err := world.StartOperator(e.Binary, e.CP.Kubeconfig, e.Dir, operatorArgs...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,4 +335,156 @@ func unrecordedSaves(t *testing.T, ctx context.Context, c client.Client, f *worl
 		}
 	}
 	return out
+}
+
+// intents lists the write intents recorded without a task reference (an OVH
+// task id, an ESXi task), by object and start time: writes the operator is
+// about to send, or sent without hearing back.
+func intents(ctx context.Context, c client.Client) map[string]bool {
+	out := map[string]bool{}
+	var fips v1.FailoverIPList
+	if c.List(ctx, &fips, client.InNamespace(ns)) == nil {
+		for _, f := range fips.Items {
+			if p := f.Status.PendingTask; p != nil && p.ID == "" {
+				out[fmt.Sprintf("FailoverIP/%s %s at %s", f.Name, p.Function, p.StartedAt.Format(time.RFC3339))] = true
+			}
+		}
+	}
+	var vms v1.BridgedVMList
+	if c.List(ctx, &vms, client.InNamespace(ns)) == nil {
+		for _, b := range vms.Items {
+			if p := b.Status.PendingTask; p != nil && p.Ref == "" {
+				out[fmt.Sprintf("BridgedVM/%s %s at %s", b.Name, p.Step, p.StartedAt.Format(time.RFC3339))] = true
+			}
+		}
+	}
+	return out
+}
+
+// waitForIntent polls until an intent not in seen is recorded.
+func waitForIntent(ctx context.Context, c client.Client, seen map[string]bool, timeout time.Duration) (string, bool) {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		for k := range intents(ctx, c) {
+			if !seen[k] {
+				return k, true
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return "", false
+}
+
+// abandonedIntents lists the IntentAbandoned Events: "object: note".
+func abandonedIntents(t *testing.T, ctx context.Context, c client.Client) []string {
+	t.Helper()
+	return abandonedIn(t, ctx, c, ns)
+}
+
+func abandonedIn(t *testing.T, ctx context.Context, c client.Client, namespace string) []string {
+	t.Helper()
+	var evs eventsv1.EventList
+	if err := c.List(ctx, &evs, client.InNamespace(namespace)); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range evs.Items {
+		if e.Reason == v1.ReasonIntentAbandoned {
+			out = append(out, fmt.Sprintf("%s/%s: %s", e.Regarding.Kind, e.Regarding.Name, e.Note))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Intents given up on purpose: OVH holds every move, then every virtual MAC
+// creation, until the operator that sent them is killed, so each write
+// intent is recorded and its request never reaches OVH's logic. Each
+// restarted operator finds no task for an intent, waits the grace period,
+// says it gives the intent up (an Event per object and write), and sends the
+// write once: exactly one task per change at OVH, one write per change
+// everywhere else.
+func TestAbandonedIntentsAreSaidAndWrittenOnce(t *testing.T) {
+	const name = "abandon"
+	e := setupFleet(t, name, world.FleetOptions{IPs: 3, OVHMoveDuration: 500 * time.Millisecond,
+		OVHVirtualMACDuration: 500 * time.Millisecond}, false)
+	f, c := e.Fleet, e.Client
+	ctx := context.Background()
+	n := len(f.IPs)
+
+	// killWhenHeld waits until every FailoverIP's request to a held route
+	// waits at OVH, kills the operator, and checks the requests died
+	// unprocessed with the intents recorded.
+	killWhenHeld := func(route, function string, release func()) {
+		t.Helper()
+		defer release()
+		waitFor(t, 60*time.Second, fmt.Sprintf("%d requests %s held", n, route), func() bool { return f.OVH.Held(route) == n })
+		if err := e.op.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 10*time.Second, "the held requests dropped with their connections", func() bool { return f.OVH.Held(route) == 0 })
+		var fips v1.FailoverIPList
+		if err := c.List(ctx, &fips, client.InNamespace(name)); err != nil {
+			t.Fatal(err)
+		}
+		for _, fip := range fips.Items {
+			if p := fip.Status.PendingTask; p == nil || p.ID != "" || p.Function != function {
+				t.Fatalf("%s: pendingTask %+v, want an intent %s without a task id", fip.Name, p, function)
+			}
+		}
+		f.AllowDroppedRequests(route, n)
+	}
+
+	release := f.OVH.Hold(ovhsim.RouteIPMove)
+	e.start(t)
+	e.Apply(t)
+	killWhenHeld(ovhsim.RouteIPMove, ovhsim.FunctionMoveIP, release)
+	release = f.OVH.Hold(ovhsim.RouteVMACCreate)
+	e.start(t)
+	killWhenHeld(ovhsim.RouteVMACCreate, ovhsim.FunctionAddVirtualMAC, release)
+	e.start(t)
+
+	waitFor(t, converge, "everything Ready and the systems right", func() bool {
+		pending, err := f.NotReady(ctx, c, name)
+		return err == nil && len(pending) == 0 && f.Converged(ctx) == nil
+	})
+	given := abandonedIn(t, ctx, c, name)
+	for _, g := range given {
+		t.Logf("intent given up: %s", g)
+	}
+	// A move task names its IP, so every move intent is given up. A virtual
+	// MAC task names only the server: an intent may take a neighbour's
+	// re-sent task for its own before the neighbour records it (harmless: it
+	// then finds its IP without a MAC and creates one, once).
+	moves, vmacs := 0, 0
+	for _, g := range given {
+		switch {
+		case strings.Contains(g, ovhsim.FunctionMoveIP):
+			moves++
+		case strings.Contains(g, ovhsim.FunctionAddVirtualMAC):
+			vmacs++
+		}
+	}
+	if moves != n || vmacs < 1 || vmacs > n {
+		t.Errorf("IntentAbandoned Events: %d for moves (want %d), %d for virtual MACs (want 1 to %d)", moves, n, vmacs, n)
+	}
+	for _, g := range given {
+		if !strings.HasPrefix(g, "FailoverIP/") || !strings.Contains(g, "no OVH task") {
+			t.Errorf("Event %q does not say which FailoverIP gave up which write and why", g)
+		}
+	}
+	for _, err := range f.DuplicateWrites() {
+		t.Error(err)
+	}
+}
+
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

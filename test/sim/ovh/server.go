@@ -211,16 +211,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.count(key)
+	// The body is read before any hold: net/http notices a client that
+	// went away (r.Context() ends) only once the request body is consumed,
+	// and a held request whose sender died must be dropped, unprocessed.
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		return
+	}
 	goOn, after := s.applyFaults(w, r, key)
 	if !goOn {
 		return
 	}
 	if rt == nil || !rt.availableIn(s.opts.Profile) {
 		s.writeReply(w, unknownRoute())
-		return
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	if err != nil {
 		return
 	}
 	s.mu.Lock()
