@@ -102,6 +102,7 @@ func (l *lifecycle[T]) Reconcile(ctx context.Context, req reconcile.Request) (re
 	if apierrors.IsConflict(err) {
 		// Our cached copy was older than the server's: not a failure, just
 		// look again once the cache has caught up.
+		metrics.StatusConflicts.WithLabelValues(l.kind).Inc()
 		return reconcile.Result{RequeueAfter: 200 * time.Millisecond}, nil
 	}
 	return res, err

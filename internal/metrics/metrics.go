@@ -7,8 +7,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/ovhbridge/ovhbridge-operator/internal/cause"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/ovhbridge/ovhbridge-operator/internal/cause"
 )
 
 var (
@@ -39,10 +40,18 @@ var (
 		Help:    "Time from starting an external task to seeing it finish.",
 		Buckets: []float64{.1, .5, 1, 5, 15, 30, 60, 120, 300, 600},
 	}, []string{"system", "function", "result"})
+
+	// StatusConflicts counts status writes the API server refused because
+	// the operator's copy was older (optimistic lock): each costs one more
+	// reconcile of the object, nothing else.
+	StatusConflicts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ovhbridge_status_conflicts_total",
+		Help: "Status or finalizer writes refused as conflicts (stale cached copy); each is reconciled again.",
+	}, []string{"kind"})
 )
 
 func init() {
-	crmetrics.Registry.MustRegister(ExternalCalls, ExternalCallDuration, Drift, TaskDuration)
+	crmetrics.Registry.MustRegister(ExternalCalls, ExternalCallDuration, Drift, TaskDuration, StatusConflicts)
 }
 
 // ObserveCall records one external call and its outcome:

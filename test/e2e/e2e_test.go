@@ -82,7 +82,7 @@ func TestDriftFlipsAndRecovers(t *testing.T) {
 		t.Run(f.Object+": "+f.Name, func(t *testing.T) {
 			obj := f.Kind + "/" + f.Object
 			kubectl(t, "wait", "--for=condition=Ready", obj, "--timeout=60s")
-			waitFalse := watchFor(t, obj, "condition=Ready=false", time.Minute)
+			waitFalse := watchFor(t, obj, "Ready", "False", time.Minute)
 			if err := f.Do(context.Background()); err != nil {
 				t.Fatal(err)
 			}

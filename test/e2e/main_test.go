@@ -4,6 +4,7 @@
 package e2e
 
 import (
+	"bufio"
 	"fmt"
 	"os"
 	"os/exec"
@@ -126,22 +127,53 @@ func kubectl(t *testing.T, args ...string) string {
 	return strings.TrimSpace(out)
 }
 
-// watchFor starts `kubectl wait` before the world is broken, so that a
-// condition that flips and recovers quickly is still seen (kubectl wait
-// watches), and returns a function that waits for it.
-func watchFor(t *testing.T, obj, condition string, timeout time.Duration) func() {
+// watchFor starts `kubectl get -w` on obj before the world is broken and
+// returns once its first line is printed: kubectl has listed the object and
+// watches from that list's resourceVersion, so a condition that flips and
+// recovers quickly is still seen. The returned function waits until the
+// condition typ shows status.
+func watchFor(t *testing.T, obj, typ, status string, timeout time.Duration) func() {
 	t.Helper()
-	cmd := cp.KubectlCmd("-n", ns, "wait", "--for="+condition, obj, "--timeout="+timeout.String())
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd := cp.KubectlCmd("-n", ns, "get", obj, "-w", "-o",
+		fmt.Sprintf(`jsonpath={.status.conditions[?(@.type=="%s")].status}{"\n"}`, typ))
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond) // let it establish its watch
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	select {
+	case <-lines: // the listed state: the watch is established
+	case <-time.After(30 * time.Second):
+		t.Fatalf("kubectl get -w %s printed nothing in 30s", obj)
+	}
 	return func() {
 		t.Helper()
-		if err := cmd.Wait(); err != nil {
-			t.Fatalf("kubectl wait --for=%s %s: %v\n%s", condition, obj, err, out.String())
+		deadline := time.After(timeout)
+		var seen []string
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("kubectl get -w %s ended before %s=%s (saw %v)", obj, typ, status, seen)
+				}
+				seen = append(seen, l)
+				if l == status {
+					return
+				}
+			case <-deadline:
+				t.Fatalf("%s never showed %s=%s within %v (saw %v)", obj, typ, status, timeout, seen)
+			}
 		}
 	}
 }
