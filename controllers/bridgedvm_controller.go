@@ -44,12 +44,14 @@ const (
 // state as asked.
 type BridgedVMReconciler struct {
 	Client client.Client
-	// Reader reads Secrets uncached.
+	// Reader reads Secrets: in the operator, the shared secretReader
+	// (secrets.go), which goes to the API server only when a Secret changed.
 	Reader client.Reader
 	ESXi   *esxi.Sessions
-	// TaskPoll is how often an ESXi task in flight is looked at (default
-	// 2s). Most tasks end sooner than that and announce themselves through
-	// the VM change they make; the poll is the fallback.
+	// TaskPoll is how often an ESXi task in flight is looked at: the
+	// --task-poll-interval flag (5s) in the operator, 2s when left zero.
+	// Most tasks end sooner and announce themselves through the VM change
+	// they make; the poll is the fallback.
 	TaskPoll time.Duration
 	// IntentGrace is how long a recorded write whose task reference was
 	// never saved (the operator stopped in between) may take to show its

@@ -50,7 +50,8 @@ const defaultIntentGrace = 2 * time.Minute
 // virtual MAC their VM needs.
 type FailoverIPReconciler struct {
 	Client client.Client
-	// Reader reads Secrets uncached.
+	// Reader reads Secrets: in the operator, the shared secretReader
+	// (secrets.go), which goes to the API server only when a Secret changed.
 	Reader   client.Reader
 	OVH      *ovh.Clients
 	Observer *ovh.Observer

@@ -28,7 +28,8 @@ const routerSecretKeys = `"username" with "password" or "privateKey", and "hostK
 // OVH failure modes (the Quagga gateway-less default route and its ARP flood).
 type RouterConfigReconciler struct {
 	Client client.Client
-	// Reader reads Secrets uncached.
+	// Reader reads Secrets: in the operator, the shared secretReader
+	// (secrets.go), which goes to the API server only when a Secret changed.
 	Reader client.Reader
 	// Connect builds a driver; router.New by default.
 	Connect func(ep router.Endpoint, secret map[string][]byte) (router.Driver, error)

@@ -89,8 +89,9 @@ type Rendered struct {
 var ifaceName = regexp.MustCompile(`^eth[0-9]{1,4}$`)
 
 // Render produces the owned configuration, owned prefixes and boot-script
-// routes for d on platform p, in the exact syntax the platform expects (see
-// router.md's table). Invalid input is a cause.Invalid error.
+// routes for d on platform p, in the exact syntax the platform expects (the
+// per-release statements are in platform.go and the syntax notes above each
+// rule below). Invalid input is a cause.Invalid error.
 func Render(p Platform, d Desired) (Rendered, error) {
 	if !p.Valid() {
 		return Rendered{}, invalid("Render", fmt.Sprintf("unknown platform %q", p), nil)

@@ -323,3 +323,16 @@ func TestDeploymentHardening(t *testing.T) {
 		t.Errorf("Pod Security admission did not flag a Deployment allowing privilege escalation:\n%s", out)
 	}
 }
+
+// The README says client-side apply works for the CRDs: it copies each whole
+// object into the last-applied-configuration annotation, which the API
+// server caps (256 KiB for all annotations together). The server's dry run
+// validates the object with that annotation.
+func TestCRDsApplyClientSide(t *testing.T) {
+	out := kubectl(t, "apply", "--dry-run=server", "-o", "name", "-f", "../../config/crd/bases")
+	for _, kind := range []string{"failoverips", "bridgedvms", "routerconfigs"} {
+		if !strings.Contains(out, "customresourcedefinition.apiextensions.k8s.io/"+kind+".ovhbridge.io") {
+			t.Errorf("client-side apply did not take the %s CRD:\n%s", kind, out)
+		}
+	}
+}

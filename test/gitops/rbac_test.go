@@ -101,6 +101,15 @@ func TestRBACLeastPrivilege(t *testing.T) {
 			t.Errorf("ClusterRole grants %v on %s/%s, the manager needs %v", cluster[gr], gr[0], gr[1], verbs)
 		}
 	}
+	// And no more on its own kinds: every write is a patch.
+	for _, k := range ownKinds {
+		for _, res := range []string{k, k + "/status"} {
+			gr := [2]string{"ovhbridge.io", res}
+			if !isSubset(cluster[gr], needs[gr]) {
+				t.Errorf("ClusterRole grants %v on %s, more than the manager uses (%v)", cluster[gr], res, needs[gr])
+			}
+		}
+	}
 
 	// Leader election: the Lease and the core Events its elector records,
 	// in the operator's namespace.
