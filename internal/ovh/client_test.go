@@ -24,16 +24,22 @@ func TestClientObservesTheSeedTopology(t *testing.T) {
 	c := client(t, ovh.NewClients(fastOptions()), signedCreds(sim))
 	ctx := context.Background()
 
+	// OVH lists the server's own blocks too, its main IP and its IPv6 /64.
 	ips, err := c.ServerIPs(ctx, esx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(ips, []string{wanIP + "/32", webIP + "/32", spare + "/32"}) {
+	if !slices.Equal(ips, []string{"198.51.100.17/32", esxIPv6, wanIP + "/32", webIP + "/32", spare + "/32"}) {
 		t.Fatalf("ServerIPs = %v", ips)
 	}
 	rec, err := c.IP(ctx, wanIP)
 	if err != nil || rec != (ovh.IPRecord{IP: wanIP + "/32", Type: "failover", RoutedTo: esx}) {
 		t.Fatalf("IP = %+v, %v", rec, err)
+	}
+	for _, own := range []string{"198.51.100.17", esxIPv6} {
+		if rec, err := c.IP(ctx, own); err != nil || rec.Type != "dedicated" || rec.RoutedTo != esx {
+			t.Fatalf("IP(%s) = %+v, %v", own, rec, err)
+		}
 	}
 	macs, err := c.VirtualMACs(ctx, esx)
 	if err != nil || !slices.Equal(macs, []string{wanMAC}) {
@@ -440,8 +446,8 @@ func TestTaskLists(t *testing.T) {
 	if err != nil || !slices.Equal(ids, []int64{move.ID}) {
 		t.Fatalf("IPTasks(move) = %v, %v; want [%d]", ids, err, move.ID)
 	}
-	if ids, _ := c.IPTasks(ctx, spare, ovh.FunctionAddVirtualMAC); len(ids) != 0 {
-		t.Fatalf("IPTasks filtered by another function = %v, want none", ids)
+	if ids, err := c.IPTasks(ctx, spare, "checkAndReleaseIp"); err != nil || len(ids) != 0 {
+		t.Fatalf("IPTasks filtered by another function = %v, %v; want none", ids, err)
 	}
 	add, err := c.CreateVirtualMAC(ctx, esx, webIP, ovh.MACTypeVMware, "web1")
 	if err != nil {
