@@ -20,9 +20,13 @@ import (
 	"github.com/ovhbridge/ovhbridge-operator/controllers"
 	"github.com/ovhbridge/ovhbridge-operator/internal/esxi"
 	"github.com/ovhbridge/ovhbridge-operator/internal/ovh"
+	"github.com/ovhbridge/ovhbridge-operator/internal/ovh/credsetup"
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == credsetup.Command {
+		os.Exit(credsetup.Main(os.Args[2:], os.Stdout, os.Stderr))
+	}
 	var (
 		metricsAddr, probeAddr, leaderNS, pprofAddr string
 		leaderElect, secureMetrics, esxiEvents      bool

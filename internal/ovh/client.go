@@ -456,7 +456,11 @@ func (c *apiClient) do(ctx context.Context, method, path string, body, out any) 
 		return err
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(raw))
-	return decodeResponse(c.api, resp, raw, out)
+	err = decodeResponse(c.api, resp, raw, out)
+	if remote, ok := err.(*remoteError); ok {
+		remote.method, remote.apiPath = method, path
+	}
+	return err
 }
 
 // decodeResponse turns an answer (its body already read into raw) into

@@ -3,6 +3,7 @@ package ovhsim
 import (
 	"fmt"
 	"hash/fnv"
+	"io"
 	"net/http"
 	"net/netip"
 	"sort"
@@ -709,4 +710,62 @@ func timeOrNil(t time.Time) any {
 		return nil
 	}
 	return t.Format(ovhTime)
+}
+
+// validationPath is where a credential's validationUrl points, outside the
+// API base as on OVH ("https://eu.api.ovh.com/auth/?credentialToken=...").
+const validationPath = "/auth/"
+
+// requestCredential is POST /auth/credential: unauthenticated but for the
+// application key header, it registers a consumer key pending validation
+// with the rules asked for, and answers auth.Credential (github
+// UrielCh/api-ovh-node, the /auth models; go-ovh v1.9.0 consumer_key.go).
+func (s *Server) requestCredential(c *call) reply {
+	app := c.header.Get("X-Ovh-Application")
+	if _, known := s.auth.apps[app]; !known {
+		return reply{errInvalidKey.status, map[string]string{
+			"errorCode": errInvalidKey.errorCode, "httpCode": fmt.Sprintf("%d %s", errInvalidKey.status, http.StatusText(errInvalidKey.status)),
+			"message": errInvalidKey.message,
+		}}
+	}
+	var req struct {
+		AccessRules []AccessRule `json:"accessRules"`
+		Redirection string       `json:"redirection"`
+	}
+	if r := c.decode(&req); r != nil {
+		return *r
+	}
+	if req.AccessRules == nil {
+		return badRequest("Missing parameter(s): accessRules")
+	}
+	for _, rule := range req.AccessRules {
+		switch rule.Method {
+		case http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete:
+		default:
+			return badRequest(fmt.Sprintf("[accessRules] Given data (%s) does not belong to the MethodEnum enumeration", rule.Method))
+		}
+	}
+	ck, token := s.auth.requestCredential(app, req.AccessRules)
+	return ok(map[string]any{
+		"consumerKey":   ck,
+		"state":         CredentialPendingValidation,
+		"validationUrl": "http://" + c.host + validationPath + "?credentialToken=" + token,
+	})
+}
+
+// validateCredential stands for the account owner logging in at a
+// validationUrl and accepting: the consumer key becomes valid.
+func (s *Server) validateCredential(w http.ResponseWriter, r *http.Request) {
+	token := r.URL.Query().Get("credentialToken")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.auth.consumers {
+		if token != "" && c.token == token {
+			c.state = CredentialValidated
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			_, _ = io.WriteString(w, "Your token is now valid, you can use it in your application\n")
+			return
+		}
+	}
+	http.Error(w, "unknown credential token", http.StatusNotFound)
 }

@@ -229,6 +229,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.admin.ServeHTTP(w, r)
 		return
 	}
+	if path == validationPath {
+		s.validateCredential(w, r)
+		return
+	}
 	var rt *route
 	var params map[string]string
 	key := r.Method + " (unknown route)"
@@ -263,14 +267,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	if rt.auth {
-		if f := s.auth.authenticate(r, body); f != nil {
+		if f := s.auth.authenticate(r, body, rest); f != nil {
 			s.mu.Unlock()
 			s.writeAuthFailure(w, f)
 			return
 		}
 	}
 	s.tick()
-	rep := rt.handle(s, &call{params: params, body: body, query: r.URL.Query(), header: r.Header})
+	rep := rt.handle(s, &call{params: params, body: body, query: r.URL.Query(), header: r.Header, host: r.Host})
 	s.mu.Unlock()
 	if after.LoseReply {
 		dropConnection(w)
@@ -357,6 +361,7 @@ type call struct {
 	body   []byte
 	query  url.Values
 	header http.Header
+	host   string
 }
 
 func (c *call) decode(v any) *reply {
@@ -445,11 +450,15 @@ func (s *Server) writeReply(w http.ResponseWriter, rep reply) {
 }
 
 func (s *Server) writeAuthFailure(w http.ResponseWriter, f *authFailure) {
-	s.writeReply(w, reply{f.status, map[string]string{
+	body := map[string]string{
 		"errorCode": f.errorCode,
 		"httpCode":  fmt.Sprintf("%d %s", f.status, http.StatusText(f.status)),
 		"message":   f.message,
-	}})
+	}
+	if f.class != "" {
+		body["class"] = f.class
+	}
+	s.writeReply(w, reply{f.status, body})
 }
 
 func (s *Server) count(key string) {

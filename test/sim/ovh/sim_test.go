@@ -152,7 +152,7 @@ func TestSignatureVerifiedAsGoOVHSigns(t *testing.T) {
 	}
 
 	badCK, _ := govh.NewClient(sim.Endpoint(), appKey, appSecret, "unknown-consumer")
-	if e := apiErr(t, badCK.GetWithContext(context.Background(), "/ip", &ips)); e.Code != 403 || e.Message != "This credential is not valid" {
+	if e := apiErr(t, badCK.GetWithContext(context.Background(), "/ip", &ips)); e.Code != 403 || e.Message != "This credential does not exist" {
 		t.Fatalf("unknown consumer key: %+v", e)
 	}
 	badAK, _ := govh.NewClient(sim.Endpoint(), "unknown-app", appSecret, consumer)

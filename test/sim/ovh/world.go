@@ -24,11 +24,23 @@ type World struct {
 }
 
 // Application is an OVH API application (application key and secret) and the
-// consumer keys validated for it.
+// consumer keys made for it: ConsumerKeys are validated and granted every
+// call (GET, POST, PUT and DELETE on "/*"); Credentials say their rules and
+// state.
 type Application struct {
-	Key          string   `json:"key"`
-	Secret       string   `json:"secret"`
-	ConsumerKeys []string `json:"consumerKeys,omitempty"`
+	Key          string       `json:"key"`
+	Secret       string       `json:"secret"`
+	ConsumerKeys []string     `json:"consumerKeys,omitempty"`
+	Credentials  []Credential `json:"credentials,omitempty"`
+}
+
+// Credential is a consumer key with its access rules and state.
+type Credential struct {
+	ConsumerKey string `json:"consumerKey"`
+	// Rules default to every call (nil); an empty list grants nothing.
+	Rules []AccessRule `json:"rules"`
+	// State defaults to CredentialValidated.
+	State string `json:"state,omitempty"`
 }
 
 // DedicatedServer is one rented server.
