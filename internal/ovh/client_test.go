@@ -499,3 +499,29 @@ func TestTakeTurnServesTheNextRequestOnly(t *testing.T) {
 		t.Fatalf("a turn that cannot come before the deadline: %v, want RateLimited", err)
 	}
 }
+
+// OVH's own query time-out (a 400 with errorCode QUERY_TIME_OUT) is retried
+// on reads like any transient failure, and never on writes.
+func TestQueryTimeOutIsRetriedOnReads(t *testing.T) {
+	sim := startSim(t, ovhsim.Options{})
+	c := client(t, ovh.NewClients(fastOptions()), signedCreds(sim))
+	ctx := context.Background()
+
+	timeOut := ovhsim.QueryTimeOut()
+	timeOut.Count = 1
+	sim.InjectFault(ovhsim.RouteVMACList, timeOut)
+	if _, err := c.VirtualMACs(ctx, esx); err != nil {
+		t.Fatalf("a read after one QUERY_TIME_OUT: %v", err)
+	}
+	if n := sim.CallCount(ovhsim.RouteVMACList); n != 2 {
+		t.Fatalf("%d vMAC list calls, want 2", n)
+	}
+	sim.InjectFault(ovhsim.RouteVMACCreate, ovhsim.QueryTimeOut())
+	_, err := c.CreateVirtualMAC(ctx, esx, webIP, ovh.MACTypeVMware, "web1")
+	if !cause.Is(err, cause.Unreachable) || !strings.Contains(err.Error(), "QUERY_TIME_OUT") {
+		t.Fatalf("a write answered QUERY_TIME_OUT: %v", err)
+	}
+	if n := sim.CallCount(ovhsim.RouteVMACCreate); n != 1 {
+		t.Fatalf("a write was retried: %d calls", n)
+	}
+}

@@ -588,6 +588,18 @@ func (s *Server) applyFaults(w http.ResponseWriter, r *http.Request, key string)
 	return false, Fault{}
 }
 
+// QueryTimeOut is OVH's answer when a query takes too long on its side: a
+// 400 with errorCode QUERY_TIME_OUT (github UrielCh/api-ovh-node,
+// packages/core/src/index.ts, which retries it as a 408). Its message is not
+// quoted anywhere: a guess.
+func QueryTimeOut() Fault {
+	return Fault{Status: http.StatusBadRequest,
+		Body: `{"errorCode":"QUERY_TIME_OUT","httpCode":"400 Bad Request","message":"Query timeout"}`}
+}
+
+// faultMessage is the message of an injected error given no body. Whether
+// OVH answers 429 at all, and its texts for 429 and 5xx, are guesses: tests
+// that care pass a Body (HTMLErrorPage for the front ends' pages).
 func faultMessage(status int) string {
 	switch status {
 	case http.StatusTooManyRequests:
