@@ -435,36 +435,70 @@ func TestFinishedTasksAreRecorded(t *testing.T) {
 }
 
 // TestTaskLists: a caller that lost the id of a task it started finds it by
-// function in the IP's or the server's task list.
+// kind in the IP's or the server's task list, whichever of OVH's function
+// names the task carries.
 func TestTaskLists(t *testing.T) {
-	sim := startSim(t, ovhsim.Options{})
-	c := client(t, ovh.NewClients(fastOptions()), signedCreds(sim))
-	ctx := context.Background()
+	for _, names := range []ovhsim.TaskFunctions{
+		{}, // the simulator's defaults: virtualMacAdd, virtualMacDelete
+		{CreateVirtualMAC: ovhsim.FunctionAddVirtualMACAlt, BindIP: ovhsim.FunctionAddVirtualMACAlt, UnbindIP: ovhsim.FunctionRemoveVirtualMACAlt},
+	} {
+		t.Run(names.CreateVirtualMAC+"/"+names.UnbindIP, func(t *testing.T) {
+			sim := startSim(t, ovhsim.Options{TaskFunctions: names})
+			c := client(t, ovh.NewClients(fastOptions()), signedCreds(sim))
+			ctx := context.Background()
 
-	move, err := c.MoveIP(ctx, spare, other)
-	if err != nil {
-		t.Fatal(err)
+			move, err := c.MoveIP(ctx, spare, other)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids, err := c.IPTasks(ctx, spare, ovh.FunctionMoveIP)
+			if err != nil || !slices.Equal(ids, []int64{move.ID}) || move.Kind() != ovh.KindMoveIP {
+				t.Fatalf("IPTasks(move) = %v, %v; want [%d]", ids, err, move.ID)
+			}
+			if ids, err := c.IPTasks(ctx, spare, "checkAndReleaseIp"); err != nil || len(ids) != 0 {
+				t.Fatalf("IPTasks filtered by another function = %v, %v; want none", ids, err)
+			}
+			add, err := c.CreateVirtualMAC(ctx, esx, webIP, ovh.MACTypeVMware, "web1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if add.Kind() != ovh.KindAddVirtualMAC {
+				t.Fatalf("creation task %q is of kind %q", add.Function, add.Kind())
+			}
+			sim.ResetCalls()
+			// The operator records FunctionAddVirtualMAC as the intent's
+			// function, whatever name OVH then gives the task.
+			for _, kind := range []string{ovh.FunctionAddVirtualMAC, string(ovh.KindAddVirtualMAC), ovhsim.FunctionAddVirtualMACAlt} {
+				ids, err = c.ServerTasks(ctx, esx, kind)
+				if err != nil || !slices.Contains(ids, add.ID) || !slices.IsSorted(ids) {
+					t.Fatalf("ServerTasks(%s) = %v, %v; want sorted and holding %d", kind, ids, err, add.ID)
+				}
+			}
+			if n := sim.CallCount(ovhsim.RouteServerTaskList); n != 6 {
+				t.Fatalf("server task list calls = %d, want one per name of the kind (2 × 3)", n)
+			}
+			unbind, err := c.UnbindIP(ctx, esx, wanMAC, wanIP)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids, err = c.ServerTasks(ctx, esx, ovh.FunctionRemoveVirtualMAC)
+			if err != nil || !slices.Equal(ids, []int64{unbind.ID}) || unbind.Kind() != ovh.KindRemoveVirtualMAC {
+				t.Fatalf("ServerTasks(remove) = %v, %v; want [%d] (task %q)", ids, err, unbind.ID, unbind.Function)
+			}
+		})
 	}
-	ids, err := c.IPTasks(ctx, spare, ovh.FunctionMoveIP)
-	if err != nil || !slices.Equal(ids, []int64{move.ID}) {
-		t.Fatalf("IPTasks(move) = %v, %v; want [%d]", ids, err, move.ID)
-	}
-	if ids, err := c.IPTasks(ctx, spare, "checkAndReleaseIp"); err != nil || len(ids) != 0 {
-		t.Fatalf("IPTasks filtered by another function = %v, %v; want none", ids, err)
-	}
-	add, err := c.CreateVirtualMAC(ctx, esx, webIP, ovh.MACTypeVMware, "web1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if add.Function != ovh.FunctionAddVirtualMAC {
-		t.Fatalf("creation task function = %q", add.Function)
-	}
-	ids, err = c.ServerTasks(ctx, esx, ovh.FunctionAddVirtualMAC)
-	if err != nil || !slices.Contains(ids, add.ID) || !slices.IsSorted(ids) {
-		t.Fatalf("ServerTasks = %v, %v; want sorted and holding %d", ids, err, add.ID)
-	}
-	if n := sim.CallCount(ovhsim.RouteServerTaskList); n != 1 {
-		t.Fatalf("server task list calls = %d, want 1", n)
+}
+
+func TestTaskKinds(t *testing.T) {
+	for fn, kind := range map[string]ovh.TaskKind{
+		"genericMoveFloatingIp": ovh.KindMoveIP, "moveFloatingIp": ovh.KindMoveIP,
+		"virtualMacAdd": ovh.KindAddVirtualMAC, "addVirtualMac": ovh.KindAddVirtualMAC,
+		"virtualMacDelete": ovh.KindRemoveVirtualMAC, "removeVirtualMac": ovh.KindRemoveVirtualMAC,
+		"moveVirtualMac": ovh.KindMoveVirtualMAC, "hardReboot": "", string(ovh.KindMoveIP): ovh.KindMoveIP,
+	} {
+		if got := ovh.TaskKindOf(fn); got != kind {
+			t.Errorf("TaskKindOf(%q) = %q, want %q", fn, got, kind)
+		}
 	}
 }
 

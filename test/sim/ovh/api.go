@@ -520,7 +520,7 @@ func (s *Server) createVMAC(c *call) reply {
 	mac := s.newMAC(req.Type)
 	d.macs[mac] = &vmac{mac: mac, typ: req.Type, addrs: map[string]string{}, binding: map[string]string{ip: req.VirtualMachineName}, creating: true}
 	server, vm := d.name, req.VirtualMachineName
-	t := s.newTask(ScopeServer, server, FunctionAddVirtualMAC, s.opts.VirtualMACDuration,
+	t := s.newTask(ScopeServer, server, s.opts.TaskFunctions.CreateVirtualMAC, s.opts.VirtualMACDuration,
 		func() error {
 			v, err := s.routedVMAC(server, mac, ip)
 			if err != nil {
@@ -599,7 +599,7 @@ func (s *Server) bindVMAC(c *call) reply {
 	}
 	v.binding[ip] = req.VirtualMachineName
 	server, mac, vm := d.name, v.mac, req.VirtualMachineName
-	t := s.newTask(ScopeServer, server, FunctionAddVirtualMAC, s.opts.VirtualMACDuration,
+	t := s.newTask(ScopeServer, server, s.opts.TaskFunctions.BindIP, s.opts.VirtualMACDuration,
 		func() error {
 			v, err := s.routedVMAC(server, mac, ip)
 			if err != nil {
@@ -640,7 +640,7 @@ func (s *Server) unbindVMAC(c *call) reply {
 		return objectNotFound("ipAddress", ip)
 	}
 	server, mac := d.name, v.mac
-	t := s.newTask(ScopeServer, server, FunctionRemoveVirtualMAC, s.opts.VirtualMACDuration,
+	t := s.newTask(ScopeServer, server, s.opts.TaskFunctions.UnbindIP, s.opts.VirtualMACDuration,
 		func() error {
 			// Removing the last IP removes the MAC: OVH has no DELETE for a MAC.
 			if d := s.st.servers[server]; d != nil && d.macs[mac] != nil {

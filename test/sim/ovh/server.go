@@ -87,6 +87,9 @@ type Options struct {
 	// TaskRetention purges finished tasks (they then answer 404) this long
 	// after they finished. Zero keeps them forever.
 	TaskRetention time.Duration
+	// TaskFunctions names the tasks of virtual MAC writes; zero fields take
+	// the defaults (see the Function constants).
+	TaskFunctions TaskFunctions
 	// Conformance checks every request against OVH's API description
 	// (testdata/schema, see APISchema) and every answer the simulator gives
 	// of its own (injected faults aside); Violations returns what departed
@@ -148,6 +151,19 @@ func New(opts Options) (*Server, error) {
 		prefixes[t] = strings.ToLower(p)
 	}
 	opts.MACPrefixes = prefixes
+	for _, f := range []*string{&opts.TaskFunctions.CreateVirtualMAC, &opts.TaskFunctions.BindIP} {
+		if *f == "" {
+			*f = FunctionAddVirtualMAC
+		}
+	}
+	if opts.TaskFunctions.UnbindIP == "" {
+		opts.TaskFunctions.UnbindIP = FunctionRemoveVirtualMAC
+	}
+	for _, f := range []string{opts.TaskFunctions.CreateVirtualMAC, opts.TaskFunctions.BindIP, opts.TaskFunctions.UnbindIP} {
+		if !slices.Contains(virtualMACFunctions, f) {
+			return nil, fmt.Errorf("task function %q is none of OVH's virtual MAC names %v", f, virtualMACFunctions)
+		}
+	}
 	if opts.ParkedRoutedTo == "" {
 		opts.ParkedRoutedTo = ParkedServiceNameNull
 	}
