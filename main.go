@@ -48,8 +48,8 @@ func main() {
 	flag.DurationVar(&opts.RetryMaxDelay, "retry-max-delay", 0, "Longest retry delay after repeated failures (default 5m).")
 	var ovhRate float64
 	var ovhBurst int
-	flag.Float64Var(&ovhRate, "ovh-requests-per-second", 20, "Client-side rate limit of OVH API calls, per credential.")
-	flag.IntVar(&ovhBurst, "ovh-burst", 5, "Burst allowed above the OVH rate limit.")
+	flag.Float64Var(&ovhRate, "ovh-requests-per-second", 0, "Request budget of each OVH consumer key, shared by every object using it (0: OVH's fair use, 60 a minute).")
+	flag.IntVar(&ovhBurst, "ovh-burst", 5, "Requests allowed at once above the OVH budget.")
 	flag.DurationVar(&opts.TaskPoll, "task-poll-interval", 5*time.Second, "How often an external task in flight (OVH move, ESXi reconfigure) is looked at.")
 	flag.BoolVar(&esxiEvents, "esxi-change-events", true, "Follow ESXi VM changes as they happen (property collector); false observes BridgedVMs only every spec.esxi.resyncInterval.")
 	flag.StringVar(&pprofAddr, "pprof-bind-address", "", "Address of the Go pprof endpoints, /debug/pprof/ (empty disables them; never expose it beyond loopback).")

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	govh "github.com/ovh/go-ovh/ovh"
-	"golang.org/x/time/rate"
 
 	"github.com/ovhbridge/ovhbridge-operator/internal/cause"
 	"github.com/ovhbridge/ovhbridge-operator/internal/metrics"
@@ -229,14 +228,14 @@ func Block(ip string) (string, error) {
 // apiClient implements Client with go-ovh. go-ovh signs requests but is not
 // safe for concurrent use (NewRequest writes the shared http.Client's
 // Timeout on every call), so building the signed request happens under
-// signMu and sending it happens outside, through a separate http.Client on
-// the same rate-limited transport.
+// signMu and sending it happens outside, through a separate http.Client.
+// Every request takes its share of the consumer key's budget first.
 type apiClient struct {
-	signMu  sync.Mutex
-	api     *govh.Client
-	http    *http.Client
-	retry   RetryPolicy
-	limiter *rate.Limiter // shared with http's transport, for TakeTurn
+	signMu sync.Mutex
+	api    *govh.Client
+	http   *http.Client
+	retry  RetryPolicy
+	budget *budget
 }
 
 func (c *apiClient) ServerIPs(ctx context.Context, server string) ([]string, error) {
@@ -520,6 +519,14 @@ func (c *apiClient) call(ctx context.Context, op, method, path string, body, out
 const maxResponse = 8 << 20
 
 func (c *apiClient) do(ctx context.Context, method, path string, body, out any) error {
+	if err := c.budget.wait(ctx); err != nil {
+		return err
+	}
+	if d, ok := ctx.Value(requestTimeoutKey{}).(time.Duration); ok && d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
 	c.signMu.Lock()
 	req, err := c.api.NewRequest(method, path, body, true)
 	c.signMu.Unlock()

@@ -3,8 +3,10 @@
 // specification; move an IP, create a virtual MAC, bind and unbind IPs;
 // read tasks) implemented with go-ovh, a pool of clients keyed by
 // credentials so that a rotated Secret takes effect without a restart, a
-// client-side rate limiter per credential, and an Observer that shares one
-// observation per server between all the FailoverIPs routed to it.
+// request budget per consumer key (OVH's fair use, 60 a minute, by default)
+// that callers wait for, and an Observer that shares one observation per
+// server between all the FailoverIPs routed to it and stretches
+// observation intervals to stay within the budget.
 //
 // Every error is a *cause.Error, classified by what OVH's answer says, never
 // by a guessed text: OVH's authentication errorCodes (NOT_CREDENTIAL,
