@@ -20,9 +20,13 @@ import (
 	"github.com/ovhbridge/ovhbridge-operator/controllers"
 	"github.com/ovhbridge/ovhbridge-operator/internal/esxi"
 	"github.com/ovhbridge/ovhbridge-operator/internal/ovh"
+	"github.com/ovhbridge/ovhbridge-operator/internal/ovh/credsetup"
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == credsetup.Command {
+		os.Exit(credsetup.Main(os.Args[2:], os.Stdout, os.Stderr))
+	}
 	var (
 		metricsAddr, probeAddr, leaderNS, pprofAddr string
 		leaderElect, secureMetrics, esxiEvents      bool
@@ -44,8 +48,8 @@ func main() {
 	flag.DurationVar(&opts.RetryMaxDelay, "retry-max-delay", 0, "Longest retry delay after repeated failures (default 5m).")
 	var ovhRate float64
 	var ovhBurst int
-	flag.Float64Var(&ovhRate, "ovh-requests-per-second", 20, "Client-side rate limit of OVH API calls, per credential.")
-	flag.IntVar(&ovhBurst, "ovh-burst", 5, "Burst allowed above the OVH rate limit.")
+	flag.Float64Var(&ovhRate, "ovh-requests-per-second", 0, "Request budget of each OVH consumer key, shared by every object using it (0: OVH's fair use, 60 a minute).")
+	flag.IntVar(&ovhBurst, "ovh-burst", 5, "Requests allowed at once above the OVH budget.")
 	flag.DurationVar(&opts.TaskPoll, "task-poll-interval", 5*time.Second, "How often an external task in flight (OVH move, ESXi reconfigure) is looked at.")
 	flag.DurationVar(&opts.ReconcileTimeout, "reconcile-timeout", 2*time.Minute, "Longest time one reconcile may take; its external calls get this minus 10s, kept for writing the status.")
 	flag.DurationVar(&opts.OVHIntentGrace, "ovh-intent-grace", 2*time.Minute, "How long a recorded OVH write whose task id was never saved waits for its task to appear before it is deemed never sent.")

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	govh "github.com/ovh/go-ovh/ovh"
-	"golang.org/x/time/rate"
 
 	"github.com/ovhbridge/ovhbridge-operator/internal/cause"
 	"github.com/ovhbridge/ovhbridge-operator/internal/metrics"
@@ -52,13 +51,16 @@ type Client interface {
 	IPTask(ctx context.Context, ip string, id int64) (Task, error)
 	// ServerTask reads a task returned by the virtual MAC writes.
 	ServerTask(ctx context.Context, server string, id int64) (Task, error)
-	// IPTasks lists the ids of an IP's tasks with the given function
-	// (all functions when empty), oldest first. With ServerTasks, it lets a
-	// caller that recorded the intent of a write, but not the task it
-	// started, find that task instead of writing again.
-	IPTasks(ctx context.Context, ip, function string) ([]int64, error)
-	// ServerTasks lists the ids of a server's tasks with the given function.
-	ServerTasks(ctx context.Context, server, function string) ([]int64, error)
+	// IPTasks lists the ids of an IP's tasks of a kind, oldest first: kind
+	// is a TaskKind or any function name of one (FunctionMoveIP, say), and
+	// every function name OVH uses for that kind is queried; another name
+	// is queried as it is, and "" lists every task. With ServerTasks, it
+	// lets a caller that recorded the intent of a write, but not the task
+	// it started, find that task instead of writing again, whichever of
+	// OVH's names the task carries.
+	IPTasks(ctx context.Context, ip, kind string) ([]int64, error)
+	// ServerTasks lists the ids of a server's tasks of a kind, as IPTasks.
+	ServerTasks(ctx context.Context, server, kind string) ([]int64, error)
 }
 
 // Virtual MAC types.
@@ -92,12 +94,71 @@ type ServerNetwork struct {
 	VMACSupported bool
 }
 
-// Task functions, as OVH names them.
+// Task functions, as OVH names them: one name per kind of task the operator
+// starts, the one it records. OVH has more than one name for some kinds (see
+// TaskKind); which it gives a task is not documented.
 const (
 	FunctionMoveIP           = "genericMoveFloatingIp"
 	FunctionAddVirtualMAC    = "virtualMacAdd" // create a vMAC, or bind an IP to one
 	FunctionRemoveVirtualMAC = "virtualMacDelete"
 )
+
+// TaskKind is a kind of work OVH does in tasks, under any of its function
+// names. OVH's schema lists, in dedicated.TaskFunctionEnum, both
+// virtualMacAdd and addVirtualMac, virtualMacDelete and removeVirtualMac,
+// moveVirtualMac, genericMoveFloatingIp and moveFloatingIp (github
+// ovh/ovhcloud-cli, internal/assets/api-schemas/baremetal.json); OVH's own
+// control panel waits on all four virtual MAC names (github ovh/manager,
+// packages/manager/apps/ips/src/utils/vmacDataRefresh.constants.ts).
+type TaskKind string
+
+const (
+	// KindMoveIP: routing an IP block to another service.
+	KindMoveIP TaskKind = "moveIP"
+	// KindAddVirtualMAC: creating a virtual MAC or binding an IP to one.
+	KindAddVirtualMAC TaskKind = "addVirtualMAC"
+	// KindRemoveVirtualMAC: unbinding an IP (the last one deletes the MAC).
+	KindRemoveVirtualMAC TaskKind = "removeVirtualMAC"
+	// KindMoveVirtualMAC: a virtual MAC following its block to a server.
+	KindMoveVirtualMAC TaskKind = "moveVirtualMAC"
+)
+
+// taskNames are each kind's function names per task list: a list is only
+// queried for names its function filter's enum accepts (the IP task list's
+// ip.TaskFunctionEnum has genericMoveFloatingIp alone; moveFloatingIp is in
+// dedicated.TaskFunctionEnum and in older ip descriptions).
+var taskNames = map[TaskKind]struct{ ip, server []string }{
+	KindMoveIP:           {ip: []string{FunctionMoveIP}, server: []string{FunctionMoveIP, "moveFloatingIp"}},
+	KindAddVirtualMAC:    {server: []string{FunctionAddVirtualMAC, "addVirtualMac"}},
+	KindRemoveVirtualMAC: {server: []string{FunctionRemoveVirtualMAC, "removeVirtualMac"}},
+	KindMoveVirtualMAC:   {server: []string{"moveVirtualMac"}},
+}
+
+// Functions lists every function name OVH uses for the kind.
+func (k TaskKind) Functions() []string {
+	n := taskNames[k]
+	var out []string
+	for _, f := range append(append([]string{}, n.ip...), n.server...) {
+		if !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// TaskKindOf returns the kind of a function name (or of a kind's name), ""
+// for a function no kind has.
+func TaskKindOf(function string) TaskKind {
+	if _, isKind := taskNames[TaskKind(function)]; isKind {
+		return TaskKind(function)
+	}
+	for k := range taskNames {
+		if slices.Contains(k.Functions(), function) {
+			return k
+		}
+	}
+	return ""
+}
 
 // Task statuses (OVH's enum, the same for IP and server tasks).
 const (
@@ -120,6 +181,9 @@ type Task struct {
 	Done       time.Time // zero until finished
 	LastUpdate time.Time
 }
+
+// Kind is the kind of work the task does, whichever of OVH's names it has.
+func (t Task) Kind() TaskKind { return TaskKindOf(t.Function) }
 
 // Succeeded reports the task is done.
 func (t Task) Succeeded() bool { return t.Status == TaskDone }
@@ -164,14 +228,14 @@ func Block(ip string) (string, error) {
 // apiClient implements Client with go-ovh. go-ovh signs requests but is not
 // safe for concurrent use (NewRequest writes the shared http.Client's
 // Timeout on every call), so building the signed request happens under
-// signMu and sending it happens outside, through a separate http.Client on
-// the same rate-limited transport.
+// signMu and sending it happens outside, through a separate http.Client.
+// Every request takes its share of the consumer key's budget first.
 type apiClient struct {
-	signMu  sync.Mutex
-	api     *govh.Client
-	http    *http.Client
-	retry   RetryPolicy
-	limiter *rate.Limiter // shared with http's transport, for TakeTurn
+	signMu sync.Mutex
+	api    *govh.Client
+	http   *http.Client
+	retry  RetryPolicy
+	budget *budget
 }
 
 func (c *apiClient) ServerIPs(ctx context.Context, server string) ([]string, error) {
@@ -359,33 +423,48 @@ func (c *apiClient) ServerTask(ctx context.Context, server string, id int64) (Ta
 	return c.task(ctx, op, http.MethodGet, serverPath(server, "task", strconv.FormatInt(id, 10)), nil)
 }
 
-func (c *apiClient) IPTasks(ctx context.Context, ip, function string) ([]int64, error) {
+func (c *apiClient) IPTasks(ctx context.Context, ip, kind string) ([]int64, error) {
 	const op = "IPTasks"
 	block, err := blockArg(op, ip)
 	if err != nil {
 		return nil, err
 	}
-	return c.taskIDs(ctx, op, "/ip/"+url.PathEscape(block)+"/task", function)
+	names := []string{kind}
+	if k := TaskKindOf(kind); k != "" {
+		names = taskNames[k].ip
+	}
+	return c.taskIDs(ctx, op, "/ip/"+url.PathEscape(block)+"/task", names)
 }
 
-func (c *apiClient) ServerTasks(ctx context.Context, server, function string) ([]int64, error) {
+func (c *apiClient) ServerTasks(ctx context.Context, server, kind string) ([]int64, error) {
 	const op = "ServerTasks"
 	if err := required(op, "server", server); err != nil {
 		return nil, err
 	}
-	return c.taskIDs(ctx, op, serverPath(server, "task"), function)
+	names := []string{kind}
+	if k := TaskKindOf(kind); k != "" {
+		names = taskNames[k].server
+	}
+	return c.taskIDs(ctx, op, serverPath(server, "task"), names)
 }
 
-func (c *apiClient) taskIDs(ctx context.Context, op, path, function string) ([]int64, error) {
-	if function != "" {
-		path += "?function=" + url.QueryEscape(function)
+// taskIDs lists the tasks of every function name ("" for all), one call
+// per name, merged and sorted; none when the list has no name of the kind.
+func (c *apiClient) taskIDs(ctx context.Context, op, path string, functions []string) ([]int64, error) {
+	var all []int64
+	for _, fn := range functions {
+		p := path
+		if fn != "" {
+			p += "?function=" + url.QueryEscape(fn)
+		}
+		var ids []int64
+		if err := c.call(ctx, op, http.MethodGet, p, nil, &ids); err != nil {
+			return nil, err
+		}
+		all = append(all, ids...)
 	}
-	var ids []int64
-	if err := c.call(ctx, op, http.MethodGet, path, nil, &ids); err != nil {
-		return nil, err
-	}
-	slices.Sort(ids)
-	return ids, nil
+	slices.Sort(all)
+	return slices.Compact(all), nil
 }
 
 func (c *apiClient) task(ctx context.Context, op, method, path string, body any) (Task, error) {
@@ -440,6 +519,14 @@ func (c *apiClient) call(ctx context.Context, op, method, path string, body, out
 const maxResponse = 8 << 20
 
 func (c *apiClient) do(ctx context.Context, method, path string, body, out any) error {
+	if err := c.budget.wait(ctx); err != nil {
+		return err
+	}
+	if d, ok := ctx.Value(requestTimeoutKey{}).(time.Duration); ok && d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
 	c.signMu.Lock()
 	req, err := c.api.NewRequest(method, path, body, true)
 	c.signMu.Unlock()
@@ -456,7 +543,11 @@ func (c *apiClient) do(ctx context.Context, method, path string, body, out any) 
 		return err
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(raw))
-	return decodeResponse(c.api, resp, raw, out)
+	err = decodeResponse(c.api, resp, raw, out)
+	if remote, ok := err.(*remoteError); ok {
+		remote.method, remote.apiPath = method, path
+	}
+	return err
 }
 
 // decodeResponse turns an answer (its body already read into raw) into

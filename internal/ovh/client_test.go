@@ -24,16 +24,22 @@ func TestClientObservesTheSeedTopology(t *testing.T) {
 	c := client(t, ovh.NewClients(fastOptions()), signedCreds(sim))
 	ctx := context.Background()
 
+	// OVH lists the server's own blocks too, its main IP and its IPv6 /64.
 	ips, err := c.ServerIPs(ctx, esx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(ips, []string{wanIP + "/32", webIP + "/32", spare + "/32"}) {
+	if !slices.Equal(ips, []string{"198.51.100.17/32", esxIPv6, wanIP + "/32", webIP + "/32", spare + "/32"}) {
 		t.Fatalf("ServerIPs = %v", ips)
 	}
 	rec, err := c.IP(ctx, wanIP)
 	if err != nil || rec != (ovh.IPRecord{IP: wanIP + "/32", Type: "failover", RoutedTo: esx}) {
 		t.Fatalf("IP = %+v, %v", rec, err)
+	}
+	for _, own := range []string{"198.51.100.17", esxIPv6} {
+		if rec, err := c.IP(ctx, own); err != nil || rec.Type != "dedicated" || rec.RoutedTo != esx {
+			t.Fatalf("IP(%s) = %+v, %v", own, rec, err)
+		}
 	}
 	macs, err := c.VirtualMACs(ctx, esx)
 	if err != nil || !slices.Equal(macs, []string{wanMAC}) {
@@ -166,14 +172,17 @@ func TestErrorKinds(t *testing.T) {
 		text string
 	}{
 		{"wrong secret", func() error { _, err := client(t, pool, wrongSecret).ServerIPs(ctx, esx); return err }, cause.CredentialsInvalid, "Invalid signature"},
-		{"unknown consumer key", func() error { _, err := client(t, pool, wrongConsumer).ServerIPs(ctx, esx); return err }, cause.CredentialsInvalid, "INVALID_CREDENTIAL"},
+		{"unknown consumer key", func() error { _, err := client(t, pool, wrongConsumer).ServerIPs(ctx, esx); return err }, cause.CredentialsInvalid, "NOT_CREDENTIAL: This credential does not exist"},
 		{"bad access token", func() error { _, err := client(t, pool, badToken).IP(ctx, wanIP); return err }, cause.CredentialsInvalid, "HTTP 401"},
 		{"unknown IP", func() error { _, err := good.IP(ctx, "203.0.113.99"); return err }, cause.NotFound, "This service does not exist"},
 		{"unknown server", func() error { _, err := good.ServerNetwork(ctx, "ns0.example"); return err }, cause.NotFound, "This service does not exist"},
 		{"second vMAC on an IP", func() error { _, err := good.CreateVirtualMAC(ctx, esx, wanIP, ovh.MACTypeVMware, "x"); return err }, cause.Conflict, "A Virtual Mac already exists on 203.0.113.123!"},
 		{"vMAC for an IP routed elsewhere", func() error { _, err := good.CreateVirtualMAC(ctx, esx, parked, ovh.MACTypeVMware, "x"); return err }, cause.Conflict, "not routed"},
-		{"vMAC on a server without", func() error { _, err := good.CreateVirtualMAC(ctx, novmac, webIP, ovh.MACTypeOVH, "x"); return err }, cause.CapabilityMissing, "not supported"},
-		{"move a vMAC block to a server without", func() error { _, err := good.MoveIP(ctx, wanIP, novmac); return err }, cause.CapabilityMissing, "do not support VMAC"},
+		// OVH's refusal texts for these two are not published: the client
+		// matches none and reports a refusal (Conflict); that a server has
+		// no virtual MACs is known from its network specification.
+		{"vMAC on a server without", func() error { _, err := good.CreateVirtualMAC(ctx, novmac, webIP, ovh.MACTypeOVH, "x"); return err }, cause.Conflict, "not supported"},
+		{"move a vMAC block to a server without", func() error { _, err := good.MoveIP(ctx, wanIP, novmac); return err }, cause.Conflict, "do not support VMAC"},
 		{"move to an unknown server", func() error { _, err := good.MoveIP(ctx, webIP, "ns0.example"); return err }, cause.Invalid, "not a valid destination"},
 		{"Kimsufi move", func() error { _, err := ks.MoveIP(ctx, wanIP, other); return err }, cause.CapabilityMissing, "Got an invalid (or empty) URL"},
 		{"Kimsufi vMAC list", func() error { _, err := ks.VirtualMACs(ctx, esx); return err }, cause.CapabilityMissing, "Got an invalid (or empty) URL"},
@@ -426,36 +435,70 @@ func TestFinishedTasksAreRecorded(t *testing.T) {
 }
 
 // TestTaskLists: a caller that lost the id of a task it started finds it by
-// function in the IP's or the server's task list.
+// kind in the IP's or the server's task list, whichever of OVH's function
+// names the task carries.
 func TestTaskLists(t *testing.T) {
-	sim := startSim(t, ovhsim.Options{})
-	c := client(t, ovh.NewClients(fastOptions()), signedCreds(sim))
-	ctx := context.Background()
+	for _, names := range []ovhsim.TaskFunctions{
+		{}, // the simulator's defaults: virtualMacAdd, virtualMacDelete
+		{CreateVirtualMAC: ovhsim.FunctionAddVirtualMACAlt, BindIP: ovhsim.FunctionAddVirtualMACAlt, UnbindIP: ovhsim.FunctionRemoveVirtualMACAlt},
+	} {
+		t.Run(names.CreateVirtualMAC+"/"+names.UnbindIP, func(t *testing.T) {
+			sim := startSim(t, ovhsim.Options{TaskFunctions: names})
+			c := client(t, ovh.NewClients(fastOptions()), signedCreds(sim))
+			ctx := context.Background()
 
-	move, err := c.MoveIP(ctx, spare, other)
-	if err != nil {
-		t.Fatal(err)
+			move, err := c.MoveIP(ctx, spare, other)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids, err := c.IPTasks(ctx, spare, ovh.FunctionMoveIP)
+			if err != nil || !slices.Equal(ids, []int64{move.ID}) || move.Kind() != ovh.KindMoveIP {
+				t.Fatalf("IPTasks(move) = %v, %v; want [%d]", ids, err, move.ID)
+			}
+			if ids, err := c.IPTasks(ctx, spare, "checkAndReleaseIp"); err != nil || len(ids) != 0 {
+				t.Fatalf("IPTasks filtered by another function = %v, %v; want none", ids, err)
+			}
+			add, err := c.CreateVirtualMAC(ctx, esx, webIP, ovh.MACTypeVMware, "web1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if add.Kind() != ovh.KindAddVirtualMAC {
+				t.Fatalf("creation task %q is of kind %q", add.Function, add.Kind())
+			}
+			sim.ResetCalls()
+			// The operator records FunctionAddVirtualMAC as the intent's
+			// function, whatever name OVH then gives the task.
+			for _, kind := range []string{ovh.FunctionAddVirtualMAC, string(ovh.KindAddVirtualMAC), ovhsim.FunctionAddVirtualMACAlt} {
+				ids, err = c.ServerTasks(ctx, esx, kind)
+				if err != nil || !slices.Contains(ids, add.ID) || !slices.IsSorted(ids) {
+					t.Fatalf("ServerTasks(%s) = %v, %v; want sorted and holding %d", kind, ids, err, add.ID)
+				}
+			}
+			if n := sim.CallCount(ovhsim.RouteServerTaskList); n != 6 {
+				t.Fatalf("server task list calls = %d, want one per name of the kind (2 × 3)", n)
+			}
+			unbind, err := c.UnbindIP(ctx, esx, wanMAC, wanIP)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids, err = c.ServerTasks(ctx, esx, ovh.FunctionRemoveVirtualMAC)
+			if err != nil || !slices.Equal(ids, []int64{unbind.ID}) || unbind.Kind() != ovh.KindRemoveVirtualMAC {
+				t.Fatalf("ServerTasks(remove) = %v, %v; want [%d] (task %q)", ids, err, unbind.ID, unbind.Function)
+			}
+		})
 	}
-	ids, err := c.IPTasks(ctx, spare, ovh.FunctionMoveIP)
-	if err != nil || !slices.Equal(ids, []int64{move.ID}) {
-		t.Fatalf("IPTasks(move) = %v, %v; want [%d]", ids, err, move.ID)
-	}
-	if ids, _ := c.IPTasks(ctx, spare, ovh.FunctionAddVirtualMAC); len(ids) != 0 {
-		t.Fatalf("IPTasks filtered by another function = %v, want none", ids)
-	}
-	add, err := c.CreateVirtualMAC(ctx, esx, webIP, ovh.MACTypeVMware, "web1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if add.Function != ovh.FunctionAddVirtualMAC {
-		t.Fatalf("creation task function = %q", add.Function)
-	}
-	ids, err = c.ServerTasks(ctx, esx, ovh.FunctionAddVirtualMAC)
-	if err != nil || !slices.Contains(ids, add.ID) || !slices.IsSorted(ids) {
-		t.Fatalf("ServerTasks = %v, %v; want sorted and holding %d", ids, err, add.ID)
-	}
-	if n := sim.CallCount(ovhsim.RouteServerTaskList); n != 1 {
-		t.Fatalf("server task list calls = %d, want 1", n)
+}
+
+func TestTaskKinds(t *testing.T) {
+	for fn, kind := range map[string]ovh.TaskKind{
+		"genericMoveFloatingIp": ovh.KindMoveIP, "moveFloatingIp": ovh.KindMoveIP,
+		"virtualMacAdd": ovh.KindAddVirtualMAC, "addVirtualMac": ovh.KindAddVirtualMAC,
+		"virtualMacDelete": ovh.KindRemoveVirtualMAC, "removeVirtualMac": ovh.KindRemoveVirtualMAC,
+		"moveVirtualMac": ovh.KindMoveVirtualMAC, "hardReboot": "", string(ovh.KindMoveIP): ovh.KindMoveIP,
+	} {
+		if got := ovh.TaskKindOf(fn); got != kind {
+			t.Errorf("TaskKindOf(%q) = %q, want %q", fn, got, kind)
+		}
 	}
 }
 
@@ -488,5 +531,31 @@ func TestTakeTurnServesTheNextRequestOnly(t *testing.T) {
 	}
 	if _, err := ovh.TakeTurn(short, c); !cause.Is(err, cause.RateLimited) {
 		t.Fatalf("a turn that cannot come before the deadline: %v, want RateLimited", err)
+	}
+}
+
+// OVH's own query time-out (a 400 with errorCode QUERY_TIME_OUT) is retried
+// on reads like any transient failure, and never on writes.
+func TestQueryTimeOutIsRetriedOnReads(t *testing.T) {
+	sim := startSim(t, ovhsim.Options{})
+	c := client(t, ovh.NewClients(fastOptions()), signedCreds(sim))
+	ctx := context.Background()
+
+	timeOut := ovhsim.QueryTimeOut()
+	timeOut.Count = 1
+	sim.InjectFault(ovhsim.RouteVMACList, timeOut)
+	if _, err := c.VirtualMACs(ctx, esx); err != nil {
+		t.Fatalf("a read after one QUERY_TIME_OUT: %v", err)
+	}
+	if n := sim.CallCount(ovhsim.RouteVMACList); n != 2 {
+		t.Fatalf("%d vMAC list calls, want 2", n)
+	}
+	sim.InjectFault(ovhsim.RouteVMACCreate, ovhsim.QueryTimeOut())
+	_, err := c.CreateVirtualMAC(ctx, esx, webIP, ovh.MACTypeVMware, "web1")
+	if !cause.Is(err, cause.Unreachable) || !strings.Contains(err.Error(), "QUERY_TIME_OUT") {
+		t.Fatalf("a write answered QUERY_TIME_OUT: %v", err)
+	}
+	if n := sim.CallCount(ovhsim.RouteVMACCreate); n != 1 {
+		t.Fatalf("a write was retried: %d calls", n)
 	}
 }

@@ -193,3 +193,9 @@ func (c Credentials) String() string {
 
 // GoString covers %#v.
 func (c Credentials) GoString() string { return c.String() }
+
+// EndpointURL resolves an endpoint name (ovh-eu, soyoustart-eu, ...) or a
+// literal URL to the base URL requests go to, as the Secret's endpoint is.
+func EndpointURL(endpoint string) (string, error) {
+	return Credentials{Endpoint: endpoint}.baseURL()
+}

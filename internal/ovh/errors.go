@@ -24,6 +24,8 @@ import (
 type remoteError struct {
 	api        *govh.APIError
 	request    string // "GET /ip/203.0.113.123%2F32"
+	method     string
+	apiPath    string // the path after the endpoint's base, for access rules
 	errorCode  string
 	html       bool
 	retryAfter time.Duration
@@ -124,27 +126,58 @@ type clientRateLimitError struct{ err error }
 func (e *clientRateLimitError) Error() string { return e.err.Error() }
 func (e *clientRateLimitError) Unwrap() error { return e.err }
 
-// Authentication failures carry an errorCode; API errors carry a class.
-var authErrorCodes = map[string]bool{
-	"INVALID_CREDENTIAL": true,
-	"INVALID_KEY":        true,
-	"INVALID_SIGNATURE":  true,
-	"NOT_GRANTED_CALL":   true,
-	"NOT_AUTHENTICATED":  true,
+// Authentication failures carry an errorCode (and an httpCode); API errors
+// carry a class. Each credential failure says what to fix. Codes as OVH's
+// own SDK matches them (github ovh/python-ovh, branch master, ovh/client.py);
+// what each means from issue threads quoting real answers (see
+// test/sim/ovh/auth.go for the sources of every body).
+var credentialFixes = map[string]string{
+	"NOT_CREDENTIAL": "OVH does not know this consumer key for this application key (deleted or revoked, or made for another application or endpoint): " +
+		"request a new one with `manager ovh-credentials` and put it in the Secret's consumerKey",
+	"INVALID_CREDENTIAL": "the consumer key is not valid: not validated yet (open the validation URL `manager ovh-credentials` printed and accept), " +
+		"or expired or refused (request a new one with `manager ovh-credentials`); for an accessToken, it has expired",
+	"INVALID_KEY": "OVH does not know this application key on this endpoint (keys only work on the endpoint they were created on): " +
+		"check the Secret's applicationKey and endpoint",
+	"INVALID_SIGNATURE": "OVH rejected the request signature: the Secret's applicationSecret does not belong to its applicationKey " +
+		"(or the consumer key to the application)",
+	"NOT_AUTHENTICATED": "the request carried no credentials OVH accepts: check the Secret",
+	"NOT_GRANTED_CALL":  "the consumer key's access rules do not allow this call",
 }
 
-// The same failures by text, for answers that lost their errorCode.
-var authMessages = map[string]bool{
-	"Invalid signature":              true,
-	"This credential is not valid":   true,
-	"Invalid application key":        true,
-	"This call has not been granted": true,
-	"You must login first":           true,
+// credentialMessages are the same failures by their text, for bodies
+// without an errorCode: every text is quoted from real answers ("Invalid
+// signature" with class Client::BadRequest: github mlabouardy/komiser#1490;
+// "This call has not been granted": github ovh/python-ovh#141; "This
+// credential does not exist": github toorop/ovh-cli#10; "This credential is
+// not valid": github ovh/php-ovh#56; "You must login first": github
+// UrielCh/api-ovh-node, packages/core/src/index.ts).
+var credentialMessages = map[string]string{
+	"Invalid signature":              "INVALID_SIGNATURE",
+	"This call has not been granted": "NOT_GRANTED_CALL",
+	"This credential does not exist": "NOT_CREDENTIAL",
+	"This credential is not valid":   "INVALID_CREDENTIAL",
+	"You must login first":           "NOT_AUTHENTICATED",
 }
 
-// unknownRouteMessage is what OVH answers (404) for a route it does not
-// serve; the operator only calls routes OVHcloud has, so it means the
-// product line (Kimsufi, So you Start) lacks the feature.
+// queryTimeOut is OVH's own time-out of a query, answered with HTTP 400
+// (github UrielCh/api-ovh-node, packages/core/src/index.ts retries it as a
+// 408): worth retrying, not an invalid request.
+const queryTimeOut = "QUERY_TIME_OUT"
+
+// authCode is the remote error's authentication errorCode, from its body or
+// recognised by its text; "" for API errors.
+func (e *remoteError) authCode() string {
+	if _, known := credentialFixes[e.errorCode]; known {
+		return e.errorCode
+	}
+	return credentialMessages[e.api.Message]
+}
+
+// unknownRouteMessage is what OVH answers (404 Client::NotFound) for a route
+// an endpoint does not serve: products Kimsufi or So you Start lack (github
+// ovh/terraform-provider-ovh, website/docs/index.html.markdown). The
+// operator only calls routes OVHcloud has, so it means the product line
+// lacks the feature.
 const unknownRouteMessage = "Got an invalid (or empty) URL"
 
 // classify turns whatever a call returned into a *cause.Error.
@@ -167,7 +200,12 @@ func classify(op string, err error) error {
 		return cause.New(cause.RateLimited, "ovh", op, "client-side rate limit for these credentials: "+limited.Error(), err)
 	case errors.As(err, &remote):
 		msg := remote.describe()
-		if remote.api.Code == http.StatusNotFound && remote.api.Message == unknownRouteMessage {
+		switch code := remote.authCode(); {
+		case code == "NOT_GRANTED_CALL":
+			msg += "; " + notGrantedFix(remote)
+		case code != "":
+			msg += "; " + credentialFixes[code]
+		case remote.api.Code == http.StatusNotFound && remote.api.Message == unknownRouteMessage:
 			msg += "; the OVH product line behind this endpoint does not offer this call (Kimsufi has neither virtual MACs nor IP moves)"
 		}
 		return cause.New(remoteKind(remote), "ovh", op, msg, err)
@@ -195,30 +233,39 @@ func classify(op string, err error) error {
 	}
 }
 
+// notGrantedFix names the access rule a refused call needs.
+func notGrantedFix(e *remoteError) string {
+	if rule, ok := ruleFor(e.method, e.apiPath); ok {
+		return fmt.Sprintf("the consumer key lacks the access rule %s: request a key with every rule the operator needs with `manager ovh-credentials`", rule)
+	}
+	return credentialFixes["NOT_GRANTED_CALL"] + ": request a key with `manager ovh-credentials`"
+}
+
+// remoteKind classifies an answer by what OVH says in it: authentication
+// errorCodes (or their real texts), the HTTP status and the class; the only
+// text matched beyond the credential ones is the unknown-route answer,
+// quoted from OVH's own documentation.
 func remoteKind(e *remoteError) cause.Kind {
-	code, msg := e.api.Code, e.api.Message
-	lower := strings.ToLower(msg)
+	code := e.api.Code
 	switch {
-	case code == http.StatusUnauthorized, authErrorCodes[e.errorCode], authMessages[msg],
+	case e.authCode() != "", code == http.StatusUnauthorized,
 		code == http.StatusForbidden && (e.api.Details["unauthorizedActionsByIAM"] != "" || e.api.Details["unauthorizedActionsByAuthentication"] != ""):
 		return cause.CredentialsInvalid
+	case e.errorCode == queryTimeOut:
+		return cause.Unreachable
 	case code == http.StatusTooManyRequests:
 		return cause.RateLimited
 	case code >= 500, e.html:
 		return cause.Unreachable
-	case code == http.StatusNotFound && msg == unknownRouteMessage,
-		// "Virtual MAC is not supported on this server", "There is some VMAC
-		// used and the destination server do not support VMAC".
-		strings.Contains(lower, "not support"):
+	case code == http.StatusNotFound && e.api.Message == unknownRouteMessage:
 		return cause.CapabilityMissing
 	case code == http.StatusNotFound:
 		return cause.NotFound
-	case code == http.StatusConflict, strings.Contains(lower, "already exists"):
-		return cause.Conflict
-	case code == http.StatusForbidden:
-		// A 403 without an errorCode is the API refusing the change in the
-		// current state (IP not routed here, quota reached), not a login
-		// problem.
+	case code == http.StatusConflict, code == http.StatusForbidden:
+		// A 403 that is no authentication failure is the API refusing the
+		// change in the current state (an IP not routed here, a vMAC already
+		// on the IP, a quota reached, a server without virtual MACs): the
+		// texts of those refusals are not published, so none is matched.
 		return cause.Conflict
 	default:
 		return cause.Invalid

@@ -23,6 +23,8 @@ const (
 	spare  = "203.0.113.125"
 	parked = "203.0.113.50"
 	wanMAC = "00:50:56:00:00:01"
+	// esxIPv6 is esx's IPv6 block.
+	esxIPv6 = "2001:db8:1:2::/64"
 )
 
 // seed is the write-up's topology (router WAN IP with its vmware vMAC, the
@@ -34,7 +36,7 @@ func seed() ovhsim.World {
 		Applications: []ovhsim.Application{{Key: appKey, Secret: appSecret, ConsumerKeys: []string{consumer}}},
 		AccessTokens: []string{token},
 		Servers: []ovhsim.DedicatedServer{
-			{Name: esx, MainIP: "198.51.100.17"},
+			{Name: esx, MainIP: "198.51.100.17", IPv6: esxIPv6},
 			{Name: other, MainIP: "192.0.2.10", Gateway: "192.0.2.1"},
 			{Name: novmac, MainIP: "192.0.2.20", VirtualMACSupported: &no},
 		},
@@ -50,11 +52,16 @@ func seed() ovhsim.World {
 	}
 }
 
+// startSim starts a simulator that holds every request the client sends,
+// and every answer it gives, to OVH's published API description: a test
+// ends with an error for each departure (see ovhsim.Options.Conformance).
 func startSim(t testing.TB, opts ovhsim.Options) *ovhsim.Server {
 	t.Helper()
 	if opts.World.Servers == nil {
 		opts.World = seed()
 	}
+	// "" is no shape of OVH's: that simulator is not held to the schema.
+	opts.Conformance = opts.ParkedRoutedTo != ovhsim.ParkedEmpty
 	sim, err := ovhsim.New(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -62,7 +69,12 @@ func startSim(t testing.TB, opts ovhsim.Options) *ovhsim.Server {
 	if err := sim.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(sim.Close)
+	t.Cleanup(func() {
+		sim.Close()
+		for _, v := range sim.Violations() {
+			t.Errorf("departs from OVH's API description: %s", v)
+		}
+	})
 	return sim
 }
 

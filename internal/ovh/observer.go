@@ -2,6 +2,7 @@ package ovh
 
 import (
 	"context"
+	"math"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -88,9 +89,11 @@ type ObserverOptions struct {
 	// details (type, IPs) read again at each refresh, round robin, to catch
 	// changes made outside the operator. Default 1; negative: never.
 	VerifyPerRefresh int
-	// RefreshTimeout bounds one refresh, which outlives the caller that
-	// started it because others may be waiting on it. Default 2 minutes
-	// (a first look at a server reads every virtual MAC).
+	// RefreshTimeout bounds each request of a refresh (which outlives the
+	// caller that started it, because others may be waiting on it). Waiting
+	// for the consumer key's budget, or for the turn of a first
+	// observation, is not bounded: at start-up, reads spread over time
+	// instead of being refused. Default 2 minutes.
 	RefreshTimeout time.Duration
 	// IdleTTL forgets servers nobody asked about for that long. Default 1h.
 	IdleTTL time.Duration
@@ -115,6 +118,14 @@ type ObserverOptions struct {
 // so the steady state is 2 + 2×VerifyPerRefresh calls per server per
 // refresh (4 with the defaults), plus the network specification amortised.
 // Concurrent callers asking for the same server share one refresh.
+//
+// The servers of one consumer key share its budget (Options.Burst,
+// RequestsPerSecond; OVH's fair use by default). When their steady state at
+// the intervals their FailoverIPs ask for (Snapshot's maxAge) would take
+// more than ObservationShare of it, every interval of the key is stretched
+// by the same factor: a server asked every minute is then observed every
+// 100 s, say. ObservationInterval and the metric
+// ovhbridge_ovh_observation_interval_seconds tell the interval in effect.
 //
 // First observations, which read every virtual MAC, run one at a time per
 // credential: they share its rate limit, so in parallel every server would
@@ -162,6 +173,11 @@ type serverState struct {
 	invalidated  map[string]uint64 // MAC -> generation at which it was invalidated
 	cursor       int
 	lastUsed     time.Time
+	// server and label (Credentials.BudgetLabel) name the state in metrics.
+	server, label string
+	// requested is the interval FailoverIPs last asked for (a positive
+	// maxAge); effective is requested stretched to fit the budget.
+	requested, effective time.Duration
 	// lastErr is the failure of a first observation, answered to
 	// TrySnapshot callers until FirstRetry has passed since lastErrAt.
 	lastErr   error
@@ -203,6 +219,9 @@ func (o *Observer) Snapshot(ctx context.Context, creds Credentials, server strin
 		return ServerSnapshot{}, err
 	}
 	key := creds.Key() + "/" + server
+	if maxAge > 0 {
+		o.ask(creds, client, key, server, maxAge)
+	}
 	snap, flight, ok := o.cached(key, maxAge)
 	if ok {
 		o.hits.Add(1)
@@ -276,6 +295,9 @@ func (o *Observer) cached(key string, maxAge time.Duration) (snap ServerSnapshot
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	st := o.state(key, now)
+	if maxAge > 0 && st.effective > maxAge {
+		maxAge = st.effective
+	}
 	if !st.snap.ObservedAt.IsZero() && st.snapGen == st.gen && now.Sub(st.snap.ObservedAt) < maxAge {
 		return st.snap.clone(), "", true
 	}
@@ -304,9 +326,9 @@ func (o *Observer) start(ctx context.Context, c Client, credKey, key, server, fl
 	return o.flights.DoChan(flight, func() (any, error) {
 		o.refreshes.Add(1)
 		// The refresh serves every caller that joins it: it must not die
-		// with the one that happened to start it.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.opts.RefreshTimeout)
-		defer cancel()
+		// with the one that happened to start it. Its requests are bounded
+		// one by one, not its waits for the budget or a turn.
+		rctx := withRequestTimeout(context.WithoutCancel(ctx), o.opts.RefreshTimeout)
 		snap, changed, err := o.refresh(rctx, c, credKey, key, server)
 		if err != nil {
 			changed = o.firstFailed(key, err)
@@ -381,6 +403,67 @@ func (o *Observer) Invalidate(creds Credentials, server string, macs ...string) 
 	for _, m := range macs {
 		st.invalidated[strings.ToLower(m)] = st.gen
 	}
+}
+
+// ask records the interval FailoverIPs of a server ask for and plans the
+// intervals of every server of the credential anew.
+func (o *Observer) ask(creds Credentials, c Client, key, server string, maxAge time.Duration) {
+	perMinute := math.Inf(1)
+	if ac, ok := c.(*apiClient); ok && ac.budget != nil {
+		perMinute = ac.budget.perMinute()
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	st := o.state(key, o.opts.Now())
+	st.server, st.label, st.requested = server, creds.BudgetLabel(), maxAge
+	o.plan(creds.Key(), perMinute)
+}
+
+// plan sets the effective interval of every server of a credential: the
+// requested one, stretched by the factor that brings the steady-state cost
+// of them all within ObservationShare of the budget. o.mu must be held.
+func (o *Observer) plan(credKey string, perMinute float64) {
+	var states []*serverState
+	var refreshes, network float64 // calls per minute
+	for key, st := range o.servers {
+		if st.requested <= 0 || !strings.HasPrefix(key, credKey+"/") {
+			continue
+		}
+		states = append(states, st)
+		refreshes += o.refreshCalls(st) / st.requested.Minutes()
+		network += 1 / o.opts.NetworkMaxAge.Minutes()
+	}
+	factor := 1.0
+	if share := perMinute*ObservationShare - network; !math.IsInf(perMinute, 1) && refreshes > share {
+		factor = refreshes / max(share, perMinute*ObservationShare/10)
+	}
+	for _, st := range states {
+		st.effective = time.Duration(float64(st.requested) * factor)
+		observationInterval.WithLabelValues(st.label, st.server).Set(st.effective.Seconds())
+	}
+}
+
+// refreshCalls is what one steady-state refresh of a server costs, as known
+// from its last observation (see Observer).
+func (o *Observer) refreshCalls(st *serverState) float64 {
+	calls := 1.0 // the IP list
+	if st.snap.ObservedAt.IsZero() || st.snap.Network.VMACSupported {
+		calls += 1 + 2*float64(max(0, min(o.opts.VerifyPerRefresh, len(st.snap.VirtualMACs))))
+	}
+	return calls
+}
+
+// ObservationInterval is how often the server is observed for these
+// credentials: the interval its FailoverIPs ask for, stretched when the
+// servers of the consumer key would otherwise exceed its budget; zero for
+// a server nobody asked about with an interval.
+func (o *Observer) ObservationInterval(creds Credentials, server string) time.Duration {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if st := o.servers[creds.Key()+"/"+server]; st != nil {
+		return st.effective
+	}
+	return 0
 }
 
 // ObserverStats are counters for metrics and tests.

@@ -244,7 +244,7 @@ func TestSnapshotOnKimsufi(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if snap.Network.VMACSupported || len(snap.VirtualMACs) != 0 || len(snap.IPs) != 3 {
+	if snap.Network.VMACSupported || len(snap.VirtualMACs) != 0 || len(snap.IPs) != 5 {
 		t.Fatalf("snapshot = %+v", snap)
 	}
 	if n := sim.CallCount(ovhsim.RouteVMACList); n != 0 {

@@ -2,23 +2,23 @@ package ovh
 
 import (
 	"context"
-	"math"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	govh "github.com/ovh/go-ovh/ovh"
-	"golang.org/x/time/rate"
 )
 
 // Options tune the clients of a Clients pool. Zero fields take defaults.
 type Options struct {
-	// RequestsPerSecond and Burst size the client-side rate limiter each
-	// credential gets, shared by every caller using it. OVH's stated fair
-	// use is about 60 requests/min per consumer key, but bursts are
-	// tolerated; external-dns defaults to 20 req/s. Default 20 and 5;
-	// math.Inf(1) disables limiting.
+	// RequestsPerSecond and Burst size the request budget of each consumer
+	// key (access token, OAuth2 client), shared by every client and caller
+	// using it. Default: OVH's fair use, DefaultRequestsPerMinute (one a
+	// second) with a burst of 5. Callers wait for the budget rather than
+	// being refused, unless their deadline would pass first; the Observer
+	// stretches observation intervals to stay within it. math.Inf(1)
+	// disables it (tests against the simulator).
 	RequestsPerSecond float64
 	Burst             int
 	// Timeout bounds each HTTP request. Default 30s.
@@ -28,7 +28,7 @@ type Options struct {
 	// Transport sends the requests; default a clone of
 	// http.DefaultTransport (TLS verified).
 	Transport http.RoundTripper
-	// IdleTTL forgets a credential's client (and limiter) when unused that
+	// IdleTTL forgets a credential's client (and budget) when unused that
 	// long, so rotated Secrets do not pile up. Default 1h.
 	IdleTTL time.Duration
 }
@@ -44,7 +44,7 @@ type RetryPolicy struct {
 
 func (o Options) withDefaults() Options {
 	if o.RequestsPerSecond == 0 {
-		o.RequestsPerSecond = 20
+		o.RequestsPerSecond = DefaultRequestsPerMinute / 60.0
 	}
 	if o.Burst == 0 {
 		o.Burst = 5
@@ -71,12 +71,14 @@ func (o Options) withDefaults() Options {
 }
 
 // Clients hands out one Client per credential set. The cache is keyed by
-// Credentials.Key, so a rotated Secret gets a new client (and a new rate
-// limiter) on the next reconcile, without a restart.
+// Credentials.Key, so a rotated Secret gets a new client on the next
+// reconcile, without a restart; clients of the same consumer key (say two
+// Secrets holding it) share one budget.
 type Clients struct {
 	opts    Options
 	mu      sync.Mutex
 	entries map[string]*poolEntry
+	budgets map[string]*budget
 }
 
 type poolEntry struct {
@@ -86,7 +88,7 @@ type poolEntry struct {
 
 // NewClients returns an empty pool.
 func NewClients(opts Options) *Clients {
-	return &Clients{opts: opts.withDefaults(), entries: map[string]*poolEntry{}}
+	return &Clients{opts: opts.withDefaults(), entries: map[string]*poolEntry{}, budgets: map[string]*budget{}}
 }
 
 // Get returns the client for creds, building it on first use. It fails with
@@ -105,6 +107,11 @@ func (p *Clients) Get(creds Credentials) (Client, error) {
 			delete(p.entries, k)
 		}
 	}
+	for k, b := range p.budgets {
+		if now.Sub(time.Unix(0, b.lastUsed.Load())) > p.opts.IdleTTL {
+			delete(p.budgets, k)
+		}
+	}
 	if e, ok := p.entries[key]; ok {
 		e.lastUsed = now
 		return e.client, nil
@@ -117,16 +124,18 @@ func (p *Clients) Get(creds Credentials) (Client, error) {
 	return c, nil
 }
 
+// build makes a client; p.mu is held.
 func (p *Clients) build(creds Credentials, mode AuthMode) (*apiClient, error) {
 	base, err := creds.baseURL()
 	if err != nil {
 		return nil, err
 	}
-	limit := rate.Limit(p.opts.RequestsPerSecond)
-	if math.IsInf(p.opts.RequestsPerSecond, 1) {
-		limit = rate.Inf
+	bk := creds.budgetKey(base)
+	b := p.budgets[bk]
+	if b == nil {
+		b = newBudget(p.opts.RequestsPerSecond, p.opts.Burst, creds.BudgetLabel())
+		p.budgets[bk] = b
 	}
-	transport := &limitedTransport{base: p.opts.Transport, limiter: rate.NewLimiter(limit, p.opts.Burst)}
 
 	// The go-ovh client is built field by field rather than with
 	// NewClient, whose configuration loading would merge OVH_* environment
@@ -147,40 +156,20 @@ func (p *Clients) build(creds Credentials, mode AuthMode) (*apiClient, error) {
 	if err := api.SetEndpoint(base); err != nil {
 		return nil, invalidCredentials(err.Error())
 	}
-	// go-ovh sends GET /auth/time through api.Client (under signMu); the
-	// calls themselves go through c.http. Both share the limiter.
-	api.Client = &http.Client{Transport: transport}
+	// go-ovh sends GET /auth/time through api.Client (under signMu), which
+	// takes the budget in its transport; the calls themselves take it in
+	// apiClient.do, before signing (a signature's timestamp must not age in
+	// a queue) and outside http.Client's Timeout (which bounds the request,
+	// not the wait).
+	api.Client = &http.Client{Transport: &budgetTransport{base: p.opts.Transport, budget: b}}
 	api.Timeout = p.opts.Timeout
 	api.UserAgent = "ovhbridge-operator"
 	return &apiClient{
-		api:     api,
-		http:    &http.Client{Transport: transport, Timeout: p.opts.Timeout},
-		retry:   p.opts.Retry,
-		limiter: transport.limiter,
+		api:    api,
+		http:   &http.Client{Transport: p.opts.Transport, Timeout: p.opts.Timeout},
+		retry:  p.opts.Retry,
+		budget: b,
 	}, nil
-}
-
-// limitedTransport waits for the credential's rate limiter before each
-// request, /auth/time included.
-type limitedTransport struct {
-	base    http.RoundTripper
-	limiter *rate.Limiter
-}
-
-func (t *limitedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if tn, ok := req.Context().Value(turnKey{}).(*turn); ok && tn.used.CompareAndSwap(false, true) {
-		return t.base.RoundTrip(req) // its turn was taken beforehand
-	}
-	if err := t.limiter.Wait(req.Context()); err != nil {
-		if req.Body != nil {
-			req.Body.Close() // RoundTrip owns the body, even when not sending it
-		}
-		if req.Context().Err() != nil {
-			return nil, req.Context().Err()
-		}
-		return nil, &clientRateLimitError{err}
-	}
-	return t.base.RoundTrip(req)
 }
 
 type turnKey struct{}
@@ -188,8 +177,8 @@ type turnKey struct{}
 // turn is a rate-limiter token taken ahead for one request.
 type turn struct{ used atomic.Bool }
 
-// TakeTurn waits at c's rate limiter now, on behalf of the first request
-// made with the returned context, which then goes out without waiting.
+// TakeTurn waits for c's budget now, on behalf of the first request made
+// with the returned context, which then goes out without waiting.
 //
 // A write's intent is recorded in status before the write is sent, and a
 // crash between the two leaves an intent nobody knows was sent: the next
@@ -199,11 +188,21 @@ type turn struct{ used atomic.Bool }
 // every other caller of the credential when many writes start together.
 func TakeTurn(ctx context.Context, c Client) (context.Context, error) {
 	ac, ok := c.(*apiClient)
-	if !ok || ac.limiter == nil {
+	if !ok || ac.budget == nil {
 		return ctx, nil
 	}
-	if err := ac.limiter.Wait(ctx); err != nil {
-		return ctx, classify("TakeTurn", &clientRateLimitError{err})
+	if err := ac.budget.take(ctx); err != nil {
+		return ctx, classify("TakeTurn", err)
 	}
 	return context.WithValue(ctx, turnKey{}, &turn{}), nil
+}
+
+// requestTimeoutKey carries a bound for each request made with a context,
+// applied once the request's budget is taken (see Observer).
+type requestTimeoutKey struct{}
+
+// withRequestTimeout bounds every request made with ctx to d, not counting
+// the wait for the budget.
+func withRequestTimeout(ctx context.Context, d time.Duration) context.Context {
+	return context.WithValue(ctx, requestTimeoutKey{}, d)
 }

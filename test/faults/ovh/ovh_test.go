@@ -264,7 +264,9 @@ func TestOVHFaultMatrix(t *testing.T) {
 			},
 			during: []string{"Synced=False/CredentialsInvalid"},
 			whileFaulty: func(e *env) {
-				messageHas(e, v1.TypeSynced, "INVALID_CREDENTIAL", "This credential is not valid")
+				// A deleted consumer key: OVH answers NOT_CREDENTIAL
+				// (see test/sim/ovh/auth.go), and the message says what to do.
+				messageHas(e, v1.TypeSynced, "NOT_CREDENTIAL", "This credential does not exist", "manager ovh-credentials")
 				h.Eventually(e.t, 10*time.Second, "Stalled on credentials",
 					h.ConditionIs(e.fip, v1.TypeStalled, metav1.ConditionTrue, v1.ReasonCredentialsInvalid))
 			},

@@ -23,7 +23,9 @@ func (s *Server) AddWorld(w World) error {
 		if app.Key == "" || app.Secret == "" {
 			return fmt.Errorf("application without key or secret")
 		}
-		s.auth.addApplication(app)
+		if err := s.auth.addApplication(app); err != nil {
+			return err
+		}
 	}
 	for _, tok := range w.AccessTokens {
 		s.auth.tokens[tok] = true
@@ -55,14 +57,56 @@ func (s *Server) Tasks() []Task {
 	return out
 }
 
-// AddApplication registers an application and consumer keys for it.
+// AddApplication registers an application and consumer keys for it, each
+// granted every call.
 func (s *Server) AddApplication(key, secret string, consumerKeys ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.auth.addApplication(Application{Key: key, Secret: secret, ConsumerKeys: consumerKeys})
+	_ = s.auth.addApplication(Application{Key: key, Secret: secret, ConsumerKeys: consumerKeys})
 }
 
-// RevokeConsumerKey makes a consumer key invalid (INVALID_CREDENTIAL).
+// AddConsumerKey registers a validated consumer key of an application
+// already known, granted exactly rules.
+func (s *Server) AddConsumerKey(appKey, ck string, rules []AccessRule) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.auth.apps[appKey]; !ok {
+		return fmt.Errorf("unknown application %q", appKey)
+	}
+	if rules == nil {
+		rules = []AccessRule{}
+	}
+	s.auth.consumers[ck] = &consumerKey{app: appKey, rules: rules, state: CredentialValidated}
+	return nil
+}
+
+// ConsumerKey returns a consumer key's rules and state, as OVH's
+// GET /auth/currentCredential would.
+func (s *Server) ConsumerKey(ck string) (rules []AccessRule, state string, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.auth.consumers[ck]
+	if c == nil {
+		return nil, "", false
+	}
+	return append([]AccessRule(nil), c.rules...), c.state, true
+}
+
+// SetConsumerKeyState changes a consumer key's state: CredentialValidated is
+// what the account owner's visit to the validation URL does,
+// CredentialExpired what time does.
+func (s *Server) SetConsumerKeyState(ck, state string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.auth.consumers[ck]
+	if c == nil {
+		return fmt.Errorf("unknown consumer key")
+	}
+	c.state = state
+	return nil
+}
+
+// RevokeConsumerKey deletes a consumer key: OVH then answers NOT_CREDENTIAL.
 func (s *Server) RevokeConsumerKey(ck string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -530,6 +574,12 @@ func (s *Server) adminMux() *http.ServeMux {
 			s.AddAccessToken(req.AccessToken)
 		}
 		return nil
+	}))
+	mux.HandleFunc("POST /_sim/credentials/state", adminDo(func(req struct {
+		ConsumerKey string `json:"consumerKey"`
+		State       string `json:"state"`
+	}) error {
+		return s.SetConsumerKeyState(req.ConsumerKey, req.State)
 	}))
 	mux.HandleFunc("POST /_sim/credentials/revoke", adminDo(func(req struct {
 		ConsumerKey string `json:"consumerKey"`

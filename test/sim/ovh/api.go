@@ -3,6 +3,7 @@ package ovhsim
 import (
 	"fmt"
 	"hash/fnv"
+	"io"
 	"net/http"
 	"net/netip"
 	"sort"
@@ -14,6 +15,16 @@ import (
 
 func (s *Server) authTime(*call) reply { return ok(s.clock.Now().Unix()) }
 
+// listIPs is GET /ip. Besides additional IPs it lists every server's own
+// blocks, its main IPv4 address as a /32 and its IPv6 block, both of type
+// "dedicated" (github ovh/manager, packages/manager/apps/ips/mocks/ip/
+// get-ips.json and get-ip-details.json list a server's main IP, type
+// dedicated, next to failover IPs, and IPv6 blocks; that a dedicated
+// server's IPv6 block is listed routed to it is the issue's statement, its
+// /64 length follows RoutingDetailsIpv6.ip being an ipv6Block in
+// ovhcloud-cli's baremetal.json). routedTo.serviceName is described as a
+// "like" filter; the simulator matches it exactly (a guess that holds for
+// full service names).
 func (s *Server) listIPs(c *call) reply {
 	var filter netip.Prefix
 	if v := c.query.Get("ip"); v != "" {
@@ -25,8 +36,7 @@ func (s *Server) listIPs(c *call) reply {
 	}
 	routed, typ, version := c.query.Get("routedTo.serviceName"), c.query.Get("type"), c.query.Get("version")
 	out := []string{}
-	for _, k := range sortedKeys(s.st.ips) {
-		b := s.st.ips[k]
+	for _, b := range s.allBlocks() {
 		switch {
 		case routed != "" && b.routedTo != routed,
 			typ != "" && b.typ != typ,
@@ -35,9 +45,32 @@ func (s *Server) listIPs(c *call) reply {
 			filter.IsValid() && !filter.Overlaps(b.prefix):
 			continue
 		}
-		out = append(out, k)
+		out = append(out, b.prefix.String())
 	}
 	return ok(out)
+}
+
+// allBlocks is every block GET /ip knows: additional IPs and the servers'
+// own blocks, sorted.
+func (s *Server) allBlocks() []*ipBlock {
+	var out []*ipBlock
+	for _, k := range sortedKeys(s.st.ips) {
+		out = append(out, s.st.ips[k])
+	}
+	for _, n := range sortedKeys(s.st.servers) {
+		out = append(out, s.ownIPBlocks(s.st.servers[n])...)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].prefix.String() < out[j].prefix.String() })
+	return out
+}
+
+// ownIPBlocks describes a server's own blocks as GET /ip/{ip} shows them.
+func (s *Server) ownIPBlocks(d *dedicated) []*ipBlock {
+	var out []*ipBlock
+	for _, p := range d.ownBlocks() {
+		out = append(out, &ipBlock{prefix: p, typ: "dedicated", routedTo: d.name, own: true})
+	}
+	return out
 }
 
 // lookupIP finds the block named by the {ip} path parameter; a bare address
@@ -50,12 +83,24 @@ func (s *Server) lookupIP(c *call) (*ipBlock, *reply) {
 	}
 	b := s.st.ips[p.String()]
 	if b == nil {
+		if d := s.st.ownerOf(p); d != nil {
+			for _, own := range s.ownIPBlocks(d) {
+				if own.prefix == p {
+					return own, nil
+				}
+			}
+		}
 		r := serviceNotFound()
 		return nil, &r
 	}
 	return b, nil
 }
 
+// getIP is GET /ip/{ip}, shaped as ip.IpWithIAM (ovhcloud-cli ip.json). A
+// parked IP's routedTo is {"serviceName": null} (ovh/manager mocks/ip/
+// get-ip-details.json); the other ParkedStyle shapes are kept to test a
+// client's robustness and are not OVH's. A server's own blocks are of type
+// "dedicated", not additional and not terminable (same mock).
 func (s *Server) getIP(c *call) reply {
 	b, errRep := s.lookupIP(c)
 	if errRep != nil {
@@ -74,15 +119,20 @@ func (s *Server) getIP(c *call) reply {
 	if b.prefix.Addr().Is6() {
 		version = 6
 	}
+	var country any
+	if b.country != "" {
+		country = b.country
+	}
 	return ok(map[string]any{
 		"ip":              b.prefix.String(),
 		"type":            b.typ,
 		"routedTo":        routedTo,
-		"canBeTerminated": true,
-		"country":         b.country,
+		"canBeTerminated": !b.own,
+		"country":         country,
 		"description":     nilIfEmpty(b.description),
 		"organisationId":  nil,
-		"isAdditionalIp":  b.typ == "failover" || b.typ == "additional",
+		"isAdditionalIp":  !b.own,
+		"bringYourOwnIp":  false,
 		"version":         version,
 	})
 }
@@ -106,12 +156,20 @@ func (s *Server) moveIP(c *call) reply {
 	if dest == nil {
 		return badRequest(fmt.Sprintf("The service %s is not a valid destination for this IP", body.To))
 	}
+	if b.own {
+		// Guess: OVH's text for moving a server's own IP is not known.
+		return badRequest(fmt.Sprintf("The IP %s is not an additional IP and cannot be moved", b.prefix))
+	}
 	if b.routedTo == body.To {
 		return badRequest(fmt.Sprintf("This IP is already routed to %s", body.To))
 	}
 	if b.moveTask != 0 {
+		// Guess: status and text of a second move while one is pending.
 		return apiError(http.StatusConflict, "A move task is already in progress on this IP")
 	}
+	// The refusal is the project's design notes' (shared/design/ovh-api.md);
+	// its text is found in no public source: a guess the client does not
+	// match on.
 	if s.blockHasVMAC(b) && !dest.vmacSupported {
 		return apiError(http.StatusForbidden, "There is some VMAC used and the destination server do not support VMAC")
 	}
@@ -292,9 +350,17 @@ func (s *Server) serverIPs(c *call) reply {
 	if errRep != nil {
 		return *errRep
 	}
-	return ok(append([]string{netip.PrefixFrom(d.mainIP, 32).String()}, s.st.routedBlocks(d.name)...))
+	var out []string
+	for _, p := range d.ownBlocks() {
+		out = append(out, p.String())
+	}
+	return ok(append(out, s.st.routedBlocks(d.name)...))
 }
 
+// serverNetwork is GET .../specifications/network, shaped as
+// dedicated.server.NetworkSpecifications (ovhcloud-cli baremetal.json):
+// routing.ipv4.ip is the main IP without a prefix length (an ipv4, where
+// routing.ipv6.ip is an ipv6Block), vmac has supported and quota.
 func (s *Server) serverNetwork(c *call) reply {
 	d, errRep := s.lookupServer(c)
 	if errRep != nil {
@@ -308,14 +374,34 @@ func (s *Server) serverNetwork(c *call) reply {
 		"routing": map[string]any{
 			"ipv4": map[string]any{
 				"gateway": d.gateway.String(),
-				"ip":      netip.PrefixFrom(d.mainIP, 32).String(),
+				"ip":      d.mainIP.String(),
 				"network": d.network.String(),
 			},
-			"ipv6": nil,
+			"ipv6": map[string]any{
+				"gateway": ipv6Gateway(d.ipv6).String(),
+				"ip":      d.ipv6.String(),
+				// Guess: the network OVH states around the server's /64.
+				"network": netip.PrefixFrom(d.ipv6.Addr(), 56).Masked().String(),
+			},
 		},
 		"vmac":      map[string]any{"supported": d.vmacSupported, "quota": quota},
 		"switching": map[string]any{"name": nil},
+		"bandwidth": nil,
+		"vrack":     nil,
 	})
+}
+
+// ipv6Gateway follows the rule OVH's IPv6 guide for dedicated servers gives
+// (github ovh/docs, configuring IPv6 on a dedicated server, as remembered:
+// the block's first 56 bits, then ff, then ff:ff:ff:ff). Nothing in the
+// operator reads it; unverified.
+func ipv6Gateway(block netip.Prefix) netip.Addr {
+	b := block.Addr().As16()
+	b[7] = 0xff
+	for i := 8; i < 16; i += 2 {
+		b[i], b[i+1] = 0, 0xff
+	}
+	return netip.AddrFrom16(b)
 }
 
 func (s *Server) listServerTasks(c *call) reply {
@@ -402,6 +488,8 @@ func (s *Server) checkVirtualAddress(d *dedicated, req virtualAddressRequest) (s
 		}
 		return fail(apiError(e.Status, msg))
 	}
+	// One virtual MAC per IP; the 403 text is from the design notes
+	// (shared/design/ovh-api.md), unconfirmed by a public source.
 	if s.st.macOfIP(d, ip) != nil {
 		return fail(apiError(http.StatusForbidden, fmt.Sprintf("A Virtual Mac already exists on %s!", ip)))
 	}
@@ -424,13 +512,15 @@ func (s *Server) createVMAC(c *call) reply {
 	if errRep != nil {
 		return *errRep
 	}
+	// vmac.quota is OVH's (specifications/network); the refusal text is a
+	// guess.
 	if len(d.macs) >= d.vmacQuota {
 		return apiError(http.StatusForbidden, "The maximum number of virtual MACs for this server is reached")
 	}
 	mac := s.newMAC(req.Type)
 	d.macs[mac] = &vmac{mac: mac, typ: req.Type, addrs: map[string]string{}, binding: map[string]string{ip: req.VirtualMachineName}, creating: true}
 	server, vm := d.name, req.VirtualMachineName
-	t := s.newTask(ScopeServer, server, FunctionAddVirtualMAC, s.opts.VirtualMACDuration,
+	t := s.newTask(ScopeServer, server, s.opts.TaskFunctions.CreateVirtualMAC, s.opts.VirtualMACDuration,
 		func() error {
 			v, err := s.routedVMAC(server, mac, ip)
 			if err != nil {
@@ -509,7 +599,7 @@ func (s *Server) bindVMAC(c *call) reply {
 	}
 	v.binding[ip] = req.VirtualMachineName
 	server, mac, vm := d.name, v.mac, req.VirtualMachineName
-	t := s.newTask(ScopeServer, server, FunctionAddVirtualMAC, s.opts.VirtualMACDuration,
+	t := s.newTask(ScopeServer, server, s.opts.TaskFunctions.BindIP, s.opts.VirtualMACDuration,
 		func() error {
 			v, err := s.routedVMAC(server, mac, ip)
 			if err != nil {
@@ -550,7 +640,7 @@ func (s *Server) unbindVMAC(c *call) reply {
 		return objectNotFound("ipAddress", ip)
 	}
 	server, mac := d.name, v.mac
-	t := s.newTask(ScopeServer, server, FunctionRemoveVirtualMAC, s.opts.VirtualMACDuration,
+	t := s.newTask(ScopeServer, server, s.opts.TaskFunctions.UnbindIP, s.opts.VirtualMACDuration,
 		func() error {
 			// Removing the last IP removes the MAC: OVH has no DELETE for a MAC.
 			if d := s.st.servers[server]; d != nil && d.macs[mac] != nil {
@@ -584,17 +674,29 @@ func (t *task) serverJSON() map[string]any {
 	return m
 }
 
+// commonJSON is what ip.IpTask and dedicated.server.Task share. Dates carry
+// an explicit offset as OVH writes them ("2024-06-10T14:00:00+00:00" in
+// ovh/manager mocks/ip/ip.handler.ts); doneDate and lastUpdate are null
+// until set (the same mock shows a task in progress with both null; that
+// lastUpdate stays null exactly while a task is "todo" is a guess).
 func (t *task) commonJSON() map[string]any {
+	var lastUpdate any
+	if t.Status != StatusTodo && t.Status != StatusInit {
+		lastUpdate = t.lastUpdate().Format(ovhTime)
+	}
 	return map[string]any{
 		"taskId":     t.ID,
 		"function":   t.Function,
 		"status":     t.Status,
 		"comment":    nilIfEmpty(t.Comment),
-		"startDate":  t.Created.Format(time.RFC3339),
+		"startDate":  t.Created.Format(ovhTime),
 		"doneDate":   timeOrNil(t.Done),
-		"lastUpdate": t.lastUpdate().Format(time.RFC3339),
+		"lastUpdate": lastUpdate,
 	}
 }
+
+// ovhTime is RFC 3339 with a numeric offset, never "Z".
+const ovhTime = "2006-01-02T15:04:05-07:00"
 
 func nilIfEmpty(s string) any {
 	if s == "" {
@@ -607,5 +709,63 @@ func timeOrNil(t time.Time) any {
 	if t.IsZero() {
 		return nil
 	}
-	return t.Format(time.RFC3339)
+	return t.Format(ovhTime)
+}
+
+// validationPath is where a credential's validationUrl points, outside the
+// API base as on OVH ("https://eu.api.ovh.com/auth/?credentialToken=...").
+const validationPath = "/auth/"
+
+// requestCredential is POST /auth/credential: unauthenticated but for the
+// application key header, it registers a consumer key pending validation
+// with the rules asked for, and answers auth.Credential (github
+// UrielCh/api-ovh-node, the /auth models; go-ovh v1.9.0 consumer_key.go).
+func (s *Server) requestCredential(c *call) reply {
+	app := c.header.Get("X-Ovh-Application")
+	if _, known := s.auth.apps[app]; !known {
+		return reply{errInvalidKey.status, map[string]string{
+			"errorCode": errInvalidKey.errorCode, "httpCode": fmt.Sprintf("%d %s", errInvalidKey.status, http.StatusText(errInvalidKey.status)),
+			"message": errInvalidKey.message,
+		}}
+	}
+	var req struct {
+		AccessRules []AccessRule `json:"accessRules"`
+		Redirection string       `json:"redirection"`
+	}
+	if r := c.decode(&req); r != nil {
+		return *r
+	}
+	if req.AccessRules == nil {
+		return badRequest("Missing parameter(s): accessRules")
+	}
+	for _, rule := range req.AccessRules {
+		switch rule.Method {
+		case http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete:
+		default:
+			return badRequest(fmt.Sprintf("[accessRules] Given data (%s) does not belong to the MethodEnum enumeration", rule.Method))
+		}
+	}
+	ck, token := s.auth.requestCredential(app, req.AccessRules)
+	return ok(map[string]any{
+		"consumerKey":   ck,
+		"state":         CredentialPendingValidation,
+		"validationUrl": "http://" + c.host + validationPath + "?credentialToken=" + token,
+	})
+}
+
+// validateCredential stands for the account owner logging in at a
+// validationUrl and accepting: the consumer key becomes valid.
+func (s *Server) validateCredential(w http.ResponseWriter, r *http.Request) {
+	token := r.URL.Query().Get("credentialToken")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.auth.consumers {
+		if token != "" && c.token == token {
+			c.state = CredentialValidated
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			_, _ = io.WriteString(w, "Your token is now valid, you can use it in your application\n")
+			return
+		}
+	}
+	http.Error(w, "unknown credential token", http.StatusNotFound)
 }

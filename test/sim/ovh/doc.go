@@ -15,6 +15,13 @@
 // shapes and texts (and as HTML pages when a front end fails), and the Kimsufi
 // product line lacks the virtual MAC and move routes altogether.
 //
+// The shapes it serves follow OVH's published API description, kept as the
+// project's own compact record in testdata/schema (APISchema); with
+// Options.Conformance every request and every answer is checked against it,
+// and Violations lists what departed. Each modelled behaviour cites its
+// source next to its code; what no public source confirms says it is a
+// guess, and is configurable where a client could come to depend on it.
+//
 // Tests and benchmarks steer it through Go methods or the equivalent HTTP
 // admin surface under /_sim/: per-route call counters, per-route fault
 // injection (status, body, latency, holding requests), task outcomes, and

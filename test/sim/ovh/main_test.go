@@ -118,7 +118,7 @@ func TestMainBinary(t *testing.T) {
 	}
 	ctx := context.Background()
 	var ips []string
-	if err := c.GetWithContext(ctx, "/ip?routedTo.serviceName=ns123456.ip-198-51-100.eu", &ips); err != nil || len(ips) != 2 {
+	if err := c.GetWithContext(ctx, "/ip?routedTo.serviceName=ns123456.ip-198-51-100.eu&type=failover", &ips); err != nil || len(ips) != 2 {
 		t.Fatalf("ips = %v, %v", ips, err)
 	}
 	var tk task

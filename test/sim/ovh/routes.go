@@ -9,6 +9,7 @@ import (
 // OVH's path template, without the /1.0 or /v1 base.
 const (
 	RouteAuthTime       = "GET /auth/time"
+	RouteAuthCredential = "POST /auth/credential"
 	RouteIPList         = "GET /ip"
 	RouteIP             = "GET /ip/{ip}"
 	RouteIPMove         = "POST /ip/{ip}/move"
@@ -53,12 +54,13 @@ func newRoute(key string, needs capability, h func(*Server, *call) reply) *route
 	method, tmpl, _ := strings.Cut(key, " ")
 	return &route{
 		key: key, method: method, segs: strings.Split(strings.TrimPrefix(tmpl, "/"), "/"),
-		auth: key != RouteAuthTime, needs: needs, handle: h,
+		auth: key != RouteAuthTime && key != RouteAuthCredential, needs: needs, handle: h,
 	}
 }
 
 var routes = []*route{
 	newRoute(RouteAuthTime, always, (*Server).authTime),
+	newRoute(RouteAuthCredential, always, (*Server).requestCredential),
 	newRoute(RouteIPList, always, (*Server).listIPs),
 	newRoute(RouteIP, always, (*Server).getIP),
 	newRoute(RouteIPMove, needsMove, (*Server).moveIP),

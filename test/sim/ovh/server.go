@@ -1,14 +1,18 @@
 package ovhsim
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,8 +31,12 @@ const (
 	ProfileKimsufi Profile = "kimsufi"
 )
 
-// ParkedStyle is how GET /ip/{ip} shows an IP routed nowhere. Clients have
-// met all three, so a client test should try all three.
+// ParkedStyle is how GET /ip/{ip} shows an IP routed nowhere. OVH sends
+// {"serviceName": null} (github ovh/manager, packages/manager/apps/ips/
+// mocks/ip/get-ip-details.json), the default; null is what its schema also
+// allows (routedTo is nullable in ovhcloud-cli's ip.json). "" is no shape
+// OVH documents: it is kept to test a client's robustness, and fails the
+// conformance check.
 type ParkedStyle string
 
 const (
@@ -67,7 +75,7 @@ type Options struct {
 	// MACPrefixes are the first three bytes of generated MACs per type.
 	// Defaults: ovh 02:00:00, vmware 00:50:56 (the latter unconfirmed).
 	MACPrefixes map[string]string
-	// ParkedRoutedTo defaults to ParkedNull.
+	// ParkedRoutedTo defaults to ParkedServiceNameNull, OVH's shape.
 	ParkedRoutedTo ParkedStyle
 	// NotRoutedError answers a virtual MAC request for an IP not routed to
 	// the server. Default 403 "The IP address <ip> is not routed to <server>".
@@ -79,6 +87,15 @@ type Options struct {
 	// TaskRetention purges finished tasks (they then answer 404) this long
 	// after they finished. Zero keeps them forever.
 	TaskRetention time.Duration
+	// TaskFunctions names the tasks of virtual MAC writes; zero fields take
+	// the defaults (see the Function constants).
+	TaskFunctions TaskFunctions
+	// Conformance checks every request against OVH's API description
+	// (testdata/schema, see APISchema) and every answer the simulator gives
+	// of its own (injected faults aside); Violations returns what departed
+	// from it. Tests of a client turn it on to prove both sides speak OVH's
+	// API as published.
+	Conformance bool
 }
 
 // Server is a running (or startable) OVH API simulator. It is an
@@ -94,10 +111,12 @@ type Server struct {
 	extraTasks int
 	visibility taskVisibility
 
-	ctlMu  sync.Mutex // guards calls, faults and holds
-	calls  map[string]int
-	faults map[string]*faultState
-	holds  map[string]*hold
+	ctlMu      sync.Mutex // guards calls, faults, holds and violations
+	calls      map[string]int
+	faults     map[string]*faultState
+	holds      map[string]*hold
+	violations []string
+	schema     *Schema
 
 	queryIDs atomic.Uint64
 	admin    *http.ServeMux
@@ -125,14 +144,31 @@ func New(opts Options) (*Server, error) {
 	if opts.Addr == "" {
 		opts.Addr = "127.0.0.1:0"
 	}
+	// Guesses, configurable: ovh MACs in the locally administered 02:00:00
+	// range, vmware ones in VMware's 00:50:56 OUI.
 	prefixes := map[string]string{"ovh": "02:00:00", "vmware": "00:50:56"}
 	for t, p := range opts.MACPrefixes {
 		prefixes[t] = strings.ToLower(p)
 	}
 	opts.MACPrefixes = prefixes
-	if opts.ParkedRoutedTo == "" {
-		opts.ParkedRoutedTo = ParkedNull
+	for _, f := range []*string{&opts.TaskFunctions.CreateVirtualMAC, &opts.TaskFunctions.BindIP} {
+		if *f == "" {
+			*f = FunctionAddVirtualMAC
+		}
 	}
+	if opts.TaskFunctions.UnbindIP == "" {
+		opts.TaskFunctions.UnbindIP = FunctionRemoveVirtualMAC
+	}
+	for _, f := range []string{opts.TaskFunctions.CreateVirtualMAC, opts.TaskFunctions.BindIP, opts.TaskFunctions.UnbindIP} {
+		if !slices.Contains(virtualMACFunctions, f) {
+			return nil, fmt.Errorf("task function %q is none of OVH's virtual MAC names %v", f, virtualMACFunctions)
+		}
+	}
+	if opts.ParkedRoutedTo == "" {
+		opts.ParkedRoutedTo = ParkedServiceNameNull
+	}
+	// Both refusal texts are guesses (no public source quotes them): the
+	// client must not depend on them, and tests can change them.
 	if opts.NotRoutedError.Status == 0 {
 		opts.NotRoutedError.Status = http.StatusForbidden
 	}
@@ -148,6 +184,13 @@ func New(opts Options) (*Server, error) {
 		calls:    map[string]int{},
 		faults:   map[string]*faultState{},
 		holds:    map[string]*hold{},
+	}
+	if opts.Conformance {
+		schema, err := APISchema()
+		if err != nil {
+			return nil, err
+		}
+		s.schema = schema
 	}
 	if err := s.AddWorld(opts.World); err != nil {
 		return nil, err
@@ -202,10 +245,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.admin.ServeHTTP(w, r)
 		return
 	}
+	if path == validationPath {
+		s.validateCredential(w, r)
+		return
+	}
 	var rt *route
 	var params map[string]string
 	key := r.Method + " (unknown route)"
-	if rest, ok := cutBase(path); ok {
+	rest, underBase := cutBase(path)
+	if underBase {
 		if rt, params = match(r.Method, rest); rt != nil {
 			key = rt.key
 		}
@@ -218,6 +266,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
+	if s.schema != nil && underBase {
+		s.violate(s.schema.CheckRequest(r.Method, rest, r.URL.Query(), body))
+		rec := &recorder{ResponseWriter: w}
+		w = rec
+		defer func() {
+			if rec.status != 0 && !rec.injected {
+				s.violate(s.schema.CheckResponse(r.Method, rest, rec.status, rec.body.Bytes()))
+			}
+		}()
+	}
 	goOn, after := s.applyFaults(w, r, key)
 	if !goOn {
 		return
@@ -228,14 +286,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	if rt.auth {
-		if f := s.auth.authenticate(r, body); f != nil {
+		if f := s.auth.authenticate(r, body, rest); f != nil {
 			s.mu.Unlock()
 			s.writeAuthFailure(w, f)
 			return
 		}
 	}
 	s.tick()
-	rep := rt.handle(s, &call{params: params, body: body, query: r.URL.Query()})
+	rep := rt.handle(s, &call{params: params, body: body, query: r.URL.Query(), header: r.Header, host: r.Host})
 	s.mu.Unlock()
 	if after.LoseReply {
 		dropConnection(w)
@@ -245,6 +303,53 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // the client gave up; OVH did the work all the same
 	}
 	s.writeReply(w, rep)
+}
+
+// recorder keeps what the simulator answered, for the conformance check.
+type recorder struct {
+	http.ResponseWriter
+	status   int
+	body     bytes.Buffer
+	injected bool // an injected fault answered, not the simulator
+}
+
+func (r *recorder) WriteHeader(status int) {
+	r.status = status
+	r.ResponseWriter.WriteHeader(status)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	r.body.Write(b)
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := r.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("hijacking not supported")
+	}
+	r.status = 0 // no answer to check
+	return hj.Hijack()
+}
+
+func (s *Server) violate(v []string) {
+	if len(v) == 0 {
+		return
+	}
+	s.ctlMu.Lock()
+	s.violations = append(s.violations, v...)
+	s.ctlMu.Unlock()
+}
+
+// Violations returns every departure from OVH's API description seen since
+// the server started (Options.Conformance), in order.
+func (s *Server) Violations() []string {
+	s.ctlMu.Lock()
+	defer s.ctlMu.Unlock()
+	return slices.Clone(s.violations)
 }
 
 // dropConnection closes the client's connection without an answer, as a
@@ -274,6 +379,8 @@ type call struct {
 	params map[string]string
 	body   []byte
 	query  url.Values
+	header http.Header
+	host   string
 }
 
 func (c *call) decode(v any) *reply {
@@ -307,12 +414,21 @@ func apiError(status int, msg string) reply {
 
 func badRequest(msg string) reply { return apiError(http.StatusBadRequest, msg) }
 
+// serviceNotFound: 404 Client::NotFound "This service does not exist", as
+// quoted from real calls in github aureq/cert-manager-webhook-ovh#39.
 func serviceNotFound() reply { return apiError(http.StatusNotFound, "This service does not exist") }
 
+// objectNotFound: the "(field = value)" text comes from the project's design
+// notes (shared/design/ovh-api.md); no public source found, so a guess in
+// its details.
 func objectNotFound(field, value string) reply {
 	return apiError(http.StatusNotFound, fmt.Sprintf("The requested object (%s = %s) does not exist", field, value))
 }
 
+// unknownRoute: what OVH answers for a route an endpoint lacks, e.g. a
+// product Kimsufi or So you Start do not sell: 404 Client::NotFound "Got an
+// invalid (or empty) URL" (github ovh/terraform-provider-ovh, branch master,
+// website/docs/index.html.markdown, "Region/company limitations").
 func unknownRoute() reply { return apiError(http.StatusNotFound, "Got an invalid (or empty) URL") }
 
 func errorClass(status int) string {
@@ -338,6 +454,9 @@ func errorClass(status int) string {
 	return ""
 }
 
+// nextQueryID imitates X-Ovh-Queryid values quoted from real answers, e.g.
+// "EU.ext-3.65e35d7b.2743956.409faf758b6080216e956063f7a5db1b" (github
+// aureq/cert-manager-webhook-ovh#39); tests match the "EU.ext-sim" prefix.
 func (s *Server) nextQueryID() string {
 	return fmt.Sprintf("EU.ext-sim.%08x.%d", uint32(time.Now().UnixNano()), s.queryIDs.Add(1))
 }
@@ -350,11 +469,15 @@ func (s *Server) writeReply(w http.ResponseWriter, rep reply) {
 }
 
 func (s *Server) writeAuthFailure(w http.ResponseWriter, f *authFailure) {
-	s.writeReply(w, reply{f.status, map[string]string{
+	body := map[string]string{
 		"errorCode": f.errorCode,
 		"httpCode":  fmt.Sprintf("%d %s", f.status, http.StatusText(f.status)),
 		"message":   f.message,
-	}})
+	}
+	if f.class != "" {
+		body["class"] = f.class
+	}
+	s.writeReply(w, reply{f.status, body})
 }
 
 func (s *Server) count(key string) {
@@ -460,6 +583,9 @@ func (s *Server) applyFaults(w http.ResponseWriter, r *http.Request, key string)
 	if f.Status == 0 {
 		return true, f
 	}
+	if rec, ok := w.(*recorder); ok {
+		rec.injected = true
+	}
 	for k, v := range f.Header {
 		w.Header().Set(k, v)
 	}
@@ -481,6 +607,18 @@ func (s *Server) applyFaults(w http.ResponseWriter, r *http.Request, key string)
 	return false, Fault{}
 }
 
+// QueryTimeOut is OVH's answer when a query takes too long on its side: a
+// 400 with errorCode QUERY_TIME_OUT (github UrielCh/api-ovh-node,
+// packages/core/src/index.ts, which retries it as a 408). Its message is not
+// quoted anywhere: a guess.
+func QueryTimeOut() Fault {
+	return Fault{Status: http.StatusBadRequest,
+		Body: `{"errorCode":"QUERY_TIME_OUT","httpCode":"400 Bad Request","message":"Query timeout"}`}
+}
+
+// faultMessage is the message of an injected error given no body. Whether
+// OVH answers 429 at all, and its texts for 429 and 5xx, are guesses: tests
+// that care pass a Body (HTMLErrorPage for the front ends' pages).
 func faultMessage(status int) string {
 	switch status {
 	case http.StatusTooManyRequests:

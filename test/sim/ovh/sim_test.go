@@ -126,7 +126,7 @@ type task struct {
 func TestSignatureVerifiedAsGoOVHSigns(t *testing.T) {
 	sim := start(t, ovhsim.Options{})
 	var ips []string
-	get(t, signed(t, sim.Endpoint(), appSecret), "/ip?routedTo.serviceName="+esx, &ips)
+	get(t, signed(t, sim.Endpoint(), appSecret), "/ip?type=failover&routedTo.serviceName="+esx, &ips)
 	if !slices.Equal(ips, []string{wanIP + "/32", webIP + "/32"}) {
 		t.Fatalf("ips = %v", ips)
 	}
@@ -152,7 +152,7 @@ func TestSignatureVerifiedAsGoOVHSigns(t *testing.T) {
 	}
 
 	badCK, _ := govh.NewClient(sim.Endpoint(), appKey, appSecret, "unknown-consumer")
-	if e := apiErr(t, badCK.GetWithContext(context.Background(), "/ip", &ips)); e.Code != 403 || e.Message != "This credential is not valid" {
+	if e := apiErr(t, badCK.GetWithContext(context.Background(), "/ip", &ips)); e.Code != 403 || e.Message != "This credential does not exist" {
 		t.Fatalf("unknown consumer key: %+v", e)
 	}
 	badAK, _ := govh.NewClient(sim.Endpoint(), "unknown-app", appSecret, consumer)
@@ -615,7 +615,7 @@ func TestAdminOverHTTP(t *testing.T) {
 		Routing struct{ IPv4 struct{ Gateway, IP string } }
 	}
 	get(t, c, "/dedicated/server/"+esx+"/specifications/network", &spec)
-	if spec.Routing.IPv4.Gateway != "198.51.100.1" || spec.Routing.IPv4.IP != "198.51.100.17/32" {
+	if spec.Routing.IPv4.Gateway != "198.51.100.1" || spec.Routing.IPv4.IP != "198.51.100.17" {
 		t.Fatalf("network after admin change = %+v", spec)
 	}
 	post("/_sim/ip/move", `{"ip":"`+wanIP+`","to":"`+other+`"}`)

@@ -16,14 +16,32 @@ const (
 	StatusOVHError      = "ovhError"
 )
 
-// Task functions the simulator creates. The move function is OVH's; the
-// virtual MAC ones are taken from dedicated.TaskFunctionEnum, but which of
-// its similar names OVH really uses for each call is not documented.
+// Task functions. genericMoveFloatingIp is the only move name of OVH's IP
+// task enum (github ovh/ovhcloud-cli, internal/assets/api-schemas/ip.json,
+// ip.TaskFunctionEnum; github ovh/manager's ips app mocks a move with it).
+// For virtual MACs OVH's dedicated.TaskFunctionEnum (baremetal.json) has two
+// names each, and OVH's control panel waits on all four (github ovh/manager,
+// packages/manager/apps/ips/src/utils/vmacDataRefresh.constants.ts): which
+// one OVH gives which call is not documented, so Options.TaskFunctions
+// chooses; the defaults are the first pair.
 const (
-	FunctionMoveIP           = "genericMoveFloatingIp"
-	FunctionAddVirtualMAC    = "virtualMacAdd"
-	FunctionRemoveVirtualMAC = "virtualMacDelete"
+	FunctionMoveIP              = "genericMoveFloatingIp"
+	FunctionAddVirtualMAC       = "virtualMacAdd"
+	FunctionAddVirtualMACAlt    = "addVirtualMac"
+	FunctionRemoveVirtualMAC    = "virtualMacDelete"
+	FunctionRemoveVirtualMACAlt = "removeVirtualMac"
+	FunctionMoveVirtualMAC      = "moveVirtualMac"
 )
+
+// TaskFunctions names the functions of the tasks virtual MAC writes start.
+type TaskFunctions struct {
+	CreateVirtualMAC string `json:"createVirtualMac,omitempty"` // default FunctionAddVirtualMAC
+	BindIP           string `json:"bindIP,omitempty"`           // default FunctionAddVirtualMAC
+	UnbindIP         string `json:"unbindIP,omitempty"`         // default FunctionRemoveVirtualMAC
+}
+
+// virtualMACFunctions are the names a TaskFunctions field may take.
+var virtualMACFunctions = []string{FunctionAddVirtualMAC, FunctionAddVirtualMACAlt, FunctionRemoveVirtualMAC, FunctionRemoveVirtualMACAlt, FunctionMoveVirtualMAC}
 
 // Task scopes: which task collection a task is listed in.
 const (

@@ -2,6 +2,7 @@ package ovhsim
 
 import (
 	"fmt"
+	"hash/fnv"
 	"net"
 	"net/netip"
 	"os"
@@ -23,11 +24,23 @@ type World struct {
 }
 
 // Application is an OVH API application (application key and secret) and the
-// consumer keys validated for it.
+// consumer keys made for it: ConsumerKeys are validated and granted every
+// call (GET, POST, PUT and DELETE on "/*"); Credentials say their rules and
+// state.
 type Application struct {
-	Key          string   `json:"key"`
-	Secret       string   `json:"secret"`
-	ConsumerKeys []string `json:"consumerKeys,omitempty"`
+	Key          string       `json:"key"`
+	Secret       string       `json:"secret"`
+	ConsumerKeys []string     `json:"consumerKeys,omitempty"`
+	Credentials  []Credential `json:"credentials,omitempty"`
+}
+
+// Credential is a consumer key with its access rules and state.
+type Credential struct {
+	ConsumerKey string `json:"consumerKey"`
+	// Rules default to every call (nil); an empty list grants nothing.
+	Rules []AccessRule `json:"rules"`
+	// State defaults to CredentialValidated.
+	State string `json:"state,omitempty"`
 }
 
 // DedicatedServer is one rented server.
@@ -43,6 +56,10 @@ type DedicatedServer struct {
 	// where it is always false.
 	VirtualMACSupported *bool `json:"vmacSupported,omitempty"`
 	VirtualMACQuota     int   `json:"vmacQuota,omitempty"`
+	// IPv6 is the server's IPv6 block (every OVH dedicated server has one,
+	// listed by GET /ip with its main IP). Default: a /64 in 2001:db8::/32
+	// derived from the name.
+	IPv6 string `json:"ipv6,omitempty"`
 }
 
 // IP is an additional IP block. A bare address means its /32.
@@ -96,6 +113,7 @@ type dedicated struct {
 	mainIP        netip.Addr
 	gateway       netip.Addr
 	network       netip.Prefix
+	ipv6          netip.Prefix
 	vmacSupported bool
 	vmacQuota     int
 	macs          map[string]*vmac
@@ -119,6 +137,7 @@ type ipBlock struct {
 	description string
 	country     string
 	moveTask    int64 // unfinished move task, 0 if none
+	own         bool  // a server's main IP or IPv6 block, never stored in state.ips
 }
 
 // firstTaskID is deliberately beyond int32: real task ids are large and a
@@ -193,6 +212,9 @@ func (st *state) addServer(s DedicatedServer, profile Profile) error {
 	if err := d.setNetwork(s.MainIP, s.Gateway, s.Network); err != nil {
 		return fmt.Errorf("server %s: %w", s.Name, err)
 	}
+	if err := d.setIPv6(s.IPv6); err != nil {
+		return fmt.Errorf("server %s: %w", s.Name, err)
+	}
 	d.vmacSupported = profile != ProfileKimsufi
 	if s.VirtualMACSupported != nil && profile != ProfileKimsufi {
 		d.vmacSupported = *s.VirtualMACSupported
@@ -231,6 +253,29 @@ func (d *dedicated) setNetwork(mainIP, gateway, network string) error {
 	return nil
 }
 
+// setIPv6 sets the server's IPv6 block, by default a /64 of the
+// documentation range derived from the server's name.
+func (d *dedicated) setIPv6(block string) error {
+	if block == "" {
+		h := fnv.New32a()
+		_, _ = h.Write([]byte(d.name))
+		sum := h.Sum32()
+		block = fmt.Sprintf("2001:db8:%x:%x::/64", sum>>16, sum&0xffff)
+	}
+	p, err := netip.ParsePrefix(block)
+	if err != nil || !p.Addr().Is6() {
+		return fmt.Errorf("IPv6 block %q is not an IPv6 prefix", block)
+	}
+	d.ipv6 = p.Masked()
+	return nil
+}
+
+// ownBlocks are the blocks that come with a server and never move: its main
+// IPv4 address (as a /32) and its IPv6 block.
+func (d *dedicated) ownBlocks() []netip.Prefix {
+	return []netip.Prefix{netip.PrefixFrom(d.mainIP, 32), d.ipv6}
+}
+
 func (st *state) addIP(ip IP) error {
 	p, err := parseBlock(ip.IP)
 	if err != nil {
@@ -238,6 +283,9 @@ func (st *state) addIP(ip IP) error {
 	}
 	if _, dup := st.ips[p.String()]; dup {
 		return fmt.Errorf("ip %s declared twice", p)
+	}
+	if owner := st.ownerOf(p); owner != nil {
+		return fmt.Errorf("ip %s is server %s's own", p, owner.name)
 	}
 	if ip.RoutedTo != "" {
 		if _, ok := st.servers[ip.RoutedTo]; !ok {
@@ -289,6 +337,18 @@ func (st *state) addVirtualMAC(m VirtualMAC) error {
 		v.addrs[addr.String()] = a.VirtualMachineName
 	}
 	d.macs[mac] = v
+	return nil
+}
+
+// ownerOf returns the server a block comes with, if any.
+func (st *state) ownerOf(p netip.Prefix) *dedicated {
+	for _, d := range st.servers {
+		for _, own := range d.ownBlocks() {
+			if own == p {
+				return d
+			}
+		}
+	}
 	return nil
 }
 
@@ -354,7 +414,7 @@ func (st *state) world(auth *authRegistry) World {
 		supported := d.vmacSupported
 		w.Servers = append(w.Servers, DedicatedServer{
 			Name: d.name, MainIP: d.mainIP.String(), Gateway: d.gateway.String(), Network: d.network.String(),
-			Datacenter: d.datacenter, VirtualMACSupported: &supported, VirtualMACQuota: d.vmacQuota,
+			Datacenter: d.datacenter, VirtualMACSupported: &supported, VirtualMACQuota: d.vmacQuota, IPv6: d.ipv6.String(),
 		})
 		macs := make([]string, 0, len(d.macs))
 		for m := range d.macs {

@@ -14,6 +14,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -30,6 +31,7 @@ func main() {
 		listedEarly  = flag.Bool("list-vmac-before-done", false, "list a virtual MAC as soon as its creation is requested")
 		manualClock  = flag.Bool("manual-clock", false, "tasks only advance through POST /_sim/clock/advance")
 		retention    = flag.Duration("task-retention", 0, "purge finished tasks after this long (0: never)")
+		vmacTasks    = flag.String("vmac-task-functions", "", "task functions of vMAC create,bind,unbind, e.g. addVirtualMac,addVirtualMac,removeVirtualMac (default virtualMacAdd,virtualMacAdd,virtualMacDelete)")
 	)
 	flag.Parse()
 
@@ -40,6 +42,13 @@ func main() {
 		VirtualMACDuration:       *vmacDuration,
 		ListVirtualMACBeforeDone: *listedEarly,
 		TaskRetention:            *retention,
+	}
+	if *vmacTasks != "" {
+		names := strings.Split(*vmacTasks, ",")
+		if len(names) != 3 {
+			log.Fatalf("-vmac-task-functions wants three names, got %q", *vmacTasks)
+		}
+		opts.TaskFunctions = ovhsim.TaskFunctions{CreateVirtualMAC: names[0], BindIP: names[1], UnbindIP: names[2]}
 	}
 	if *manualClock {
 		opts.Clock = ovhsim.NewManualClock(time.Now())

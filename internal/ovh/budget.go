@@ -1,0 +1,169 @@
+package ovh
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"math"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+)
+
+// DefaultRequestsPerMinute is the request budget of a consumer key by
+// default: OVH documents no limit but asks for fair use, which an OVH
+// maintainer put as "if you are not over 60 req/min by consumer key, you
+// should be ok" (github ovh/python-ovh#81).
+const DefaultRequestsPerMinute = 60
+
+// ObservationShare is the part of a consumer key's budget the Observer plans
+// its steady-state observation in, leaving the rest for writes, task reads
+// and first observations.
+const ObservationShare = 0.8
+
+var (
+	budgetRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ovhbridge_ovh_budget_requests_total",
+		Help: "Requests sent to the OVH API under a consumer key's budget (GET /auth/time included), by credential " +
+			"(the application key's first characters and a hash of the consumer key, never a secret).",
+	}, []string{"credential"})
+	budgetLimit = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "ovhbridge_ovh_budget_requests_per_minute",
+		Help: "The request budget of a consumer key, per minute (OVH's fair use: about 60); " +
+			"rate(ovhbridge_ovh_budget_requests_total[1m])*60 over it is the share used.",
+	}, []string{"credential"})
+	budgetWaiting = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "ovhbridge_ovh_budget_waiting",
+		Help: "Requests currently waiting for their consumer key's budget.",
+	}, []string{"credential"})
+	observationInterval = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "ovhbridge_ovh_observation_interval_seconds",
+		Help: "How often a server is observed at OVH: the interval its FailoverIPs ask for, stretched when the " +
+			"servers sharing a consumer key would otherwise exceed its budget.",
+	}, []string{"credential", "server"})
+)
+
+func init() {
+	crmetrics.Registry.MustRegister(budgetRequests, budgetLimit, budgetWaiting, observationInterval)
+}
+
+// budget is the request budget of one consumer key (or access token, or
+// OAuth2 client): every client and caller using the key shares it. Callers
+// wait for it rather than being refused, unless their own deadline would
+// pass first.
+type budget struct {
+	limiter  *rate.Limiter
+	label    string
+	lastUsed atomic.Int64 // unix nanoseconds
+}
+
+func newBudget(perSecond float64, burst int, label string) *budget {
+	limit := rate.Limit(perSecond)
+	if math.IsInf(perSecond, 1) {
+		limit = rate.Inf
+	}
+	b := &budget{limiter: rate.NewLimiter(limit, burst), label: label}
+	if limit != rate.Inf {
+		budgetLimit.WithLabelValues(label).Set(perSecond * 60)
+	}
+	b.lastUsed.Store(time.Now().UnixNano())
+	return b
+}
+
+// perMinute is the budget's rate; +Inf when unlimited.
+func (b *budget) perMinute() float64 {
+	if b.limiter.Limit() == rate.Inf {
+		return math.Inf(1)
+	}
+	return float64(b.limiter.Limit()) * 60
+}
+
+// wait takes one request's share of the budget, or uses the turn taken
+// ahead for this context (TakeTurn).
+func (b *budget) wait(ctx context.Context) error {
+	if tn, ok := ctx.Value(turnKey{}).(*turn); ok && tn.used.CompareAndSwap(false, true) {
+		return nil
+	}
+	return b.take(ctx)
+}
+
+// take waits for the budget; it fails at once when ctx's deadline would
+// pass first.
+func (b *budget) take(ctx context.Context) error {
+	b.lastUsed.Store(time.Now().UnixNano())
+	g := budgetWaiting.WithLabelValues(b.label)
+	g.Inc()
+	err := b.limiter.Wait(ctx)
+	g.Dec()
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return &clientRateLimitError{err}
+	}
+	budgetRequests.WithLabelValues(b.label).Inc()
+	return nil
+}
+
+// charge counts a request against the budget without waiting for it: the
+// requests after it wait the longer.
+func (b *budget) charge() {
+	b.lastUsed.Store(time.Now().UnixNano())
+	b.limiter.Reserve()
+	budgetRequests.WithLabelValues(b.label).Inc()
+}
+
+// budgetTransport charges the budget for the request go-ovh makes by itself
+// (GET /auth/time, once per client, while signing its first request under
+// apiClient.signMu and without a context): waiting there would hold every
+// other caller of the client, with nothing able to cancel the wait.
+type budgetTransport struct {
+	base   http.RoundTripper
+	budget *budget
+}
+
+func (t *budgetTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	t.budget.charge()
+	return t.base.RoundTrip(req)
+}
+
+// budgetKey identifies what OVH counts requests by: the consumer key of an
+// application on an endpoint (or the access token, or the OAuth2 client).
+// A keyed hash, like Key: comparable within the process only.
+func (c Credentials) budgetKey(base string) string {
+	m := hmac.New(sha256.New, keySalt)
+	for _, f := range []string{base, c.ApplicationKey, c.ConsumerKey, c.AccessToken, c.ClientID} {
+		m.Write([]byte(f))
+		m.Write([]byte{0})
+	}
+	return hex.EncodeToString(m.Sum(nil)[:16])
+}
+
+// BudgetLabel names the credential in metrics without revealing a secret:
+// the application key's first characters and a short hash of the consumer
+// key (of the token, or the OAuth2 client ID's first characters).
+func (c Credentials) BudgetLabel() string {
+	short := func(s string) string {
+		if len(s) > 6 {
+			return s[:6]
+		}
+		return s
+	}
+	hash := func(s string) string {
+		sum := sha256.Sum256([]byte(s))
+		return hex.EncodeToString(sum[:4])
+	}
+	switch mode, _ := c.Mode(); mode {
+	case AuthAccessToken:
+		return "token:" + hash(c.AccessToken)
+	case AuthOAuth2:
+		return "oauth2:" + short(c.ClientID)
+	default:
+		return short(c.ApplicationKey) + ":" + hash(c.ConsumerKey)
+	}
+}
