@@ -219,7 +219,7 @@ func bridgedVMClaims(secrets client.Reader) *claimRule[*v1.BridgedVM] {
 			if err != nil {
 				// This object cannot reach any host: its own pass says why,
 				// and makes no write.
-				return "", nil
+				return "", nil //nolint:nilerr // the error is reported by the object's own pass
 			}
 			// A claimant whose host cannot be read is taken to be on this
 			// one: it acts as soon as its Secret is fixed, and the fix wakes

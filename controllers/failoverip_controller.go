@@ -438,8 +438,10 @@ func (s *fipSession) followTask(ctx context.Context) (bool, error) {
 	}
 	id, err := strconv.ParseInt(p.ID, 10, 64)
 	if err != nil {
+		// Not an id OVH gave (status edited by hand): forget it and decide
+		// from OVH's state, as for a purged task.
 		f.Status.PendingTask = nil
-		return true, nil
+		return true, nil //nolint:nilerr // a malformed id is dropped, not retried
 	}
 	var task ovh.Task
 	if p.Scope == scopeIP {

@@ -264,5 +264,5 @@ type BridgedVMList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&BridgedVM{}, &BridgedVMList{})
+	register(&BridgedVM{}, &BridgedVMList{})
 }

@@ -196,5 +196,5 @@ type FailoverIPList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&FailoverIP{}, &FailoverIPList{})
+	register(&FailoverIP{}, &FailoverIPList{})
 }

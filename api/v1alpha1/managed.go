@@ -7,19 +7,19 @@ package v1alpha1
 func (f *FailoverIP) GetResourceStatus() *ResourceStatus { return &f.Status.ResourceStatus }
 
 // GetPolicies gives the management and deletion policies, defaults applied.
-func (f *FailoverIP) GetPolicies() Policies { return f.Spec.Policies.GetPolicies() }
+func (f *FailoverIP) GetPolicies() Policies { return f.Spec.GetPolicies() }
 
 // GetResourceStatus gives the status fields shared by every kind.
 func (b *BridgedVM) GetResourceStatus() *ResourceStatus { return &b.Status.ResourceStatus }
 
 // GetPolicies gives the management and deletion policies, defaults applied.
-func (b *BridgedVM) GetPolicies() Policies { return b.Spec.Policies.GetPolicies() }
+func (b *BridgedVM) GetPolicies() Policies { return b.Spec.GetPolicies() }
 
 // GetResourceStatus gives the status fields shared by every kind.
 func (r *RouterConfig) GetResourceStatus() *ResourceStatus { return &r.Status.ResourceStatus }
 
 // GetPolicies gives the management and deletion policies, defaults applied.
-func (r *RouterConfig) GetPolicies() Policies { return r.Spec.Policies.GetPolicies() }
+func (r *RouterConfig) GetPolicies() Policies { return r.Spec.GetPolicies() }
 
 // ReadyReason is the reason of the Ready condition, "" when absent.
 func (s *ResourceStatus) ReadyReason() string {

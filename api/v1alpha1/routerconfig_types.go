@@ -407,5 +407,5 @@ type RouterConfigList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&RouterConfig{}, &RouterConfigList{})
+	register(&RouterConfig{}, &RouterConfigList{})
 }

@@ -68,7 +68,7 @@ func TestCredentialsFromSecret(t *testing.T) {
 
 func TestCredentialsKeyAndPrinting(t *testing.T) {
 	base := ovh.Credentials{Endpoint: "ovh-eu", ApplicationKey: "ak", ApplicationSecret: "very-secret-value", ConsumerKey: "consumer-value"}
-	if base.Key() != base.Key() {
+	if k1, k2 := base.Key(), base.Key(); k1 != k2 {
 		t.Fatal("Key must be stable")
 	}
 	changes := []func(*ovh.Credentials){

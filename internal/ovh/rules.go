@@ -1,7 +1,6 @@
 package ovh
 
 import (
-	"net/url"
 	"strings"
 )
 
@@ -78,15 +77,4 @@ func ruleFor(method, path string) (AccessRule, bool) {
 		}
 	}
 	return AccessRule{}, false
-}
-
-// apiPath strips the endpoint's base path (e.g. "/1.0") from an escaped
-// request path.
-func apiPath(endpoint, escapedPath string) string {
-	if u, err := url.Parse(endpoint); err == nil {
-		if rest, ok := strings.CutPrefix(escapedPath, strings.TrimRight(u.EscapedPath(), "/")); ok && strings.HasPrefix(rest, "/") {
-			return rest
-		}
-	}
-	return escapedPath
 }

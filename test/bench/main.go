@@ -98,13 +98,13 @@ func main() {
 			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 			os.Exit(1)
 		}
-		defer pprof.StopCPUProfile()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := b.run(ctx); err != nil {
+	err := b.run(ctx)
+	stop()
+	pprof.StopCPUProfile() // a no-op without -self-profile
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
-		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }

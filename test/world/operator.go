@@ -84,7 +84,7 @@ func StartOperator(binary, kubeconfig, dir string, extraArgs ...string) (*Operat
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	o.Stop()
+	_ = o.Stop()
 	return nil, fmt.Errorf("the operator did not open its probe port within 30s; see %s", o.LogPath)
 }
 

@@ -311,7 +311,7 @@ func routerSaves(t *testing.T, ctx context.Context, c client.Client, f *world.Fl
 	out := make([]saveState, len(f.Routers))
 	for i, r := range f.Routers {
 		var rc v1.RouterConfig
-		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: world.RouterName(i)}, &rc); client.IgnoreNotFound(err) != nil {
+		if err := client.IgnoreNotFound(c.Get(ctx, client.ObjectKey{Namespace: ns, Name: world.RouterName(i)}, &rc)); err != nil {
 			t.Fatal(err)
 		}
 		out[i] = saveState{saves: len(r.Saves()), hash: rc.Status.SavedConfigHash}
