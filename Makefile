@@ -5,6 +5,8 @@ GO ?= go
 BIN := $(CURDIR)/bin
 CONTROLLER_GEN := $(BIN)/controller-gen
 CONTROLLER_TOOLS_VERSION := v0.23.0
+GOLANGCI_LINT := $(BIN)/golangci-lint
+GOLANGCI_LINT_VERSION := v2.15.0
 # Where kube-apiserver, etcd and kubectl live (shared by every checkout).
 KUBEBUILDER_ASSETS ?= $(shell hack/envtest-assets.sh --dir)
 export KUBEBUILDER_ASSETS
@@ -40,6 +42,10 @@ fmt: ## gofmt the code.
 vet: ## go vet, and fail on unformatted files.
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 	$(GO) vet ./...
+
+.PHONY: lint
+lint: $(GOLANGCI_LINT) ## golangci-lint v2 with .golangci.yml (govet, staticcheck, errcheck, ineffassign, unused, gocritic's bug checks, ...).
+	$(GOLANGCI_LINT) run ./...
 
 .PHONY: verify-generated
 verify-generated: ## Fail if CRDs, RBAC or deepcopy are stale.
@@ -102,6 +108,9 @@ uninstall: ## Remove the CRDs (and every object of these kinds!).
 .PHONY: deploy
 deploy: manifests ## Deploy the operator with kustomize (config/default).
 	$(KUBECTL) apply --server-side -k config/default
+
+$(GOLANGCI_LINT):
+	GOBIN=$(BIN) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 
 $(CONTROLLER_GEN):
 	GOBIN=$(BIN) $(GO) install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
