@@ -146,6 +146,7 @@ func (c *claimRule[T]) winner(ctx context.Context, r client.Reader, obj T) (winn
 func (l *lifecycle[T]) yield(ctx context.Context, before, obj, winner T, what string) (reconcile.Result, error) {
 	msg := fmt.Sprintf("%s is claimed by %s %s/%s, created first: this %s makes no change while that one claims it; %s",
 		what, l.kind, winner.GetNamespace(), winner.GetName(), l.kind, l.claims.advice)
+	log.FromContext(ctx).V(1).Info("claim yielded", "claimed", what, "winner", client.ObjectKeyFromObject(winner).String())
 	setCondition(obj, v1.TypeReady, metav1.ConditionFalse, v1.ReasonClaimedByAnother, msg)
 	setCondition(obj, v1.TypeSynced, metav1.ConditionFalse, v1.ReasonClaimedByAnother, msg)
 	// Stalled: nothing happens here until a person (or the winner's end)
