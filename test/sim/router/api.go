@@ -461,7 +461,7 @@ func (r *Router) apiShow(w http.ResponseWriter, data json.RawMessage) error {
 	case "configuration commands":
 		success(w, r.active.commands())
 	case "configuration":
-		success(w, r.active.curly())
+		success(w, r.active.curly(r.showDialect()))
 	default:
 		failure(w, http.StatusBadRequest, fmt.Sprintf("\n\n  Invalid command: show [%s]\n\n", strings.Join(c.Path, " ")))
 	}

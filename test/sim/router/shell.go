@@ -678,16 +678,9 @@ func (sh *shell) cliShellAPI(args []string) int {
 		}
 		var text string
 		if commands {
-			var b strings.Builder
-			for _, l := range strings.Split(t.commands(), "\n") {
-				words, _ := splitShellWords(l)
-				if len(words) > 1 && hasPrefix(words[1:], path) {
-					b.WriteString(l + "\n")
-				}
-			}
-			text = b.String()
+			text = t.cliCommands(path)
 		} else {
-			text = t.curly()
+			text = t.curly(sh.r.showDialect())
 		}
 		sh.r.mu.Unlock()
 		sh.outf("%s", text)

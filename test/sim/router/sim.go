@@ -289,9 +289,29 @@ func (r *Router) showVersion() string {
 		r.Version(), r.releaseTrain())
 }
 
+// showDialect is how `cli-shell-api showConfig` prints on this release.
+func (r *Router) showDialect() bootDialect {
+	if r.profile == Vyatta65 {
+		return dialectPacifica
+	}
+	return dialectVyattaCfg
+}
+
+// saveDialect is how `save` writes config.boot: vyatta-save-config.pl
+// printing `cli-shell-api showConfig` up to 1.3 (vyatta-cfg
+// scripts/vyatta-save-config.pl, branches pacifica and equuleus),
+// vyos-save-config.py through vyos1x-config from 1.4 (vyatta-cfg
+// functions/wrapper/script-template save_cmd, branch sagitta).
+func (r *Router) saveDialect() bootDialect {
+	if r.profile == VyOS14 || r.profile == VyOS15 {
+		return dialectVyOS1x
+	}
+	return r.showDialect()
+}
+
 // configBoot renders a saved configuration with the platform's footer.
 func (r *Router) configBoot(t *tree) string {
-	body := t.curly()
+	body := t.curly(r.saveDialect())
 	switch r.profile {
 	case Vyatta65:
 		return body + "\n\n/* Warning: Do not remove the following line. */\n" +
@@ -432,6 +452,14 @@ func (r *Router) ActiveCommands() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.active.commands()
+}
+
+// CLIShellAPICommands is `cli-shell-api showConfig --show-active-only
+// --show-commands`: every word in single quotes, nothing escaped.
+func (r *Router) CLIShellAPICommands() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.active.cliCommands(nil)
 }
 
 // SavedConfig is the content of /config/config.boot.
@@ -728,7 +756,7 @@ var commitOrder = map[string]int{"interfaces": 1, "system": 2, "service": 3, "pr
 // text printed, whether everything committed, and errDrop when a fault cuts
 // the connection.
 func (r *Router) commit(work *tree) (string, bool, error) {
-	before := r.active.commands()
+	before := r.active.key()
 	out, ok, err := r.runCommit(work)
 	r.recordCommit(before, out, ok, err)
 	return out, ok, err
