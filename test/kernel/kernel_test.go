@@ -256,8 +256,11 @@ func states() []state {
 // checks what a real kernel prints (refreshing testdata/ with -update).
 func TestKernelCaptures(t *testing.T) {
 	l := newLab(t)
+	sim := simulator(t)
 	for _, st := range states() {
 		st.setup(l)
+		simStates[st.name](t, sim)
+		simOut := simCaptures(t, sim)
 		got := map[string]string{}
 		for _, c := range captures {
 			if c.argv[0] == "ip" {
@@ -268,6 +271,9 @@ func TestKernelCaptures(t *testing.T) {
 		}
 		t.Run(st.name, func(t *testing.T) {
 			checkCaptures(t, st, got)
+			for _, c := range captures {
+				sameFormat(t, c.file, simOut[c.file], got[c.file])
+			}
 			dir := filepath.Join("testdata", st.name)
 			if *update {
 				if err := os.MkdirAll(dir, 0o755); err != nil {

@@ -433,6 +433,8 @@ func (sh *shell) dispatch(args []string, stdin func() string) int {
 		return sh.ip(args[1:])
 	case "cat":
 		return sh.cat(args[1:])
+	case "arp", "/usr/sbin/arp", "/sbin/arp":
+		return sh.arp(args[1:])
 	case "test":
 		return sh.test(args[1:])
 	case "tee":
@@ -750,14 +752,26 @@ func (sh *shell) ip(args []string) int {
 			sh.r.mu.Unlock()
 			sh.outf("%s", text)
 			return 0
-		case "replace", "add":
+		case "replace", "add", "del", "delete", "flush":
+			if verb == "delete" {
+				verb = "del"
+			}
 			sh.count("ip route " + verb)
 			if !sh.root {
 				sh.errf("RTNETLINK answers: Operation not permitted\n")
 				return 2
 			}
 			sh.r.mu.Lock()
-			msg, code := sh.r.ipRouteReplace(rest, verb == "replace")
+			var msg string
+			var code int
+			switch verb {
+			case "del":
+				msg, code = sh.r.ipRouteDel(rest)
+			case "flush":
+				msg, code = sh.r.ipRouteFlush(rest)
+			default:
+				msg, code = sh.r.ipRouteModify(rest, verb == "replace")
+			}
 			sh.r.mu.Unlock()
 			sh.errf("%s", msg)
 			return code
@@ -781,30 +795,27 @@ func (sh *shell) ip(args []string) int {
 			if jsonOut {
 				text = sh.r.neighJSON(dev)
 			} else {
-				var b strings.Builder
-				for _, n := range sh.r.neigh {
-					if dev != "" && n.dev != dev {
-						continue
-					}
-					b.WriteString(n.ip)
-					if dev == "" {
-						b.WriteString(" dev " + n.dev)
-					}
-					if n.mac != "" {
-						b.WriteString(" lladdr " + n.mac)
-					}
-					b.WriteString(" " + n.state + "\n")
-				}
-				text = b.String()
+				text = sh.r.neighText(dev)
 			}
 			sh.r.mu.Unlock()
 			sh.outf("%s", text)
 			return 0
+		case "replace", "add", "change", "del", "delete":
+			sh.count("ip neigh " + verb)
+			if !sh.root {
+				sh.errf("RTNETLINK answers: Operation not permitted\n")
+				return 2
+			}
+			sh.r.mu.Lock()
+			msg, code := sh.r.ipNeighModify(verb, rest)
+			sh.r.mu.Unlock()
+			sh.errf("%s", msg)
+			return code
 		case "flush":
 			sh.count("ip neigh flush")
 			if dev == "" {
 				sh.errf("Flush requires arguments.\n")
-				return 255
+				return 1
 			}
 			if !sh.root {
 				sh.errf("Failed to send flush request: Operation not permitted\n")
@@ -818,6 +829,39 @@ func (sh *shell) ip(args []string) int {
 	}
 	sh.errf("Command \"%s\" is unknown, try \"ip %s help\".\n", verb, obj)
 	return 255
+}
+
+// arp is net-tools' arp, in the listing form VyOS 1.3's `show arp` uses:
+// `arp -e -n [-i dev]`.
+func (sh *shell) arp(args []string) int {
+	dev, long := "", false
+	for i := 0; i < len(args); i++ {
+		switch args[i] {
+		case "-e":
+			long = true
+		case "-n":
+		case "-i":
+			if i+1 >= len(args) {
+				sh.errf("arp: option requires an argument -- 'i'\n")
+				return 1
+			}
+			i++
+			dev = args[i]
+		default:
+			sh.errf("arp: invalid option -- '%s'\n", strings.TrimLeft(args[i], "-"))
+			return 1
+		}
+	}
+	if !long {
+		sh.errf("arp: only the -e listing is modelled\n")
+		return 1
+	}
+	sh.count("arp")
+	sh.r.mu.Lock()
+	text := sh.r.arpEN(dev)
+	sh.r.mu.Unlock()
+	sh.outf("%s", text)
+	return 0
 }
 
 func (sh *shell) readFile(path string) (string, bool) {
