@@ -23,6 +23,11 @@ type shell struct {
 	dropped bool
 	depth   int
 
+	// opMode: the shell has the op-mode commands (an interactive vbash,
+	// `vbash -ic`), and tty is its terminal.
+	opMode bool
+	tty    ttyState
+
 	// Configuration session of this shell: Vyatta's wrapper keys it on the
 	// parent shell, VyOS's script-template on the shell itself.
 	templateLoaded bool
@@ -318,7 +323,44 @@ func (sh *shell) count(kind string) {
 
 func (sh *shell) dispatch(args []string, stdin func() string) int {
 	name := args[0]
+	if sh.opMode && !sh.configuring {
+		if ok, code := sh.opCommand(args); ok {
+			return code
+		}
+	}
 	switch name {
+	case "/opt/vyatta/bin/vyatta-op-cmd-wrapper":
+		// The op-mode command runner scripts use (vyatta-op
+		// scripts/vyatta-op-cmd-wrapper; script-template's `run`).
+		if ok, code := sh.opCommand(args[1:]); ok {
+			return code
+		}
+		if len(args) == 1 {
+			return sh.incomplete(nil)
+		}
+		return sh.invalid(nil, args[1])
+	case "run":
+		if !sh.templateLoaded && !sh.configuring {
+			return sh.notFound(name)
+		}
+		if ok, code := sh.opCommand(args[1:]); ok {
+			return code
+		}
+		if len(args) == 1 {
+			sh.errf("\n  Incomplete command: run\n\n")
+			return 1
+		}
+		return sh.invalid(nil, args[1])
+	case "route", "/sbin/route", "/usr/sbin/route":
+		if !sh.root {
+			sh.errf("SIOCADDRT: Operation not permitted\n")
+			return 7
+		}
+		sh.r.mu.Lock()
+		msg, code := sh.r.routeCommand(args[1:])
+		sh.r.mu.Unlock()
+		sh.errf("%s", msg)
+		return code
 	case "sudo":
 		if len(args) < 2 {
 			sh.errf("usage: sudo command\n")
@@ -349,6 +391,13 @@ func (sh *shell) dispatch(args []string, stdin func() string) int {
 			return sh.finishSub(sub, sub.exec(stdin()))
 		case len(args) == 3 && args[1] == "-c":
 			sub.stdin = stdin
+			return sh.finishSub(sub, sub.exec(args[2]))
+		case len(args) == 3 && args[1] == "-ic" && (name == "vbash" || name == "/bin/vbash"):
+			// An interactive vbash reads the op-mode functions from its
+			// bashrc: `vbash -ic 'show version'` is how scripts run
+			// op-mode commands over a plain exec.
+			sub.stdin = stdin
+			sub.opMode = true
 			return sh.finishSub(sub, sub.exec(args[2]))
 		case len(args) == 2:
 			content, ok := sh.readFile(args[1])

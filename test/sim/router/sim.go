@@ -46,6 +46,8 @@ type Options struct {
 	// Username / Password accepted over SSH (default vyos / vyos, or
 	// vyatta / vyatta on Vyatta).
 	Username, Password string
+	// RootPassword is what `su -` asks for (default: Password).
+	RootPassword string
 	// AuthorizedKeys are accepted for public-key authentication.
 	AuthorizedKeys []ssh.PublicKey
 	// HostKey is the SSH host key (default: a fresh ed25519 key).

@@ -337,6 +337,9 @@ func writeCurly(b *strings.Builder, n *cnode, s *snode, depth int, d bootDialect
 const vyattaCfgQuoteChars = "*}{;\t\n\v\f\r "
 
 func leafValueText(v string, d bootDialect) string {
+	if v == hiddenSecret {
+		return "****************"
+	}
 	if d == dialectVyOS1x {
 		return `"` + escapeVyOS(v) + `"`
 	}
@@ -495,6 +498,23 @@ func (t *tree) exists(path []string) bool {
 		}
 	}
 	return false
+}
+
+// kindAt is the template kind of the node at path (tag values included in
+// the path); sNode when the templates do not know it.
+func (t *tree) kindAt(path []string) skind {
+	s := t.schema
+	for i := 0; i < len(path); i++ {
+		c, ok := s.kids[path[i]]
+		if !ok {
+			return sNode
+		}
+		if c.kind == sTag {
+			i++
+		}
+		s = c
+	}
+	return s.kind
 }
 
 // equal compares two trees statement by statement.
