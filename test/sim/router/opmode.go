@@ -83,6 +83,7 @@ func (sh *shell) opShow(w []string) int {
 		return sh.invalid(w[:1], w[1])
 	case "ip":
 		if len(w) >= 2 && w[1] == "route" {
+			r.count("ip route")
 			if len(w) == 3 && w[2] == "forward" && r.profile != Vyatta65 {
 				// `ip route list` (show-ip-route.xml.in)
 				sh.outf("%s", r.routesText(false))
