@@ -56,7 +56,7 @@ envtest-assets: ## Build kube-apiserver, etcd and kubectl once per machine (~20 
 	hack/envtest-assets.sh
 
 .PHONY: test
-test: envtest-assets verify-generated vet ## Run every test (fuzz targets replay their seeds and testdata/fuzz; nothing random).
+test: envtest-assets verify-generated vet lint ## Run every test (fuzz targets replay their seeds and testdata/fuzz; nothing random).
 	$(GO) test ./... -count=1 -timeout $(TEST_TIMEOUT)
 
 .PHONY: fuzz

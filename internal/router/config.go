@@ -192,26 +192,6 @@ func (c Config) Hash() string {
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
-// ParseCommands parses `show configuration commands` /
-// `cli-shell-api showConfig --show-commands` output. Lines that are not set
-// commands (blank lines, banners) are ignored; a line with broken quoting is
-// an error, because silently dropping it would make owned config look absent.
-func ParseCommands(text string) (Config, error) {
-	var paths []Path
-	for n, line := range strings.Split(text, "\n") {
-		line = strings.TrimSpace(line)
-		if !strings.HasPrefix(line, "set ") {
-			continue
-		}
-		p, err := ParsePath(line)
-		if err != nil {
-			return nil, fmt.Errorf("line %d: %w", n+1, err)
-		}
-		paths = append(paths, p)
-	}
-	return NewConfig(paths...), nil
-}
-
 // ParseConfigBoot parses the curly configuration format of config.boot and
 // `show configuration`:
 //
@@ -226,7 +206,16 @@ func ParseCommands(text string) (Config, error) {
 // a node whose braces hold nothing is kept as a statement of its own (that is
 // how `next-hop-interface eth2 { }` is written). Both comment styles (/* */
 // from Vyatta and VyOS <= 1.3, // from 1.4) are skipped.
-func ParseConfigBoot(text string) (Config, error) {
+//
+// The footer tells which writer produced the file and so how values are
+// quoted (see listing.go); a file without one is read as VyOS 1.4+ writes
+// it. Callers that know the platform use ParseConfigBootFor.
+func ParseConfigBoot(text string) (Config, error) { return ParseConfigBootFor("", text) }
+
+// parseConfigBootEscaped reads config.boot as vyos1x-config's lexer does
+// (src/vyos1x_lexer.mll): words, braces and values in double or single
+// quotes with backslash escapes, in any layout.
+func parseConfigBootEscaped(text string) (Config, error) {
 	toks, err := curlyTokens(text)
 	if err != nil {
 		return nil, err
@@ -252,13 +241,14 @@ func ParseConfigBoot(text string) (Config, error) {
 		words = nil
 		return nil
 	}
-	for _, t := range toks {
-		switch t {
-		case "\n":
+	for _, tk := range toks {
+		t := tk.text
+		switch {
+		case !tk.word && t == "\n":
 			if err := flushLeaf(); err != nil {
 				return nil, err
 			}
-		case "{":
+		case !tk.word && t == "{":
 			if len(words) == 0 || len(words) > 2 {
 				return nil, fmt.Errorf("unexpected '{' after %q", strings.Join(words, " "))
 			}
@@ -271,7 +261,7 @@ func ParseConfigBoot(text string) (Config, error) {
 				children int
 			}{path: cur})
 			words = nil
-		case "}":
+		case !tk.word && t == "}":
 			if err := flushLeaf(); err != nil {
 				return nil, err
 			}
@@ -301,21 +291,27 @@ func ParseConfigBoot(text string) (Config, error) {
 	return NewConfig(paths...), nil
 }
 
+// curlyToken is a word (word true) or a brace or newline.
+type curlyToken struct {
+	word bool
+	text string
+}
+
 // curlyTokens splits config.boot into words, braces and newlines. Words may be
-// double-quoted with backslash escapes.
-func curlyTokens(text string) ([]string, error) {
-	var toks []string
+// double- or single-quoted with backslash escapes.
+func curlyTokens(text string) ([]curlyToken, error) {
+	var toks []curlyToken
 	i := 0
 	for i < len(text) {
 		c := text[i]
 		switch {
 		case c == '\n':
-			toks = append(toks, "\n")
+			toks = append(toks, curlyToken{text: "\n"})
 			i++
 		case c == ' ' || c == '\t' || c == '\r':
 			i++
 		case c == '{' || c == '}':
-			toks = append(toks, string(c))
+			toks = append(toks, curlyToken{text: string(c)})
 			i++
 		case c == '/' && i+1 < len(text) && text[i+1] == '*':
 			end := strings.Index(text[i+2:], "*/")
@@ -324,7 +320,7 @@ func curlyTokens(text string) ([]string, error) {
 			}
 			// Comments may span lines; keep the line structure.
 			for k := strings.Count(text[i:i+2+end+2], "\n"); k > 0; k-- {
-				toks = append(toks, "\n")
+				toks = append(toks, curlyToken{text: "\n"})
 			}
 			i += 2 + end + 2
 		case c == '/' && i+1 < len(text) && text[i+1] == '/':
@@ -334,34 +330,35 @@ func curlyTokens(text string) ([]string, error) {
 			} else {
 				i += end
 			}
-		case c == '"':
-			var b strings.Builder
+		case c == '"' || c == '\'':
 			j := i + 1
 			closed := false
 			for j < len(text) {
 				if text[j] == '\\' && j+1 < len(text) {
-					b.WriteByte(text[j+1])
 					j += 2
 					continue
 				}
-				if text[j] == '"' {
+				if text[j] == c {
 					closed = true
 					break
 				}
-				b.WriteByte(text[j])
 				j++
 			}
 			if !closed {
 				return nil, fmt.Errorf("unterminated quoted value")
 			}
-			toks = append(toks, b.String())
+			toks = append(toks, curlyToken{word: true, text: unescapeVyOS(text[i+1 : j])})
+			// A value may hold newlines; keep the line structure.
+			for k := strings.Count(text[i:j], "\n"); k > 0; k-- {
+				toks = append(toks, curlyToken{text: "\n"})
+			}
 			i = j + 1
 		default:
 			j := i
-			for j < len(text) && !strings.ContainsRune(" \t\r\n{}\"", rune(text[j])) {
+			for j < len(text) && !strings.ContainsRune(" \t\r\n{}\"'", rune(text[j])) {
 				j++
 			}
-			toks = append(toks, text[i:j])
+			toks = append(toks, curlyToken{word: true, text: text[i:j]})
 			i = j
 		}
 	}

@@ -77,21 +77,27 @@ func FuzzParseShowARP(f *testing.F) {
 }
 
 func FuzzParseCommands(f *testing.F) {
+	f.Add(awkwardCLIShellAPI)
+	f.Add(awkwardVyOSCommands)
 	f.Add("set interfaces ethernet eth1 address '10.0.10.254/24'\nset service ssh disable-password-authentication\n")
-	f.Add(`set interfaces ethernet eth2 description "WAN \"uplink\""` + "\nset system host-name 'it''s'\n")
+	f.Add("set 'a' ''' 'b'\nset 'x'' ''y'\n")
 	f.Fuzz(func(t *testing.T, s string) {
 		cfg, err := ParseCommands(s)
 		if err != nil {
 			return
 		}
-		// What we print, we read back unchanged.
+		// Whatever parsed, printed again as cli-shell-api prints it, reads
+		// back the same unless a word falls in the documented ambiguity.
 		var b strings.Builder
 		for _, p := range cfg {
-			b.WriteString("set " + p.String() + "\n")
+			if cliShellAPIAmbiguous(p) {
+				return
+			}
+			b.WriteString(printCLIShellAPI(p))
 		}
 		again, err := ParseCommands(b.String())
 		if err != nil {
-			t.Fatalf("re-parse of rendered config failed: %v\n%s", err, b.String())
+			t.Fatalf("re-parse of printed config failed: %v\n%s", err, b.String())
 		}
 		if !again.Equal(cfg) {
 			t.Fatalf("round trip changed the config:\n%q\n%q", cfg, again)
@@ -99,12 +105,71 @@ func FuzzParseCommands(f *testing.F) {
 	})
 }
 
+// FuzzCLIShellAPIWords prints arbitrary words the way vyatta-cfg's
+// _print_cmds_list does and checks they read back, except in the one case
+// listing.go documents as ambiguous.
+func FuzzCLIShellAPIWords(f *testing.F) {
+	f.Add("interfaces\x1fethernet\x1feth0\x1fdescription\x1fBob's uplink")
+	f.Add("a\x1f'\x1fb")
+	f.Add("x'\x1f'y")
+	f.Add("a' \x1fb")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, s string) {
+		p := Path(strings.Split(s, "\x1f"))
+		if cliShellAPIAmbiguous(p) {
+			return
+		}
+		got, err := ParseCommands(printCLIShellAPI(p))
+		if err != nil {
+			t.Fatalf("%q: %v", printCLIShellAPI(p), err)
+		}
+		if !got.Equal(NewConfig(p)) {
+			t.Fatalf("%q read back as %q", p, got)
+		}
+	})
+}
+
+// FuzzBootValue puts an arbitrary value in config.boot as each writer
+// prints it and reads it back: always for VyOS 1.4's escaped form; for
+// vyatta-cfg's unescaped form unless the value is in the documented
+// ambiguity (starts and ends with a double quote, or holds a newline).
+func FuzzBootValue(f *testing.F) {
+	for _, v := range []string{`Bob's "mgmt" port`, `C:\wan`, `a"b`, "", `"x"`, "tab\there", "\x01\x7f", "é", `"a b`} {
+		f.Add(v)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		want := NewConfig(Path{"interfaces", "ethernet", "eth0", "description", v})
+		wrap := func(text, footer string) string {
+			return "interfaces {\n    ethernet eth0 {\n        description " + text + "\n    }\n}\n" + footer
+		}
+		got, err := ParseConfigBoot(wrap(`"`+escapeVyOS1xForTest(v)+`"`, "// vyos-config-version: \"system@27\"\n"))
+		if err != nil || !got.Equal(want) {
+			t.Fatalf("escaped %q: %q %v", v, got, err)
+		}
+		if strings.ContainsAny(v, "\n\r") || len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+			return
+		}
+		text := v
+		if needsVyattaQuotes(v) {
+			text = `"` + v + `"`
+		}
+		got, err = ParseConfigBoot(wrap(text, "/* === vyatta-config-version: \"system@5\" === */\n"))
+		if err != nil || !got.Equal(want) {
+			t.Fatalf("unescaped %q printed as %q: %q %v", v, text, got, err)
+		}
+	})
+}
+
 func FuzzParseConfigBoot(f *testing.F) {
 	f.Add(seedBoot)
+	f.Add(awkwardBootVyatta)
+	f.Add(awkwardBootVyOS14)
 	f.Add("nat {\n    source {\n        rule 10 {\n            outbound-interface {\n                name eth2\n            }\n        }\n    }\n}\n// vyos-config-version: \"nat@8\"\n")
 	f.Add("a { b \"c d\" }\n")
 	f.Fuzz(func(t *testing.T, s string) {
-		_, _ = ParseConfigBoot(s)
+		for _, p := range Platforms {
+			_, _ = ParseConfigBootFor(p, s)
+		}
 	})
 }
 

@@ -172,43 +172,6 @@ func TestParseNeighbours(t *testing.T) {
 	}
 }
 
-func TestParseCommandsQuoting(t *testing.T) {
-	text := "set interfaces ethernet eth1 address '10.0.10.254/24'\n" +
-		"set interfaces ethernet eth1 description 'LAN side: it''s ours'\n" +
-		`set interfaces ethernet eth2 description "WAN \"uplink\""` + "\n" +
-		"set firewall name WAN-IN rule 10 description 'allow established'\n" +
-		"set protocols static interface-route 198.51.100.254/32 next-hop-interface eth2\n" +
-		"set service ssh disable-password-authentication\n" +
-		"\n  set system host-name 'vyatta'  \n" +
-		"vyatta@vyatta:~$ something that is not a command\n"
-	cfg, err := ParseCommands(text)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := NewConfig(
-		Path{"interfaces", "ethernet", "eth1", "address", "10.0.10.254/24"},
-		Path{"interfaces", "ethernet", "eth1", "description", "LAN side: its ours"},
-		Path{"interfaces", "ethernet", "eth2", "description", `WAN "uplink"`},
-		Path{"firewall", "name", "WAN-IN", "rule", "10", "description", "allow established"},
-		Path{"protocols", "static", "interface-route", "198.51.100.254/32", "next-hop-interface", "eth2"},
-		Path{"service", "ssh", "disable-password-authentication"},
-		Path{"system", "host-name", "vyatta"},
-	)
-	if !cfg.Equal(want) {
-		t.Fatalf("got\n%s\nwant\n%s", strings.Join(cfg.Lines(), "\n"), strings.Join(want.Lines(), "\n"))
-	}
-	if _, err := ParseCommands("set system host-name 'unterminated\n"); err == nil {
-		t.Fatal("broken quoting accepted")
-	}
-	// Rendering and parsing again is the identity, whatever the words hold.
-	for _, p := range want {
-		back, err := ParsePath("set " + p.String())
-		if err != nil || back.key() != p.key() {
-			t.Fatalf("%q did not round-trip: %q %v", p.String(), back, err)
-		}
-	}
-}
-
 // seedBoot is the seed's Vyatta configuration as config.boot holds it, with
 // documentation addresses and the write-up's trailing blanks.
 const seedBoot = `interfaces {    

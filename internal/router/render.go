@@ -314,6 +314,12 @@ func checkText(s string) error {
 	if len(s) > 255 {
 		return fmt.Errorf("longer than 255 characters")
 	}
+	if strings.Contains(s, "' '") {
+		// cli-shell-api prints every word as '%s' without escaping
+		// (listing.go, form 1): this sequence would read back as a word
+		// boundary, so the description could never be seen as applied.
+		return fmt.Errorf("must not contain a quote, a space and a quote in a row (the router's configuration listing cannot be read back)")
+	}
 	return nil
 }
 

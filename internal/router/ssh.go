@@ -339,11 +339,15 @@ func (d *sshDriver) ReadConfig(ctx context.Context, owned []Path) (_ Config, err
 
 func (d *sshDriver) ReadSavedConfig(ctx context.Context, owned []Path) (_ Config, err error) {
 	defer observe("ReadSavedConfig", time.Now(), &err)
+	p, err := d.platform(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out, err := d.read(ctx, "ReadSavedConfig", cmdSavedConfig)
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := ParseConfigBoot(out)
+	cfg, err := ParseConfigBootFor(p, out)
 	if err != nil {
 		return nil, unexpected("ReadSavedConfig", "unparsable /config/config.boot", out, err)
 	}

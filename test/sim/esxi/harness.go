@@ -3,7 +3,10 @@
 // topology (port groups LAN and WAN on vSwitch0, VMs "vyatta" with two NICs and
 // "web1" with one), and adds the ESXi behaviour vcsim lacks: a running VM's MAC
 // address cannot be edited (InvalidPowerState), and a NIC is never pointed at
-// a port group that does not exist (vcsim would crash the process).
+// a port group that does not exist (vcsim would crash the process). It also
+// fills what vcsim leaves empty and ESXi always sends (vmstate.go: the
+// fault-tolerance and record/replay states, guestHeartbeatStatus) and puts
+// ESXi's sentences, not Go type names, in failed tasks.
 //
 // Changes a person would make in the vSphere client go through a separate
 // govmomi session (SetNICMAC, SetNICPortGroup, SetPower), so that the client
@@ -173,6 +176,7 @@ func Start(opts Options) (*Harness, error) {
 		rules:      newRules(),
 	}
 	h.rules.install(model)
+	model.Map().AddHandler(vmStates{})
 	h.server = model.Service.NewServer()
 	u := *h.server.URL
 	u.User = nil

@@ -218,7 +218,7 @@ func TestAdminAPI(t *testing.T) {
 	if code, body := call("PUT", "/vms/vyatta/power", `{"on": true}`); code != 200 || !strings.Contains(body, `"powerState":"poweredOn"`) {
 		t.Fatalf("power on: %d %s", code, body)
 	}
-	if code, body := call("PUT", "/vms/vyatta/nics/Network%20adapter%202", `{"mac": "02:00:00:aa:bb:dd"}`); code != 409 || !strings.Contains(body, "InvalidPowerState") {
+	if code, body := call("PUT", "/vms/vyatta/nics/Network%20adapter%202", `{"mac": "02:00:00:aa:bb:dd"}`); code != 409 || !strings.Contains(body, "The attempted operation cannot be performed in the current state (Powered on).") {
 		t.Fatalf("MAC change while running: %d %s", code, body)
 	}
 	if code, body := call("PUT", "/vms/vyatta/nics/1", `{"portGroup": "WAN"}`); code != 200 || !strings.Contains(body, `"label":"Network adapter 1","mac"`) {

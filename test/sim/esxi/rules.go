@@ -135,26 +135,32 @@ type esxiVM struct {
 	rules *rules
 }
 
-// failedTask answers a task method with a task that fails with fault, the
-// VM left as it was.
 func (vm *esxiVM) failedTask(ctx *simulator.Context, name string, fault types.BaseMethodFault) types.ManagedObjectReference {
-	task := simulator.CreateTask(vm.VirtualMachine, name, func(*simulator.Task) (types.AnyType, types.BaseMethodFault) {
-		return nil, fault
-	})
-	return task.Run(ctx)
+	return failedTask(ctx, vm.VirtualMachine, name, fault)
 }
 
-// PowerOnVMTask fails as queued by FailNextTask, or powers the VM on.
+// PowerOnVMTask fails as queued by FailNextTask, refuses a VM that already
+// runs (InvalidPowerState, with ESXi's message rather than vcsim's type
+// name), or powers the VM on.
 func (vm *esxiVM) PowerOnVMTask(ctx *simulator.Context, req *types.PowerOnVM_Task) soap.HasFault {
-	if fault := vm.rules.takeTaskFault("PowerOnVM_Task"); fault != nil {
+	fault := vm.rules.takeTaskFault("PowerOnVM_Task")
+	if fault == nil && vm.Runtime.PowerState == types.VirtualMachinePowerStatePoweredOn {
+		fault = &types.InvalidPowerState{RequestedState: types.VirtualMachinePowerStatePoweredOff, ExistingState: vm.Runtime.PowerState}
+	}
+	if fault != nil {
 		return &methods.PowerOnVM_TaskBody{Res: &types.PowerOnVM_TaskResponse{Returnval: vm.failedTask(ctx, "powerOn", fault)}}
 	}
 	return vm.VirtualMachine.PowerOnVMTask(ctx, req)
 }
 
-// PowerOffVMTask fails as queued by FailNextTask, or powers the VM off.
+// PowerOffVMTask fails as queued by FailNextTask, refuses a VM that is
+// already off, or powers the VM off.
 func (vm *esxiVM) PowerOffVMTask(ctx *simulator.Context, req *types.PowerOffVM_Task) soap.HasFault {
-	if fault := vm.rules.takeTaskFault("PowerOffVM_Task"); fault != nil {
+	fault := vm.rules.takeTaskFault("PowerOffVM_Task")
+	if fault == nil && vm.Runtime.PowerState == types.VirtualMachinePowerStatePoweredOff {
+		fault = &types.InvalidPowerState{RequestedState: types.VirtualMachinePowerStatePoweredOn, ExistingState: vm.Runtime.PowerState}
+	}
+	if fault != nil {
 		return &methods.PowerOffVM_TaskBody{Res: &types.PowerOffVM_TaskResponse{Returnval: vm.failedTask(ctx, "powerOff", fault)}}
 	}
 	return vm.VirtualMachine.PowerOffVMTask(ctx, req)

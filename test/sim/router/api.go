@@ -20,14 +20,22 @@ func (r *Router) startHTTPS(ln net.Listener) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/retrieve", r.post(r.apiRetrieve))
 	mux.HandleFunc("/configure", r.post(r.apiConfigure))
+	// The endpoints each release's server registers: /configure-section
+	// from 1.4 (vyos-http-api-server, sagitta; absent on equuleus).
+	// /image, /container-image, /reboot, /poweroff and /import-pki exist
+	// too but are not modelled.
 	if r.profile == VyOS14 || r.profile == VyOS15 {
 		mux.HandleFunc("/configure-section", r.post(r.apiConfigureSection))
 	}
 	mux.HandleFunc("/config-file", r.post(r.apiConfigFile))
 	mux.HandleFunc("/show", r.post(r.apiShow))
+	mux.HandleFunc("/generate", r.post(r.apiGenerate))
 	mux.HandleFunc("/reset", r.post(r.apiReset))
 	mux.HandleFunc("/", func(w http.ResponseWriter, req *http.Request) {
 		r.sleep(r.latency())
+		// GET /info, the one endpoint without a key, from 1.5 on
+		// (docs.vyos.io/en/1.5/automation/vyos-api.html; not in the
+		// vyos-1x current snapshot read, late 2024).
 		if req.URL.Path == "/info" && r.profile == VyOS15 && req.Method == http.MethodGet {
 			r.mu.Lock()
 			r.count("api:/info")
@@ -437,34 +445,48 @@ func (r *Router) apiConfigFile(w http.ResponseWriter, data json.RawMessage) erro
 	return nil
 }
 
+// apiShow runs `vyatta-op-cmd-wrapper show PATH` as the API does (vyos-1x
+// python/vyos/configsession.py SHOW, __run_command: stdout and stderr
+// together, an error reply with that text when the command fails), so it
+// answers exactly the show commands the release's op mode has.
 func (r *Router) apiShow(w http.ResponseWriter, data json.RawMessage) error {
+	return r.apiOpMode(w, data, "show")
+}
+
+// apiGenerate is /generate (every VyOS release's API server:
+// vyos-http-api-server on equuleus and sagitta, api/rest/routers.py on
+// current): `vyatta-op-cmd-wrapper generate PATH`. No generate command is
+// modelled, so every path gets op mode's refusal.
+func (r *Router) apiGenerate(w http.ResponseWriter, data json.RawMessage) error {
+	return r.apiOpMode(w, data, "generate")
+}
+
+func (r *Router) apiOpMode(w http.ResponseWriter, data json.RawMessage, op string) error {
 	var c apiCommand
 	if json.Unmarshal(data, &c) != nil || c.Op == "" || c.Path == nil {
 		failure(w, http.StatusBadRequest, `Missing required field. "op" and "path" fields are required`)
-		return nil
+		return nil //nolint:nilerr // answered with the API's own error text
 	}
-	if c.Op != "show" {
+	if c.Op != op {
 		failure(w, http.StatusBadRequest, fmt.Sprintf("'%s' is not a valid operation", c.Op))
 		return nil
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	switch strings.Join(c.Path, " ") {
-	case "version":
-		success(w, r.showVersion())
-	case "ip route forward":
-		r.count("ip route")
-		success(w, r.routesText(false))
-	case "arp":
-		r.count("ip neigh")
-		success(w, r.showARP())
-	case "configuration commands":
-		success(w, r.active.commands())
-	case "configuration":
-		success(w, r.active.curly())
-	default:
-		failure(w, http.StatusBadRequest, fmt.Sprintf("\n\n  Invalid command: show [%s]\n\n", strings.Join(c.Path, " ")))
+	sh := newShell(r, false)
+	words := append([]string{op}, c.Path...)
+	ok, code := sh.opCommand(words)
+	if !ok {
+		code = sh.invalid(nil, op)
+		if len(c.Path) > 0 {
+			sh.outStack = []*outputs{{}}
+			code = sh.invalid([]string{op}, c.Path[0])
+		}
 	}
+	out, errOut := sh.output()
+	if code != 0 {
+		failure(w, http.StatusBadRequest, out+errOut)
+		return nil
+	}
+	success(w, out+errOut)
 	return nil
 }
 

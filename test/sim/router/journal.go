@@ -34,7 +34,7 @@ type SaveRecord struct {
 }
 
 func (r *Router) recordCommit(before, out string, ok bool, err error) {
-	rec := CommitRecord{Output: out, Changed: r.active.commands() != before}
+	rec := CommitRecord{Output: out, Changed: r.active.key() != before}
 	switch {
 	case err == errDrop:
 		rec.Outcome = "dropped"

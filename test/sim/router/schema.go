@@ -8,6 +8,20 @@ import (
 	"strings"
 )
 
+// Per release, from vyos-1x interface-definitions and the migration scripts
+// that moved the nodes (branch named):
+//   - `firewall name` became `firewall ipv4 name` in 1.4 (firewall/10-to-11,
+//     sagitta), and a rule's `state established enable` a multi-value
+//     `state established` (include/firewall/state.xml.i, sagitta).
+//   - NAT `outbound-interface X` became `outbound-interface name X` in 1.4
+//     (nat/5-to-6 then nat/6-to-7, sagitta); the same for inbound.
+//   - `protocols static interface-route` became `protocols static route X
+//     interface` in 1.4 (quagga/8-to-9, sagitta).
+//   - `system gateway-address` went in 1.2 (a static default route), and
+//     `system login user X level` in 1.3 (system/16-to-17, equuleus).
+//   - `service https api rest` exists from 1.5 only (the REST API must be
+//     enabled; vyos-1x current).
+//
 // The configuration templates the simulator knows: enough of the real ones
 // to hold the seed's configuration, what the operator renders, and some
 // unmanaged configuration to prove it is left alone. One line per node:
@@ -89,7 +103,7 @@ system
           key = text
           type = text
       full-name = text
-      level = text @vyatta-6.5,vyos-1.3
+      level = text @vyatta-6.5
   ntp
     server * text
   syslog
@@ -118,7 +132,7 @@ service
     certificates
       system-generated-certificate !
 firewall
-  name * text
+  name * text @vyatta-6.5,vyos-1.3
     default-action = text
     description = text
     rule * rule
@@ -126,14 +140,29 @@ firewall
       description = text
       protocol = text
       state
-        established = text
-        related = text
-        invalid = text
+        established = enable
+        related = enable
+        invalid = enable
+        new = enable
       destination
         address = natnet
         port = text
       source
         address = natnet
+  ipv4 @vyos-1.4,vyos-1.5
+    name * text
+      default-action = text
+      description = text
+      rule * rule
+        action = text
+        description = text
+        protocol = text
+        state + fwstate
+        destination
+          address = natnet
+          port = text
+        source
+          address = natnet
 `
 
 type skind int
@@ -253,12 +282,21 @@ func validValue(typ, v string) bool {
 	case "num":
 		_, err := strconv.Atoi(v)
 		return err == nil
+	case "enable":
+		return v == "enable" || v == "disable"
+	case "fwstate":
+		return v == "established" || v == "invalid" || v == "new" || v == "related"
 	case "mac":
 		return macRe.MatchString(v)
 	}
 	return true
 }
 
+// pathError is vyatta-cfg-run vyatta_cfg_validate_cmd's message: the valid
+// part of the path, then the first word the templates refuse in brackets.
 func pathError(words []string) string {
+	if len(words) > 1 {
+		return fmt.Sprintf("\n  Configuration path: %s [%s] is not valid\n", strings.Join(words[:len(words)-1], " "), words[len(words)-1])
+	}
 	return fmt.Sprintf("\n  Configuration path: [%s] is not valid\n", strings.Join(words, " "))
 }

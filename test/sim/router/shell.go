@@ -23,6 +23,11 @@ type shell struct {
 	dropped bool
 	depth   int
 
+	// opMode: the shell has the op-mode commands (an interactive vbash,
+	// `vbash -ic`), and tty is its terminal.
+	opMode bool
+	tty    ttyState
+
 	// Configuration session of this shell: Vyatta's wrapper keys it on the
 	// parent shell, VyOS's script-template on the shell itself.
 	templateLoaded bool
@@ -318,7 +323,44 @@ func (sh *shell) count(kind string) {
 
 func (sh *shell) dispatch(args []string, stdin func() string) int {
 	name := args[0]
+	if sh.opMode && !sh.configuring {
+		if ok, code := sh.opCommand(args); ok {
+			return code
+		}
+	}
 	switch name {
+	case "/opt/vyatta/bin/vyatta-op-cmd-wrapper":
+		// The op-mode command runner scripts use (vyatta-op
+		// scripts/vyatta-op-cmd-wrapper; script-template's `run`).
+		if ok, code := sh.opCommand(args[1:]); ok {
+			return code
+		}
+		if len(args) == 1 {
+			return sh.incomplete(nil)
+		}
+		return sh.invalid(nil, args[1])
+	case "run":
+		if !sh.templateLoaded && !sh.configuring {
+			return sh.notFound(name)
+		}
+		if ok, code := sh.opCommand(args[1:]); ok {
+			return code
+		}
+		if len(args) == 1 {
+			sh.errf("\n  Incomplete command: run\n\n")
+			return 1
+		}
+		return sh.invalid(nil, args[1])
+	case "route", "/sbin/route", "/usr/sbin/route":
+		if !sh.root {
+			sh.errf("SIOCADDRT: Operation not permitted\n")
+			return 7
+		}
+		sh.r.mu.Lock()
+		msg, code := sh.r.routeCommand(args[1:])
+		sh.r.mu.Unlock()
+		sh.errf("%s", msg)
+		return code
 	case "sudo":
 		if len(args) < 2 {
 			sh.errf("usage: sudo command\n")
@@ -349,6 +391,13 @@ func (sh *shell) dispatch(args []string, stdin func() string) int {
 			return sh.finishSub(sub, sub.exec(stdin()))
 		case len(args) == 3 && args[1] == "-c":
 			sub.stdin = stdin
+			return sh.finishSub(sub, sub.exec(args[2]))
+		case len(args) == 3 && args[1] == "-ic" && (name == "vbash" || name == "/bin/vbash"):
+			// An interactive vbash reads the op-mode functions from its
+			// bashrc: `vbash -ic 'show version'` is how scripts run
+			// op-mode commands over a plain exec.
+			sub.stdin = stdin
+			sub.opMode = true
 			return sh.finishSub(sub, sub.exec(args[2]))
 		case len(args) == 2:
 			content, ok := sh.readFile(args[1])
@@ -433,6 +482,8 @@ func (sh *shell) dispatch(args []string, stdin func() string) int {
 		return sh.ip(args[1:])
 	case "cat":
 		return sh.cat(args[1:])
+	case "arp", "/usr/sbin/arp", "/sbin/arp":
+		return sh.arp(args[1:])
 	case "test":
 		return sh.test(args[1:])
 	case "tee":
@@ -678,16 +729,9 @@ func (sh *shell) cliShellAPI(args []string) int {
 		}
 		var text string
 		if commands {
-			var b strings.Builder
-			for _, l := range strings.Split(t.commands(), "\n") {
-				words, _ := splitShellWords(l)
-				if len(words) > 1 && hasPrefix(words[1:], path) {
-					b.WriteString(l + "\n")
-				}
-			}
-			text = b.String()
+			text = t.cliCommands(path)
 		} else {
-			text = t.curly()
+			text = t.curly(sh.r.showDialect())
 		}
 		sh.r.mu.Unlock()
 		sh.outf("%s", text)
@@ -757,14 +801,26 @@ func (sh *shell) ip(args []string) int {
 			sh.r.mu.Unlock()
 			sh.outf("%s", text)
 			return 0
-		case "replace", "add":
+		case "replace", "add", "del", "delete", "flush":
+			if verb == "delete" {
+				verb = "del"
+			}
 			sh.count("ip route " + verb)
 			if !sh.root {
 				sh.errf("RTNETLINK answers: Operation not permitted\n")
 				return 2
 			}
 			sh.r.mu.Lock()
-			msg, code := sh.r.ipRouteReplace(rest, verb == "replace")
+			var msg string
+			var code int
+			switch verb {
+			case "del":
+				msg, code = sh.r.ipRouteDel(rest)
+			case "flush":
+				msg, code = sh.r.ipRouteFlush(rest)
+			default:
+				msg, code = sh.r.ipRouteModify(rest, verb == "replace")
+			}
 			sh.r.mu.Unlock()
 			sh.errf("%s", msg)
 			return code
@@ -788,30 +844,27 @@ func (sh *shell) ip(args []string) int {
 			if jsonOut {
 				text = sh.r.neighJSON(dev)
 			} else {
-				var b strings.Builder
-				for _, n := range sh.r.neigh {
-					if dev != "" && n.dev != dev {
-						continue
-					}
-					b.WriteString(n.ip)
-					if dev == "" {
-						b.WriteString(" dev " + n.dev)
-					}
-					if n.mac != "" {
-						b.WriteString(" lladdr " + n.mac)
-					}
-					b.WriteString(" " + n.state + "\n")
-				}
-				text = b.String()
+				text = sh.r.neighText(dev)
 			}
 			sh.r.mu.Unlock()
 			sh.outf("%s", text)
 			return 0
+		case "replace", "add", "change", "del", "delete":
+			sh.count("ip neigh " + verb)
+			if !sh.root {
+				sh.errf("RTNETLINK answers: Operation not permitted\n")
+				return 2
+			}
+			sh.r.mu.Lock()
+			msg, code := sh.r.ipNeighModify(verb, rest)
+			sh.r.mu.Unlock()
+			sh.errf("%s", msg)
+			return code
 		case "flush":
 			sh.count("ip neigh flush")
 			if dev == "" {
 				sh.errf("Flush requires arguments.\n")
-				return 255
+				return 1
 			}
 			if !sh.root {
 				sh.errf("Failed to send flush request: Operation not permitted\n")
@@ -825,6 +878,39 @@ func (sh *shell) ip(args []string) int {
 	}
 	sh.errf("Command \"%s\" is unknown, try \"ip %s help\".\n", verb, obj)
 	return 255
+}
+
+// arp is net-tools' arp, in the listing form VyOS 1.3's `show arp` uses:
+// `arp -e -n [-i dev]`.
+func (sh *shell) arp(args []string) int {
+	dev, long := "", false
+	for i := 0; i < len(args); i++ {
+		switch args[i] {
+		case "-e":
+			long = true
+		case "-n":
+		case "-i":
+			if i+1 >= len(args) {
+				sh.errf("arp: option requires an argument -- 'i'\n")
+				return 1
+			}
+			i++
+			dev = args[i]
+		default:
+			sh.errf("arp: invalid option -- '%s'\n", strings.TrimLeft(args[i], "-"))
+			return 1
+		}
+	}
+	if !long {
+		sh.errf("arp: only the -e listing is modelled\n")
+		return 1
+	}
+	sh.count("arp")
+	sh.r.mu.Lock()
+	text := sh.r.arpEN(dev)
+	sh.r.mu.Unlock()
+	sh.outf("%s", text)
+	return 0
 }
 
 func (sh *shell) readFile(path string) (string, bool) {

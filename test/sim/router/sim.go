@@ -46,6 +46,8 @@ type Options struct {
 	// Username / Password accepted over SSH (default vyos / vyos, or
 	// vyatta / vyatta on Vyatta).
 	Username, Password string
+	// RootPassword is what `su -` asks for (default: Password).
+	RootPassword string
 	// AuthorizedKeys are accepted for public-key authentication.
 	AuthorizedKeys []ssh.PublicKey
 	// HostKey is the SSH host key (default: a fresh ed25519 key).
@@ -66,6 +68,9 @@ type Options struct {
 	Gateway, GatewayMAC string
 	// Hosts maps neighbour addresses that answer ARP themselves to MACs.
 	Hosts map[string]string
+	// Silent are addresses nothing answers ARP for: their neighbour entry
+	// stays INCOMPLETE, then FAILED (FailUnanswered).
+	Silent []string
 	// Addr is the listen address for both servers (default 127.0.0.1).
 	Addr string
 	// Hostname (default vyatta / vyos).
@@ -83,9 +88,13 @@ type Router struct {
 	files  map[string]*file
 	routes []kroute
 	neigh  []neighbour
-	calls  map[string]int
-	faults faults
-	boots  int
+	// nhids are FRR's kernel nexthop objects; noCarrier the NICs whose
+	// cable is out.
+	nhids     map[string]int
+	noCarrier map[string]bool
+	calls     map[string]int
+	faults    faults
+	boots     int
 
 	commitLog []CommitRecord
 	saveLog   []SaveRecord
@@ -289,9 +298,29 @@ func (r *Router) showVersion() string {
 		r.Version(), r.releaseTrain())
 }
 
+// showDialect is how `cli-shell-api showConfig` prints on this release.
+func (r *Router) showDialect() bootDialect {
+	if r.profile == Vyatta65 {
+		return dialectPacifica
+	}
+	return dialectVyattaCfg
+}
+
+// saveDialect is how `save` writes config.boot: vyatta-save-config.pl
+// printing `cli-shell-api showConfig` up to 1.3 (vyatta-cfg
+// scripts/vyatta-save-config.pl, branches pacifica and equuleus),
+// vyos-save-config.py through vyos1x-config from 1.4 (vyatta-cfg
+// functions/wrapper/script-template save_cmd, branch sagitta).
+func (r *Router) saveDialect() bootDialect {
+	if r.profile == VyOS14 || r.profile == VyOS15 {
+		return dialectVyOS1x
+	}
+	return r.showDialect()
+}
+
 // configBoot renders a saved configuration with the platform's footer.
 func (r *Router) configBoot(t *tree) string {
-	body := t.curly()
+	body := t.curly(r.saveDialect())
 	switch r.profile {
 	case Vyatta65:
 		return body + "\n\n/* Warning: Do not remove the following line. */\n" +
@@ -434,6 +463,14 @@ func (r *Router) ActiveCommands() string {
 	return r.active.commands()
 }
 
+// CLIShellAPICommands is `cli-shell-api showConfig --show-active-only
+// --show-commands`: every word in single quotes, nothing escaped.
+func (r *Router) CLIShellAPICommands() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.active.cliCommands(nil)
+}
+
 // SavedConfig is the content of /config/config.boot.
 func (r *Router) SavedConfig() string {
 	r.mu.Lock()
@@ -526,6 +563,77 @@ func (r *Router) InjectTraffic(dsts ...string) error {
 	return nil
 }
 
+// InjectForwarded makes a LAN host at src send one packet to each
+// destination through the router: the router learns src from its ARP
+// request (a STALE entry) and forwards the packets, resolving next hops as
+// for its own traffic.
+func (r *Router) InjectForwarded(src string, dsts ...string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	a, err := netip.ParseAddr(src)
+	if err != nil || !a.Is4() {
+		return fmt.Errorf("routersim: bad source %q", src)
+	}
+	rt, ok := r.lookup(a)
+	if !ok || rt.gw != "" || rt.dev == "" {
+		return fmt.Errorf("routersim: %s is not on a connected network", src)
+	}
+	r.learn(a, rt.dev)
+	for _, d := range dsts {
+		a, err := netip.ParseAddr(d)
+		if err != nil || !a.Is4() {
+			return fmt.Errorf("routersim: bad destination %q", d)
+		}
+		r.inject(a)
+	}
+	return nil
+}
+
+// AgeNeighbours lets reachable_time pass with no traffic: REACHABLE
+// entries become STALE (net/core/neighbour.c neigh_timer_handler, with
+// the entry not used within delay_first_probe_time).
+func (r *Router) AgeNeighbours() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := range r.neigh {
+		if r.neigh[i].state == nudReachable {
+			r.neigh[i].state = nudStale
+		}
+	}
+}
+
+// FailUnanswered lets the ARP probes of unanswered entries run out
+// (mcast_solicit requests, retrans_time apart): INCOMPLETE becomes FAILED.
+func (r *Router) FailUnanswered() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := range r.neigh {
+		if r.neigh[i].state == nudIncomplete {
+			r.neigh[i].state = nudFailed
+		}
+	}
+}
+
+// SetCarrier plugs (up) or unplugs a NIC's cable: routes through it are
+// kept and flagged linkdown, as the kernel does.
+func (r *Router) SetCarrier(dev string, up bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.noCarrier == nil {
+		r.noCarrier = map[string]bool{}
+	}
+	r.noCarrier[dev] = !up
+}
+
+// RunIP runs `ip ARGS` as root, as a human at the console would, and
+// returns what it printed and its exit status.
+func (r *Router) RunIP(args ...string) (string, int) {
+	sh := newShell(r, true)
+	code := sh.ip(args)
+	out, errOut := sh.output()
+	return out + errOut, code
+}
+
 // SetConfig applies set commands to the active configuration and commits
 // them, as a human at the console would — without saving.
 func (r *Router) SetConfig(lines ...string) error {
@@ -590,7 +698,7 @@ func (r *Router) DeleteRoute(dst string) bool {
 func (r *Router) AddRoute(spec string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out, code := r.ipRouteReplace(strings.Fields(spec), true)
+	out, code := r.ipRouteModify(strings.Fields(spec), true)
 	if code != 0 {
 		return errors.New(strings.TrimSpace(out))
 	}
@@ -728,7 +836,7 @@ var commitOrder = map[string]int{"interfaces": 1, "system": 2, "service": 3, "pr
 // text printed, whether everything committed, and errDrop when a fault cuts
 // the connection.
 func (r *Router) commit(work *tree) (string, bool, error) {
-	before := r.active.commands()
+	before := r.active.key()
 	out, ok, err := r.runCommit(work)
 	r.recordCommit(before, out, ok, err)
 	return out, ok, err

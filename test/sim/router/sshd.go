@@ -96,14 +96,82 @@ func (r *Router) handleSSHConn(conn net.Conn, cfg *ssh.ServerConfig) {
 	}
 }
 
-// handleSession serves one exec request: the command string is a script for
-// the interpreter; `... -s` forms read the script from stdin.
+// handleSession serves one session channel: an exec request (the command
+// string is a script for the interpreter; `... -s` forms read the script
+// from stdin), or a pty and an interactive shell (cli.go).
 func (r *Router) handleSession(conn net.Conn, ch ssh.Channel, reqs <-chan *ssh.Request) {
 	defer ch.Close()
+	var pty *ptyRequest
+	var resize chan [2]int
 	for req := range reqs {
 		switch req.Type {
 		case "env":
 			req.Reply(true, nil)
+		case "pty-req":
+			var p ptyRequest
+			if err := ssh.Unmarshal(req.Payload, &p); err != nil {
+				req.Reply(false, nil)
+				continue
+			}
+			pty = &p
+			req.Reply(true, nil)
+		case "window-change":
+			var wc struct{ Columns, Rows, Width, Height uint32 }
+			if resize != nil && ssh.Unmarshal(req.Payload, &wc) == nil {
+				select {
+				case resize <- [2]int{int(wc.Columns), int(wc.Rows)}:
+				default:
+				}
+			}
+			if req.WantReply {
+				req.Reply(true, nil)
+			}
+		case "shell":
+			req.Reply(true, nil)
+			r.mu.Lock()
+			r.count("ssh.shell")
+			r.mu.Unlock()
+			if pty == nil {
+				// No terminal: the login shell reads its commands
+				// from stdin, as `ssh router < script` does.
+				sh := newShell(r, false)
+				b, _ := io.ReadAll(ch)
+				code := sh.exec(string(b))
+				out, errOut := sh.output()
+				io.WriteString(ch, out)
+				io.WriteString(ch.Stderr(), errOut)
+				ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{uint32(code)}))
+				return
+			}
+			resize = make(chan [2]int, 4)
+			go func() {
+				// Keep answering requests (window-change) while the
+				// CLI runs.
+				for req := range reqs {
+					if req.Type == "window-change" {
+						var wc struct{ Columns, Rows, Width, Height uint32 }
+						if ssh.Unmarshal(req.Payload, &wc) == nil {
+							select {
+							case resize <- [2]int{int(wc.Columns), int(wc.Rows)}:
+							default:
+							}
+						}
+					}
+					if req.WantReply {
+						req.Reply(req.Type == "window-change", nil)
+					}
+				}
+			}()
+			rows, cols := int(pty.Rows), int(pty.Columns)
+			if rows == 0 {
+				rows = 24
+			}
+			if cols == 0 {
+				cols = 80
+			}
+			code := r.serveCLI(ch, rows, cols, resize)
+			ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{uint32(code)}))
+			return
 		case "exec":
 			var payload struct{ Command string }
 			if err := ssh.Unmarshal(req.Payload, &payload); err != nil {

@@ -235,8 +235,13 @@ func flatten(n *cnode, s *snode, prefix []string, out *[]stmt) {
 	}
 }
 
-// commands renders `show configuration commands`: leaf values in single
-// quotes, names and tag values bare unless they need quoting.
+// commands renders VyOS's `show configuration commands`, vyos1x-config
+// src/config_tree.ml Renderer.render_commands (branch master): path words
+// bare, the value in single quotes after Util.escape_string (src/util.ml:
+// `"`, `\` and control characters escaped, `'` not). On a real router it is
+// piped from `cli-shell-api showCfg` through vyos-config-to-commands
+// (vyos-1x op-mode-definitions/show-configuration.xml.in); see
+// showConfigCommands for that pipeline.
 func (t *tree) commands() string {
 	var b strings.Builder
 	for _, st := range t.statements() {
@@ -244,9 +249,9 @@ func (t *tree) commands() string {
 		for i, w := range st.words {
 			b.WriteByte(' ')
 			if i == st.value {
-				b.WriteString("'" + strings.ReplaceAll(w, "'", `'\''`) + "'")
+				b.WriteString("'" + escapeVyOS(w) + "'")
 			} else {
-				b.WriteString(shellQuote(w))
+				b.WriteString(w)
 			}
 		}
 		b.WriteByte('\n')
@@ -254,14 +259,51 @@ func (t *tree) commands() string {
 	return b.String()
 }
 
-// curly renders the config.boot / `show configuration` format.
-func (t *tree) curly() string {
+// cliCommands renders `cli-shell-api showConfig --show-commands`: vyatta-cfg
+// src/cnode/cnode-algorithm.cpp _print_cmds_list, the same on branches
+// pacifica (Vyatta 6.5), equuleus, sagitta and current: "set", then every
+// word of the path, node names included, as ` '%s'` — no escaping at all.
+func (t *tree) cliCommands(prefix []string) string {
 	var b strings.Builder
-	writeCurly(&b, t.root, t.schema, 0)
+	for _, st := range t.statements() {
+		if !hasPrefix(st.words, prefix) {
+			continue
+		}
+		b.WriteString("set")
+		for _, w := range st.words {
+			b.WriteString(" '" + w + "'")
+		}
+		b.WriteByte('\n')
+	}
 	return b.String()
 }
 
-func writeCurly(b *strings.Builder, n *cnode, s *snode, depth int) {
+// bootDialect is who writes config.boot and `show configuration` text.
+type bootDialect int
+
+const (
+	// pacifica: vyatta-cfg _print_value_str for leaf values, tag values
+	// printed as they are (cnode-algorithm.cpp _diff_show_other, branch
+	// pacifica).
+	dialectPacifica bootDialect = iota
+	// equuleus and later vyatta-cfg: as pacifica, but tag values holding
+	// one of the characters that force quoting are double-quoted too.
+	dialectVyattaCfg
+	// vyos1x-config Renderer.render_config: every value double-quoted and
+	// escaped, tag values bare. VyOS 1.4+ config.boot (vyos-1x
+	// src/helpers/vyos-save-config.py, branch sagitta and current).
+	dialectVyOS1x
+)
+
+// curly renders vyatta-cfg's `cli-shell-api showConfig` (op mode `show
+// configuration`, and config.boot up to VyOS 1.3).
+func (t *tree) curly(d bootDialect) string {
+	var b strings.Builder
+	writeCurly(&b, t.root, t.schema, 0, d)
+	return b.String()
+}
+
+func writeCurly(b *strings.Builder, n *cnode, s *snode, depth int, d bootDialect) {
 	ind := strings.Repeat("    ", depth)
 	for _, name := range sortedKeys(n.kids, false) {
 		c, cs := n.kids[name], s.kids[name]
@@ -271,22 +313,79 @@ func writeCurly(b *strings.Builder, n *cnode, s *snode, depth int) {
 		switch cs.kind {
 		case sNode:
 			b.WriteString(ind + name + " {\n")
-			writeCurly(b, c, cs, depth+1)
+			writeCurly(b, c, cs, depth+1, d)
 			b.WriteString(ind + "}\n")
 		case sTag:
 			for _, v := range sortedKeys(c.kids, true) {
-				b.WriteString(ind + name + " " + curlyQuote(v) + " {\n")
-				writeCurly(b, c.kids[v], cs, depth+1)
+				b.WriteString(ind + name + " " + tagValueText(v, d) + " {\n")
+				writeCurly(b, c.kids[v], cs, depth+1, d)
 				b.WriteString(ind + "}\n")
 			}
 		case sLeaf, sMulti:
 			for _, v := range c.vals {
-				b.WriteString(ind + name + " " + curlyQuote(v) + "\n")
+				b.WriteString(ind + name + " " + leafValueText(v, d) + "\n")
 			}
 		case sFlag:
 			b.WriteString(ind + name + "\n")
 		}
 	}
+}
+
+// vyattaCfgQuoteChars are the characters that make vyatta-cfg's
+// _print_value_str put a value in double quotes (strcspn with
+// "*}{;\011\012\013\014\015 ", cnode-algorithm.cpp, every branch).
+const vyattaCfgQuoteChars = "*}{;\t\n\v\f\r "
+
+func leafValueText(v string, d bootDialect) string {
+	if v == hiddenSecret {
+		return "****************"
+	}
+	if d == dialectVyOS1x {
+		return `"` + escapeVyOS(v) + `"`
+	}
+	if v == "" || strings.ContainsAny(v, vyattaCfgQuoteChars) {
+		return `"` + v + `"`
+	}
+	return v
+}
+
+func tagValueText(v string, d bootDialect) string {
+	if d == dialectVyattaCfg && strings.ContainsAny(v, vyattaCfgQuoteChars) {
+		// no test for the empty value here (equuleus
+		// cnode-algorithm.cpp, tag value branch of _diff_show_other)
+		return `"` + v + `"`
+	}
+	return v
+}
+
+// escapeVyOS is vyos1x-config Util.escape_string (src/util.ml, master): `"`
+// and `\` get a backslash, \n \t \r \b their letters, other control
+// characters (and DEL) three decimal digits; bytes from 128 on (UTF-8) pass.
+func escapeVyOS(s string) string {
+	if !strings.ContainsFunc(s, func(r rune) bool { return r == '"' || r == '\\' || r < 32 || r == 127 }) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c == '\n':
+			b.WriteString(`\n`)
+		case c == '\t':
+			b.WriteString(`\t`)
+		case c == '\r':
+			b.WriteString(`\r`)
+		case c == '\b':
+			b.WriteString(`\b`)
+		case c < 32 || c == 127:
+			fmt.Fprintf(&b, "\\%03d", c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
 
 // json renders the /retrieve showConfig shape of the subtree at path: one
@@ -401,8 +500,34 @@ func (t *tree) exists(path []string) bool {
 	return false
 }
 
+// kindAt is the template kind of the node at path (tag values included in
+// the path); sNode when the templates do not know it.
+func (t *tree) kindAt(path []string) skind {
+	s := t.schema
+	for i := 0; i < len(path); i++ {
+		c, ok := s.kids[path[i]]
+		if !ok {
+			return sNode
+		}
+		if c.kind == sTag {
+			i++
+		}
+		s = c
+	}
+	return s.kind
+}
+
 // equal compares two trees statement by statement.
-func (t *tree) equal(o *tree) bool { return t.commands() == o.commands() }
+func (t *tree) equal(o *tree) bool { return t.key() == o.key() }
+
+// key is the whole configuration as one comparable string.
+func (t *tree) key() string {
+	var b strings.Builder
+	for _, st := range t.statements() {
+		b.WriteString(strings.Join(st.words, "\x00") + "\n")
+	}
+	return b.String()
+}
 
 // subtreeCommands is the set-command text of one top-level node.
 func (t *tree) subtreeCommands(top string) string {
@@ -437,7 +562,74 @@ func parseConfigText(text string) ([][]string, error) {
 			return parseSetLines(text)
 		}
 	}
+	if strings.Contains(text, "/* === vyatta-config-version:") {
+		return parseCurlyVyattaCfg(text)
+	}
 	return parseCurly(text)
+}
+
+// parseCurlyVyattaCfg reads a config.boot that vyatta-save-config.pl wrote
+// (values quoted only when needed, never escaped): one statement per line,
+// the rest of a leaf's line is its value, surrounding double quotes are the
+// printer's. A simplification: the real loaders do not read it this way —
+// Vyatta's cparse (vyatta-cfg src/cparse/cparse_lex.l, pacifica) ends a
+// quoted value at its first unescaped `"` and keeps backslashes, so a value
+// holding `"` and a space makes its grammar (cparse.ypp: one VALUE per node)
+// fail; what the router does then at boot is not modelled.
+func parseCurlyVyattaCfg(text string) ([][]string, error) {
+	var out [][]string
+	type frame struct {
+		path  []string
+		items int
+	}
+	stack := []frame{{}}
+	lines := strings.Split(text, "\n")
+	for i := 0; i < len(lines); i++ {
+		l := strings.TrimSpace(lines[i])
+		if strings.HasPrefix(l, "/*") {
+			for !strings.HasSuffix(l, "*/") && i+1 < len(lines) {
+				i++
+				l = strings.TrimSpace(lines[i])
+			}
+			continue
+		}
+		if l == "" {
+			continue
+		}
+		top := &stack[len(stack)-1]
+		if l == "}" {
+			if len(stack) == 1 {
+				return nil, fmt.Errorf("unbalanced }")
+			}
+			if top.items == 0 {
+				out = append(out, top.path)
+			}
+			stack = stack[:len(stack)-1]
+			continue
+		}
+		open := strings.HasSuffix(l, "{")
+		if open {
+			l = strings.TrimSpace(strings.TrimSuffix(l, "{"))
+		}
+		name, rest, _ := strings.Cut(l, " ")
+		words := append(append([]string{}, top.path...), name)
+		if rest = strings.TrimSpace(rest); rest != "" {
+			if len(rest) >= 2 && rest[0] == '"' && rest[len(rest)-1] == '"' {
+				rest = rest[1 : len(rest)-1]
+			}
+			words = append(words, rest)
+		}
+		top.items++
+		if open {
+			stack = append(stack, frame{path: words})
+			continue
+		}
+		out = append(out, words)
+	}
+	if len(stack) != 1 {
+		return nil, fmt.Errorf("unbalanced {")
+	}
+	return out, nil
 }
 
 func parseSetLines(text string) ([][]string, error) {
@@ -538,6 +730,8 @@ func parseCurly(text string) ([][]string, error) {
 	return out, nil
 }
 
+var vyosEscapes = map[byte]byte{'/': '/', '\\': '\\', 'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t', '\'': '\'', '"': '"'}
+
 func curlyWords(line string) ([]string, error) {
 	var out []string
 	for i := 0; i < len(line); {
@@ -548,12 +742,19 @@ func curlyWords(line string) ([]string, error) {
 		case c == '{' || c == '}':
 			out = append(out, string(c))
 			i++
-		case c == '"':
+		case c == '"' || c == '\'':
+			// vyos1x-config src/vyos1x_lexer.mll (master): both quotes,
+			// with \/ \\ \b \f \n \r \t \' \" escapes.
 			var b strings.Builder
 			j := i + 1
-			for ; j < len(line) && line[j] != '"'; j++ {
+			for ; j < len(line) && line[j] != c; j++ {
 				if line[j] == '\\' && j+1 < len(line) {
 					j++
+					if r, ok := vyosEscapes[line[j]]; ok {
+						b.WriteByte(r)
+						continue
+					}
+					b.WriteByte('\\')
 				}
 				b.WriteByte(line[j])
 			}
@@ -564,7 +765,7 @@ func curlyWords(line string) ([]string, error) {
 			i = j + 1
 		default:
 			j := i
-			for j < len(line) && !strings.ContainsRune(" \t\r{}\"", rune(line[j])) {
+			for j < len(line) && !strings.ContainsRune(" \t\r{}\"'", rune(line[j])) {
 				j++
 			}
 			out = append(out, line[i:j])
@@ -572,20 +773,6 @@ func curlyWords(line string) ([]string, error) {
 		}
 	}
 	return out, nil
-}
-
-func curlyQuote(v string) string {
-	if v != "" && !strings.ContainsAny(v, " \t{}\"';#&|<>()*$\\") {
-		return v
-	}
-	return `"` + strings.ReplaceAll(strings.ReplaceAll(v, `\`, `\\`), `"`, `\"`) + `"`
-}
-
-func shellQuote(w string) string {
-	if w != "" && strings.Trim(w, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./:@%+=,-!") == "" {
-		return w
-	}
-	return "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
 }
 
 // sortedKeys orders child names alphabetically and tag values the way

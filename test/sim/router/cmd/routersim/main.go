@@ -57,7 +57,8 @@ func main() {
 		fmt.Printf("api:      %s (key %s)\n", u, r.APIKey())
 		if *caOut != "" {
 			if err := os.WriteFile(*caOut, r.CACertPEM(), 0o644); err != nil {
-				log.Fatal(err)
+				r.Close()
+				log.Fatal(err) //nolint:gocritic // closed just above
 			}
 			fmt.Printf("ca.crt:   %s\n", *caOut)
 		}
