@@ -3,10 +3,13 @@
 
 GO ?= go
 BIN := $(CURDIR)/bin
-CONTROLLER_GEN := $(BIN)/controller-gen
+# Versioned tools are built once per machine, like the control plane, and
+# shared by every checkout (a fresh clone in CI does not rebuild them).
+TOOLS_DIR ?= $(or $(XDG_DATA_HOME),$(HOME)/.local/share)/ovhbridge-operator/tools
 CONTROLLER_TOOLS_VERSION := v0.23.0
-GOLANGCI_LINT := $(BIN)/golangci-lint
+CONTROLLER_GEN := $(TOOLS_DIR)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 GOLANGCI_LINT_VERSION := v2.15.0
+GOLANGCI_LINT := $(TOOLS_DIR)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 # Where kube-apiserver, etcd and kubectl live (shared by every checkout).
 KUBEBUILDER_ASSETS ?= $(shell hack/envtest-assets.sh --dir)
 export KUBEBUILDER_ASSETS
@@ -109,8 +112,15 @@ uninstall: ## Remove the CRDs (and every object of these kinds!).
 deploy: manifests ## Deploy the operator with kustomize (config/default).
 	$(KUBECTL) apply --server-side -k config/default
 
+# go install into a temporary GOBIN, then an atomic rename: an interrupted
+# build never leaves a broken tool behind.
+define install-tool
+	@mkdir -p $(TOOLS_DIR)
+	tmp=$$(mktemp -d $(TOOLS_DIR)/.build.XXXXXX) && GOBIN=$$tmp $(GO) install $(1) && mv -f $$tmp/$(2) $@ && rm -rf $$tmp
+endef
+
 $(GOLANGCI_LINT):
-	GOBIN=$(BIN) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	$(call install-tool,github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION),golangci-lint)
 
 $(CONTROLLER_GEN):
-	GOBIN=$(BIN) $(GO) install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
+	$(call install-tool,sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION),controller-gen)

@@ -204,6 +204,8 @@ func TestKilledOperatorConvergesWithOneWritePerChange(t *testing.T) {
 type env struct {
 	*world.FleetEnv
 	op *world.Operator
+	// args are the operator's flags (operatorArgs unless a test sets them).
+	args []string
 }
 
 func setup(t *testing.T) *env {
@@ -242,7 +244,11 @@ func setupFleet(t *testing.T, name string, opts world.FleetOptions, start bool) 
 // start runs the operator (again), appending to the same log.
 func (e *env) start(t *testing.T) {
 	t.Helper()
-	op, err := world.StartOperator(e.Binary, e.CP.Kubeconfig, e.Dir, operatorArgs...)
+	args := e.args
+	if args == nil {
+		args = operatorArgs
+	}
+	op, err := world.StartOperator(e.Binary, e.CP.Kubeconfig, e.Dir, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -408,6 +414,9 @@ func TestAbandonedIntentsAreSaidAndWrittenOnce(t *testing.T) {
 	const name = "abandon"
 	e := setupFleet(t, name, world.FleetOptions{IPs: 3, OVHMoveDuration: 500 * time.Millisecond,
 		OVHVirtualMACDuration: 500 * time.Millisecond}, false)
+	// Every intent here is given up on purpose: a short grace keeps the
+	// test short, the logic is the one the defaults drive.
+	e.args = []string{"--ovh-intent-grace", "3s", "--esxi-intent-grace", "3s"}
 	f, c := e.Fleet, e.Client
 	ctx := context.Background()
 	n := len(f.IPs)

@@ -232,7 +232,10 @@ func (e *env) start(t *testing.T, name string) *world.Operator {
 	op, err := world.StartOperator(e.Binary, e.CP.Kubeconfig, dir,
 		"--leader-elect", "--leader-election-namespace", ns,
 		"--leader-election-lease-duration", leaseDuration.String(),
-		"--leader-election-renew-deadline", "3s", "--leader-election-retry-period", "1s")
+		"--leader-election-renew-deadline", "3s", "--leader-election-retry-period", "1s",
+		// A write the dead leader recorded but may not have sent is waited
+		// out (the crash suite proves the waiting); shortened, not skipped.
+		"--ovh-intent-grace", "10s", "--esxi-intent-grace", "10s")
 	if err != nil {
 		t.Fatal(err)
 	}
