@@ -82,11 +82,11 @@ test-race: envtest-assets ## Run the tests with the race detector.
 
 .PHONY: demo
 demo: envtest-assets build ## Run everything locally and replay the write-up's failures (KEEP=1 keeps it running).
-	$(GO) run ./hack/demo -operator $(BIN)/manager $(if $(KEEP),-keep)
+	$(GO) run ./hack/demo -operator bin/manager $(if $(KEEP),-keep)
 
 .PHONY: bench
 bench: envtest-assets build ## Measure drift latency, API cost and scale; write test/bench/RESULTS.md (~15 min; BENCH_ARGS=-h lists options).
-	BENCH_COMMAND="make bench$(if $(BENCH_ARGS), BENCH_ARGS='$(BENCH_ARGS)')" $(GO) run ./test/bench -operator $(BIN)/manager $(BENCH_ARGS)
+	BENCH_COMMAND="make bench$(if $(BENCH_ARGS), BENCH_ARGS='$(BENCH_ARGS)')" $(GO) run ./test/bench -operator bin/manager $(BENCH_ARGS)
 
 ##@ Build
 

@@ -163,11 +163,29 @@ func (b *bench) logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "[%6.1fs] %s\n", time.Since(b.started).Seconds(), fmt.Sprintf(format, args...))
 }
 
-// command is how this run was started, as a person would retype it.
+// command is how this run was started, as a person would retype it from
+// the repository's root (no path of this machine: RESULTS.md is committed).
 func command() string {
-	run := strings.Join(append([]string{"go run ./test/bench"}, os.Args[1:]...), " ")
+	args := make([]string, 0, len(os.Args))
+	for _, a := range os.Args[1:] {
+		args = append(args, repoRelative(a))
+	}
+	run := strings.Join(append([]string{"go run ./test/bench"}, args...), " ")
 	if c := os.Getenv("BENCH_COMMAND"); c != "" {
 		return c + "`, which runs `" + run // set by `make bench`
 	}
 	return run
+}
+
+// repoRelative writes a path under the working directory (the repository's
+// root, where make and go run start) relative to it; anything else as is.
+func repoRelative(p string) string {
+	wd, err := os.Getwd()
+	if err != nil || !filepath.IsAbs(p) {
+		return p
+	}
+	if rel, err := filepath.Rel(wd, p); err == nil && !strings.HasPrefix(rel, "..") {
+		return rel
+	}
+	return p
 }

@@ -76,7 +76,7 @@ func (r *results) render() string {
 	w("# ovhbridge-operator benchmarks\n\n")
 	w("- command: `%s`\n", r.command)
 	w("- machine: %s; load average %s before, %s after (shared machine)\n", machine(), r.loadBefore, r.loadAfter)
-	w("- operator: `%s` at %s; run %s, took %s\n\n", b.operator, revision(), b.started.UTC().Format(time.RFC3339), r.duration.Round(time.Second))
+	w("- operator: `%s` at %s; run %s, took %s\n\n", repoRelative(b.operator), revision(), b.started.UTC().Format(time.RFC3339), r.duration.Round(time.Second))
 
 	w("| # | measure | conditions | figure | target | |\n|---|---|---|---|---|---|\n")
 	r.renderDrift(w)
