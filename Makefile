@@ -15,6 +15,11 @@ KUBEBUILDER_ASSETS ?= $(shell hack/envtest-assets.sh --dir)
 export KUBEBUILDER_ASSETS
 KUBECTL := $(KUBEBUILDER_ASSETS)/kubectl
 TEST_TIMEOUT ?= 30m
+# Test packages run at once. The suites mostly wait on simulated systems
+# (tasks, leases, intent graces), so more than one per core keeps the two
+# cores busy: measured on a 2-core machine, 4 takes the test run from about
+# 5m50s to 3m30s.
+TEST_PARALLEL ?= 4
 FUZZTIME ?= 1m
 
 .PHONY: all
@@ -60,7 +65,7 @@ envtest-assets: ## Build kube-apiserver, etcd and kubectl once per machine (~20 
 
 .PHONY: test
 test: envtest-assets verify-generated vet lint ## Run every test (fuzz targets replay their seeds and testdata/fuzz; nothing random).
-	$(GO) test ./... -count=1 -timeout $(TEST_TIMEOUT)
+	$(GO) test ./... -count=1 -p $(TEST_PARALLEL) -timeout $(TEST_TIMEOUT)
 
 .PHONY: fuzz
 fuzz: ## Explore every fuzz target for FUZZTIME each (default 1m); not part of make test. Commit what it finds under testdata/fuzz with the fix.
