@@ -230,6 +230,16 @@ func (r *BridgedVMReconciler) Sync(ctx context.Context, b *v1.BridgedVM, save fu
 	if err != nil {
 		return 0, err
 	}
+	for _, w := range s.want {
+		if w.MACNotReady == "" {
+			continue
+		}
+		// Applied together with its FailoverIP, whose MAC is a moment
+		// away: its watch brings this object back with it.
+		if d := deferFirstSight(b, r.Now()); d != nil {
+			return 0, d
+		}
+	}
 	vm, err := s.api.FindVM(ctx, b.Spec.VMName)
 	if cause.Is(err, cause.NotFound) {
 		// Not Stalled: the VM may be created or renamed later, and the

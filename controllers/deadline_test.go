@@ -11,8 +11,11 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/ovhbridge/ovhbridge-operator/api/v1alpha1"
 	"github.com/ovhbridge/ovhbridge-operator/internal/ovh"
@@ -135,5 +138,89 @@ func TestHungRoutersDoNotStarveWorkers(t *testing.T) {
 	}
 	if n := rsim.Count("commit"); n != 1 {
 		t.Errorf("healthy router commits = %d, want 1", n)
+	}
+}
+
+// Adoption is quiet: a FailoverIP and the BridgedVM taking its MAC, applied
+// together onto a world that already matches them, each write their status
+// twice (first sight, then the verdict: no "waiting for..." in between) and
+// one Event each (Ready), however the two reconciles interleave.
+func TestAdoptionWritesTwoStatusesAndOneEvent(t *testing.T) {
+	ns := testNamespace(t)
+	world := seedOVH()
+	world.VirtualMACs = append(world.VirtualMACs, ovhsim.VirtualMAC{Server: esxServer, MAC: webMAC, Type: "vmware",
+		Addresses: []ovhsim.VirtualAddress{{IP: webIP, VirtualMachineName: "web1"}}})
+	osim := startOVHSim(t, ovhsim.Options{World: world})
+	eh := esxisim.StartT(t, esxisim.Options{VMs: webWithMAC(true)})
+	create(t, ovhSecret(ns, "ovh", osim.Endpoint(), appSecret),
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "esxi"}, Data: eh.SecretData()})
+
+	// Count status writes through a watch of each kind.
+	writes := map[string]int{}
+	var mu sync.Mutex
+	for _, list := range []client.ObjectList{&v1.FailoverIPList{}, &v1.BridgedVMList{}} {
+		wc, err := client.NewWithWatch(cp.Config, client.Options{Scheme: scheme})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := wc.Watch(context.Background(), list, client.InNamespace(ns))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(w.Stop)
+		go func() {
+			for ev := range w.ResultChan() {
+				if m, ok := ev.Object.(managed); ok && ev.Type == watch.Modified {
+					mu.Lock()
+					writes[m.GetName()]++
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+
+	startManager(t, ns, func(mgr ctrl.Manager) error {
+		opts := testOptions()
+		clients := ovh.NewClients(ovh.Options{RequestsPerSecond: math.Inf(1)})
+		fr := &FailoverIPReconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), OVH: clients,
+			Observer: ovh.NewObserver(clients, ovh.ObserverOptions{}), TaskPoll: 100 * time.Millisecond}
+		if err := fr.SetupWithManager(context.Background(), mgr, opts); err != nil {
+			return err
+		}
+		br := &BridgedVMReconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), ESXi: newTestPool(mgr),
+			TaskPoll: 100 * time.Millisecond}
+		return br.SetupWithManager(context.Background(), mgr, opts)
+	})
+	f := &v1.FailoverIP{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web-wan"},
+		Spec: v1.FailoverIPSpec{IP: webIP, Server: esxServer, OVH: v1.OVHConnection{CredentialsSecretRef: v1.SecretReference{Name: "ovh"}},
+			VirtualMAC: &v1.VirtualMACSpec{Type: v1.VirtualMACVMware, VMName: "web1"}}}
+	b := &v1.BridgedVM{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web1"},
+		Spec: v1.BridgedVMSpec{ESXi: v1.ESXiConnection{CredentialsSecretRef: v1.SecretReference{Name: "esxi"}},
+			VMName: "web1", NICs: []v1.NICSpec{macFrom(nicByLabel("Network adapter 1", "WAN", ""), "web-wan")}}}
+	create(t, b, f) // the BridgedVM first: it waits for the FailoverIP's MAC
+	for _, obj := range []managed{f, b} {
+		eventually(t, 30*time.Second, obj.GetName()+" Ready", conditionIs(obj, v1.TypeReady, metav1.ConditionTrue, v1.ReasonAvailable))
+	}
+	// Let a late write show, if there is one.
+	time.Sleep(time.Second)
+	mu.Lock()
+	defer mu.Unlock()
+	for _, name := range []string{"web-wan", "web1"} {
+		if writes[name] != 2 {
+			t.Errorf("%s: %d status writes, want 2 (first sight, then Ready)", name, writes[name])
+		}
+	}
+	var evs eventsv1.EventList
+	if err := k8sClient.List(context.Background(), &evs, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	perObject := map[string][]string{}
+	for _, e := range evs.Items {
+		perObject[e.Regarding.Name] = append(perObject[e.Regarding.Name], e.Reason+": "+e.Note)
+	}
+	for _, name := range []string{"web-wan", "web1"} {
+		if len(perObject[name]) != 1 || !strings.HasPrefix(perObject[name][0], v1.ReasonAvailable+": Ready is True") {
+			t.Errorf("%s: Events %q, want one (Ready is True)", name, perObject[name])
+		}
 	}
 }

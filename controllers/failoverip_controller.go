@@ -165,13 +165,18 @@ func (r *FailoverIPReconciler) Sync(ctx context.Context, f *v1.FailoverIP, save 
 		// Not waiting here keeps this worker for the FailoverIPs of servers
 		// already observed; the Observer's announcement brings this one
 		// back, the interval is only a safety net. A Ready already known
-		// (an operator restart) is kept meanwhile.
+		// (an operator restart) is kept meanwhile, and so is a first sight
+		// still quiet: most first observations end within it.
+		if d := deferFirstSight(f, r.Now()); d != nil {
+			return 0, d
+		}
 		if c := meta.FindStatusCondition(f.Status.Conditions, v1.TypeReady); c != nil && c.Status == metav1.ConditionUnknown {
 			setCondition(f, v1.TypeReady, metav1.ConditionUnknown, v1.ReasonFirstObservation, fmt.Sprintf(
 				"waiting for the first observation of server %s at OVH (its IPs and virtual MACs are read once for all its FailoverIPs)",
 				f.Spec.Server))
+			return syncInterval(f), nil
 		}
-		return syncInterval(f), nil
+		return 0, &deferred{after: syncInterval(f)}
 	}
 	if err != nil {
 		return 0, err

@@ -24,6 +24,7 @@ import (
 
 	v1 "github.com/ovhbridge/ovhbridge-operator/api/v1alpha1"
 	"github.com/ovhbridge/ovhbridge-operator/internal/cause"
+	"github.com/ovhbridge/ovhbridge-operator/internal/decide"
 	"github.com/ovhbridge/ovhbridge-operator/internal/metrics"
 )
 
@@ -158,6 +159,12 @@ func (l *lifecycle[T]) reconcile(ctx context.Context, req reconcile.Request) (re
 	ext, cancel := l.externalContext(ctx)
 	defer cancel()
 	requeue, syncErr := l.logic.Sync(ext, obj, l.saver(ctx, &before, obj))
+	var later *deferred
+	if errors.As(syncErr, &later) {
+		// Nothing to report yet: no status write (whatever Sync touched),
+		// the object comes back by a watch or after the delay.
+		return reconcile.Result{RequeueAfter: later.after}, nil
+	}
 	syncErr = l.deadlineError(ext, ctx, syncErr)
 	result := l.recordSyncOutcome(obj, syncErr, requeue)
 	if err := l.patchStatus(ctx, before, obj); err != nil {
@@ -227,6 +234,37 @@ func reasonFor(err error) (reason string, stalled bool) {
 	default:
 		return v1.ReasonExternalError, false
 	}
+}
+
+// deferred is what a kind's Sync returns when it has nothing to report yet
+// and another pass will soon have (a reference about to be ready, a first
+// observation under way): the lifecycle writes no status, so that an object
+// adopted in one apply goes from its first-sight status straight to its
+// verdict, two status writes in all, and its watchers see no intermediate
+// noise.
+type deferred struct{ after time.Duration }
+
+func (d *deferred) Error() string { return fmt.Sprintf("nothing to report yet; again in %s", d.after) }
+
+// quietFirstSight is how long after its first sight an object may stay at
+// Ready=Unknown/FirstObservation, its status unwritten, while what it waits
+// for (its server's first OVH observation, the MAC of a FailoverIP created
+// in the same apply) is expected to arrive. After that, it says what it
+// waits for.
+const quietFirstSight = 10 * time.Second
+
+// deferFirstSight returns a deferred for an object still in its quiet first
+// sight, nil otherwise.
+func deferFirstSight(obj managed, now time.Time) error {
+	c := meta.FindStatusCondition(obj.GetResourceStatus().Conditions, v1.TypeReady)
+	if c == nil || c.Status != metav1.ConditionUnknown || c.Reason != v1.ReasonFirstObservation {
+		return nil
+	}
+	left := quietFirstSight - now.Sub(c.LastTransitionTime.Time)
+	if left <= 0 {
+		return nil
+	}
+	return &deferred{after: left}
 }
 
 // specError is a problem with the object or what it references (a missing
@@ -364,12 +402,8 @@ func (l *lifecycle[T]) emitTransitions(before, after T) {
 	}
 	old := before.GetResourceStatus().Conditions
 	for _, c := range after.GetResourceStatus().Conditions {
-		prev := meta.FindStatusCondition(old, c.Type)
-		if prev != nil && prev.Status == c.Status && prev.Reason == c.Reason {
+		if !decide.Newsworthy(meta.FindStatusCondition(old, c.Type), c) {
 			continue
-		}
-		if prev == nil && c.Status == metav1.ConditionUnknown {
-			continue // first sight is not news
 		}
 		l.recorder.Eventf(after, nil, eventType(c), c.Reason, c.Type, "%s",
 			eventNote(fmt.Sprintf("%s is %s: %s", c.Type, c.Status, c.Message)))

@@ -59,3 +59,26 @@ func MACUpdateMatters(old, cur *v1.FailoverIP) bool {
 	}
 	return was.Status != is.Status || was.Reason != is.Reason || was.Message != is.Message
 }
+
+// Newsworthy says whether a condition's transition from prev (nil: absent) to
+// cur deserves an Event: what a person running `kubectl describe` or an
+// alert on Warning Events needs, not a log of every field. Ready's every
+// change but first sight (Unknown on creation); any condition going wrong
+// (False, or Stalled True), changing its reason while wrong, or recovering.
+// Not a healthy condition appearing (absent → True: Ready's own Event says
+// the object is fine), nor Reconciling (the task Events say what started).
+func Newsworthy(prev *metav1.Condition, cur metav1.Condition) bool {
+	if prev != nil && prev.Status == cur.Status && prev.Reason == cur.Reason {
+		return false
+	}
+	switch cur.Type {
+	case v1.TypeReady:
+		return prev != nil || cur.Status != metav1.ConditionUnknown
+	case v1.TypeReconciling:
+		return false
+	case v1.TypeStalled:
+		return cur.Status == metav1.ConditionTrue
+	}
+	wasWrong := prev != nil && prev.Status == metav1.ConditionFalse
+	return cur.Status == metav1.ConditionFalse || wasWrong
+}

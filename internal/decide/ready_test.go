@@ -73,3 +73,35 @@ func TestReady(t *testing.T) {
 		}
 	}
 }
+
+func TestNewsworthy(t *testing.T) {
+	c := func(typ string, st metav1.ConditionStatus, reason string) *metav1.Condition {
+		return &metav1.Condition{Type: typ, Status: st, Reason: reason}
+	}
+	T, F, U := metav1.ConditionTrue, metav1.ConditionFalse, metav1.ConditionUnknown
+	for _, tc := range []struct {
+		name string
+		prev *metav1.Condition
+		cur  *metav1.Condition
+		want bool
+	}{
+		{"first sight", nil, c(v1.TypeReady, U, v1.ReasonFirstObservation), false},
+		{"adopted and fine", c(v1.TypeReady, U, v1.ReasonFirstObservation), c(v1.TypeReady, T, v1.ReasonAvailable), true},
+		{"Ready found wrong at once", nil, c(v1.TypeReady, F, v1.ReasonARPFlood), true},
+		{"Ready's reason changes", c(v1.TypeReady, F, v1.ReasonARPFlood), c(v1.TypeReady, F, v1.ReasonBootScriptMissing), true},
+		{"Ready unchanged", c(v1.TypeReady, T, v1.ReasonAvailable), c(v1.TypeReady, T, v1.ReasonAvailable), false},
+		{"a healthy condition appears", nil, c(v1.TypeRouted, T, v1.ReasonRouted), false},
+		{"Synced appears True", nil, c(v1.TypeSynced, T, v1.ReasonReconcileSuccess), false},
+		{"a condition goes wrong", c(v1.TypeRouted, T, v1.ReasonRouted), c(v1.TypeRouted, F, v1.ReasonRoutedElsewhere), true},
+		{"a condition appears wrong", nil, c(v1.TypeARPTableHealthy, F, v1.ReasonARPFlood), true},
+		{"wrong for another reason", c(v1.TypeSynced, F, v1.ReasonUnreachable), c(v1.TypeSynced, F, v1.ReasonCredentialsInvalid), true},
+		{"recovers", c(v1.TypeSynced, F, v1.ReasonUnreachable), c(v1.TypeSynced, T, v1.ReasonReconcileSuccess), true},
+		{"unknown while waiting", nil, c(v1.TypeVirtualMACAssigned, U, v1.ReasonWaitingForRoute), false},
+		{"Reconciling never", nil, c(v1.TypeReconciling, T, v1.ReasonTaskInProgress), false},
+		{"Stalled appears", nil, c(v1.TypeStalled, T, v1.ReasonTaskFailed), true},
+	} {
+		if got := Newsworthy(tc.prev, *tc.cur); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
