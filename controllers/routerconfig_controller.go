@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -162,38 +163,54 @@ type routerObservation struct {
 
 func (s *rtcSession) observe(ctx context.Context) (routerObservation, error) {
 	var o routerObservation
-	var err error
-	if o.running, err = s.drv.ReadConfig(ctx, s.rendered.Owned); err != nil {
+	// One look: over SSH one session (a script printing every section),
+	// over the HTTP API the fewest calls it allows.
+	ob, err := router.Observe(ctx, s.drv, router.ObserveRequest{
+		Owned: s.rendered.Owned, BootScript: s.rendered.BootScriptBlock != "", Dev: s.wan.Interface,
+	})
+	var mismatch *router.PlatformMismatch
+	if errors.As(err, &mismatch) {
+		return o, s.platformChanged(mismatch)
+	}
+	if err != nil {
 		return o, err
 	}
+	if ob.Info.Version != "" {
+		s.rc.Status.Version = ob.Info.Version
+	}
+	o.running = ob.Running
 	o.tx = router.Diff(o.running, s.rendered.Config, s.rendered.Owned)
-	saved, err := s.drv.ReadSavedConfig(ctx, s.rendered.Owned)
-	switch {
-	case cause.Is(err, cause.CapabilityMissing):
+	if ob.SavedKnown {
+		o.saved, o.savedKnown = ob.Saved, true
+		o.unsaved = !o.running.Equal(o.saved)
+	} else {
 		// The HTTP API cannot read config.boot: the saved state is what
 		// the operator last saved.
 		o.unsaved = s.rc.Status.SavedConfigHash != o.running.Hash()
-	case err != nil:
-		return o, err
-	default:
-		o.saved, o.savedKnown = saved.Owned(s.rendered.Owned), true
-		o.unsaved = !o.running.Owned(s.rendered.Owned).Equal(o.saved)
 	}
 	if want := s.rendered.BootScriptBlock; want != "" {
-		if o.boot, err = s.drv.BootScript(ctx); err != nil {
-			return o, err
-		}
+		o.boot = ob.Boot
 		o.bootState, o.bootFindings = drift.RouterBootScript(o.boot, want)
 	} else {
 		o.bootState = drift.BootScriptNotRequired
 	}
-	if o.routes, err = s.drv.Routes(ctx); err != nil {
-		return o, err
-	}
-	if o.neigh, err = s.drv.Neighbours(ctx, s.wan.Interface); err != nil {
-		return o, err
-	}
+	o.routes, o.neigh = ob.Routes, ob.Neighbours
 	return o, nil
+}
+
+// platformChanged handles a router that reports another platform than the
+// one the pass rendered for. Named in the spec, it is the spec's mistake; found
+// by an earlier pass, the router changed (upgrade, restore): the status
+// records the new one and the next pass renders for it.
+func (s *rtcSession) platformChanged(m *router.PlatformMismatch) error {
+	if p := s.rc.Spec.Router.Platform; p != "" && p != v1.PlatformAuto {
+		return &specError{reason: v1.ReasonInvalidSpec, stalled: true, msg: fmt.Sprintf(
+			"spec.router.platform is %s but the router reports %s (%s): correct spec.router.platform, or set it to auto",
+			p, m.Found.Platform, m.Found.Version)}
+	}
+	s.rc.Status.Platform, s.rc.Status.Version = v1.RouterPlatform(m.Found.Platform), m.Found.Version
+	return cause.New(cause.Unreachable, "router", "Observe", fmt.Sprintf(
+		"the router now runs %s (%s), not %s as last seen: reading it again as such", m.Found.Platform, m.Found.Version, m.Expected), m)
 }
 
 // repair fixes what observe found, in the order decide's router functions
@@ -325,8 +342,13 @@ func (r *RouterConfigReconciler) dial(ctx context.Context, rc *v1.RouterConfig) 
 	if ep.Kind == "" {
 		ep.Kind = router.SSH
 	}
-	if p := rc.Spec.Router.Platform; p != "" && p != v1.PlatformAuto {
+	switch p := rc.Spec.Router.Platform; {
+	case p != "" && p != v1.PlatformAuto:
 		ep.Platform = router.Platform(p)
+	case rc.Status.Platform != "":
+		// Found by an earlier pass: no probe round trip; the health check
+		// reads the version file in its own session and says if it changed.
+		ep.Platform = router.Platform(rc.Status.Platform)
 	}
 	drv, err := r.Connect(ep, secret)
 	if err != nil {
@@ -340,7 +362,10 @@ func (r *RouterConfigReconciler) dial(ctx context.Context, rc *v1.RouterConfig) 
 		drv.Close()
 		return nil, router.PlatformInfo{}, err
 	}
-	rc.Status.Platform, rc.Status.Version = v1.RouterPlatform(info.Platform), info.Version
+	rc.Status.Platform = v1.RouterPlatform(info.Platform)
+	if info.Version != "" {
+		rc.Status.Version = info.Version
+	}
 	return drv, info, nil
 }
 
@@ -356,7 +381,7 @@ func (r *RouterConfigReconciler) connect(ctx context.Context, rc *v1.RouterConfi
 	if mode == router.InterfaceRouteMode && info.Platform == router.Vyatta6 {
 		drv.Close()
 		return nil, &specError{reason: v1.ReasonInvalidSpec, stalled: true, msg: fmt.Sprintf(
-			"the router is %s: gatewayRouteMode InterfaceRoute would make Quagga install a default route without a gateway (the OVH ARP flood); use Auto or BootScript", info.Version)}
+			"the router is %s: gatewayRouteMode InterfaceRoute would make Quagga install a default route without a gateway (the OVH ARP flood); use Auto or BootScript", orUnknown(rc.Status.Version, string(info.Platform)))}
 	}
 	if mode == router.BootScriptMode && rc.Spec.Router.Driver == v1.DriverVyOSAPI {
 		drv.Close()
@@ -573,4 +598,12 @@ func (r *RouterConfigReconciler) Finalize(ctx context.Context, rc *v1.RouterConf
 		return false, 0, err
 	}
 	return false, time.Second, drv.Save(ctx) // the next pass checks they are gone
+}
+
+// orUnknown is v, or fallback when v is empty.
+func orUnknown(v, fallback string) string {
+	if v == "" {
+		return fallback
+	}
+	return v
 }

@@ -177,13 +177,22 @@ func (r *Router) GarbleOutput(match string, g Garbler) {
 
 // garbler returns the rule for key, counting its use, or nil.
 func (r *Router) garbler(key string) Garbler {
+	return r.garblerFor(key, true)
+}
+
+// garblerFor finds the rule for key. A rule with an empty match garbles
+// whole sessions only (a login banner is printed once per session, by the
+// shell's startup); the others garble the one command they name, inside a
+// script as much as alone.
+func (r *Router) garblerFor(key string, session bool) Garbler {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, rule := range r.faults.garble {
-		if strings.Contains(key, rule.match) {
-			r.count("garbled")
-			return rule.g
+		if (rule.match == "" && !session) || !strings.Contains(key, rule.match) {
+			continue
 		}
+		r.count("garbled")
+		return rule.g
 	}
 	return nil
 }

@@ -35,6 +35,9 @@ type shell struct {
 	sess           *tree
 
 	outStack []*outputs
+	// garbled: a command of this shell had its output garbled (GarbleOutput),
+	// so the session as a whole is not garbled again.
+	garbled bool
 }
 
 func newShell(r *Router, root bool) *shell {
@@ -290,6 +293,12 @@ func (sh *shell) runCmd(c simpleCmd) int {
 	code := sh.dispatch(args, stdin)
 	sh.outStack = sh.outStack[:len(sh.outStack)-1]
 	stdout, stderr := o.out.String(), o.err.String()
+	if g := sh.r.garblerFor(strings.Join(args, " "), false); g != nil {
+		// One command misbehaving inside a script (a health check runs
+		// several in one session): only its output is garbled.
+		stdout = g(stdout)
+		sh.garbled = true
+	}
 	for _, rd := range c.redirs {
 		switch rd[0] {
 		case "1>", "1>>":

@@ -199,8 +199,10 @@ func (r *Router) handleSession(conn net.Conn, ch ssh.Channel, reqs <-chan *ssh.R
 				return
 			}
 			out, errOut := sh.output()
-			if g := r.garbler(payload.Command); g != nil {
-				out = g(out)
+			if !sh.garbled {
+				if g := r.garbler(payload.Command); g != nil {
+					out = g(out)
+				}
 			}
 			io.WriteString(ch, out)
 			io.WriteString(ch.Stderr(), errOut)
