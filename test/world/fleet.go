@@ -40,6 +40,8 @@ type Fleet struct {
 	// dropped are OVH requests that never reached OVH's logic (see
 	// AllowDroppedRequests).
 	dropped map[string]int
+	// createVMAC is the name OVH gives a virtual MAC creation's task here.
+	createVMAC string
 }
 
 // AllowDroppedRequests accepts n more requests to an OVH route than the
@@ -79,6 +81,8 @@ type FleetOptions struct {
 	// APIRouterProfiles are more routers (VyOS), driven through the VyOS
 	// HTTP API rather than SSH.
 	APIRouterProfiles []routersim.Profile
+	// OVHTaskFunctions names OVH's virtual MAC tasks (see world.Options).
+	OVHTaskFunctions ovhsim.TaskFunctions
 	// OVHMoveDuration and OVHVirtualMACDuration are how long OVH tasks take.
 	OVHMoveDuration, OVHVirtualMACDuration time.Duration
 	// ESXiWriteDelay holds every ESXi power and reconfigure call that long
@@ -119,7 +123,11 @@ func StartFleet(opts FleetOptions) (*Fleet, error) {
 		seed.IPs = append(seed.IPs, ovhsim.IP{IP: ip, RoutedTo: OtherServer})
 		vms = append(vms, esxisim.VMSpec{Name: vm, PoweredOn: true, NICs: []esxisim.NICSpec{{PortGroup: esxisim.PortGroupWAN}}})
 	}
-	w, err := Start(Options{OVH: &seed, ESXiVMs: vms,
+	f.createVMAC = opts.OVHTaskFunctions.CreateVirtualMAC
+	if f.createVMAC == "" {
+		f.createVMAC = ovhsim.FunctionAddVirtualMAC
+	}
+	w, err := Start(Options{OVH: &seed, ESXiVMs: vms, OVHTaskFunctions: opts.OVHTaskFunctions,
 		OVHMoveDuration: opts.OVHMoveDuration, OVHVirtualMACDuration: opts.OVHVirtualMACDuration})
 	if err != nil {
 		return nil, err
@@ -352,7 +360,7 @@ func (f *Fleet) DuplicateWrites() []error {
 			fail("OVH: %d move tasks for %s, want exactly 1", n, ip)
 		}
 	}
-	if n := tasks[ovhsim.FunctionAddVirtualMAC][Server]; n != len(f.IPs) {
+	if n := tasks[f.createVMAC][Server]; n != len(f.IPs) {
 		fail("OVH: %d virtual MAC tasks on %s, want exactly %d (one per IP)", n, Server, len(f.IPs))
 	}
 	wantOVH := map[string]int{ovhsim.RouteIPMove: len(f.IPs), ovhsim.RouteVMACCreate: len(f.IPs)}

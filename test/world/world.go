@@ -35,6 +35,9 @@ const (
 
 // Options tune the world. Zero values give the demo's settings.
 type Options struct {
+	// OVHTaskFunctions names OVH's virtual MAC tasks (zero: the simulator's
+	// defaults); OVH's schema lists two names for each.
+	OVHTaskFunctions ovhsim.TaskFunctions
 	// OVHMoveDuration and OVHVirtualMACDuration are how long OVH tasks
 	// take (OVH: about a minute for a move; the demo does not wait that).
 	OVHMoveDuration, OVHVirtualMACDuration time.Duration
@@ -128,7 +131,7 @@ func Start(opts Options) (w *World, err error) {
 			w.Close()
 		}
 	}()
-	if w.OVH, err = ovhsim.New(ovhsim.Options{World: seed, MoveDuration: opts.OVHMoveDuration,
+	if w.OVH, err = ovhsim.New(ovhsim.Options{World: seed, MoveDuration: opts.OVHMoveDuration, TaskFunctions: opts.OVHTaskFunctions,
 		VirtualMACDuration: opts.OVHVirtualMACDuration}); err != nil {
 		return nil, err
 	}

@@ -218,6 +218,10 @@ func setup(t *testing.T) *env {
 		APIRouterProfiles: []routersim.Profile{routersim.VyOS15},
 		OVHMoveDuration:   1500 * time.Millisecond, OVHVirtualMACDuration: time.Second,
 		ESXiWriteDelay: 300 * time.Millisecond, RouterLatency: 100 * time.Millisecond,
+		// OVH's schema lists two names for a virtual MAC creation's task;
+		// the other suites run with the first, this one with the second, so
+		// that a restarted operator finds its task under either.
+		OVHTaskFunctions: ovhsim.TaskFunctions{CreateVirtualMAC: ovhsim.FunctionAddVirtualMACAlt},
 	}, true)
 }
 
