@@ -24,6 +24,27 @@ import (
 	routersim "github.com/ovhbridge/ovhbridge-operator/test/sim/router"
 )
 
+// startEveryKind runs the FailoverIP and BridgedVM controllers (and, with
+// routers, the RouterConfig one) in one manager, as the operator does.
+func startEveryKind(t *testing.T, ns string, opts Options, routers bool) {
+	t.Helper()
+	startManager(t, ns, func(mgr ctrl.Manager) error {
+		clients := ovh.NewClients(ovh.Options{RequestsPerSecond: math.Inf(1)})
+		fr := &FailoverIPReconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), OVH: clients,
+			Observer: ovh.NewObserver(clients, ovh.ObserverOptions{}), TaskPoll: 100 * time.Millisecond}
+		if err := fr.SetupWithManager(context.Background(), mgr, opts); err != nil {
+			return err
+		}
+		br := &BridgedVMReconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), ESXi: newTestPool(mgr),
+			TaskPoll: 100 * time.Millisecond}
+		if err := br.SetupWithManager(context.Background(), mgr, opts); err != nil || !routers {
+			return err
+		}
+		rr := &RouterConfigReconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader()}
+		return rr.SetupWithManager(context.Background(), mgr, opts)
+	})
+}
+
 // blackHole accepts TCP connections and never answers, not even the SSH
 // banner: a router whose sshd is wedged, or a firewall that swallows
 // packets after the handshake.
@@ -81,23 +102,9 @@ func TestHungRoutersDoNotStarveWorkers(t *testing.T) {
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "esxi"}, Data: eh.SecretData()})
 
 	const timeout = 8 * time.Second
-	startManager(t, ns, func(mgr ctrl.Manager) error {
-		opts := testOptions()
-		opts.ReconcileTimeout = timeout
-		clients := ovh.NewClients(ovh.Options{RequestsPerSecond: math.Inf(1)})
-		fr := &FailoverIPReconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), OVH: clients,
-			Observer: ovh.NewObserver(clients, ovh.ObserverOptions{}), TaskPoll: 100 * time.Millisecond}
-		if err := fr.SetupWithManager(context.Background(), mgr, opts); err != nil {
-			return err
-		}
-		br := &BridgedVMReconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), ESXi: newTestPool(mgr),
-			TaskPoll: 100 * time.Millisecond}
-		if err := br.SetupWithManager(context.Background(), mgr, opts); err != nil {
-			return err
-		}
-		rr := &RouterConfigReconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader()}
-		return rr.SetupWithManager(context.Background(), mgr, opts)
-	})
+	opts := testOptions()
+	opts.ReconcileTimeout = timeout
+	startEveryKind(t, ns, opts, true)
 
 	var hung []*v1.RouterConfig
 	for i := range 4 {
@@ -179,18 +186,7 @@ func TestAdoptionWritesTwoStatusesAndOneEvent(t *testing.T) {
 		}()
 	}
 
-	startManager(t, ns, func(mgr ctrl.Manager) error {
-		opts := testOptions()
-		clients := ovh.NewClients(ovh.Options{RequestsPerSecond: math.Inf(1)})
-		fr := &FailoverIPReconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), OVH: clients,
-			Observer: ovh.NewObserver(clients, ovh.ObserverOptions{}), TaskPoll: 100 * time.Millisecond}
-		if err := fr.SetupWithManager(context.Background(), mgr, opts); err != nil {
-			return err
-		}
-		br := &BridgedVMReconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), ESXi: newTestPool(mgr),
-			TaskPoll: 100 * time.Millisecond}
-		return br.SetupWithManager(context.Background(), mgr, opts)
-	})
+	startEveryKind(t, ns, testOptions(), false)
 	f := &v1.FailoverIP{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web-wan"},
 		Spec: v1.FailoverIPSpec{IP: webIP, Server: esxServer, OVH: v1.OVHConnection{CredentialsSecretRef: v1.SecretReference{Name: "ovh"}},
 			VirtualMAC: &v1.VirtualMACSpec{Type: v1.VirtualMACVMware, VMName: "web1"}}}
