@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -156,6 +157,8 @@ type fipSession struct {
 	manage bool
 	// siblings caches the namespace's FailoverIPs for one pass.
 	siblings []v1.FailoverIP
+	// reverse is the reverse DNS finding of this pass (syncReverse).
+	reverse []drift.Finding
 }
 
 // Sync observes the IP at OVH, fixes drift under Manage, and reports.
@@ -174,6 +177,11 @@ func (r *FailoverIPReconciler) Sync(ctx context.Context, f *v1.FailoverIP, save 
 		return syncInterval(f), nil
 	}
 	if err != nil {
+		return 0, err
+	}
+	// The reverse DNS needs no task and depends on nothing else: it is
+	// looked at (and set) on every pass, tasks in flight or not.
+	if err := s.syncReverse(ctx); err != nil {
 		return 0, err
 	}
 	if f.Status.PendingTask != nil {
@@ -573,11 +581,94 @@ func (s *fipSession) invalidate() {
 	}
 }
 
+// syncReverse reads the IP's reverse DNS (one call per syncInterval at
+// most, through the Observer) when spec.reverse asks for one and, under
+// Manage, sets it. OVH answers at once, so there is no intent to record: a
+// write repeated after a crash sets the same name again. A refusal is
+// recorded and the name sent again only after decide.ReverseWrite's
+// back-off.
+func (s *fipSession) syncReverse(ctx context.Context) error {
+	f := s.f
+	s.reverse = nil
+	if f.Spec.Reverse == "" {
+		f.Status.Reverse, f.Status.ReverseRefused = "", nil
+		return nil
+	}
+	block := s.block
+	if b, ok := s.snap.BlockFor(s.block); ok {
+		block = b // an address of a wider block: OVH keeps its reverse there
+	}
+	observed, err := s.r.Observer.Reverse(ctx, s.creds, f.Spec.Server, block, s.addr, syncInterval(f))
+	if err != nil {
+		return err
+	}
+	f.Status.Reverse = observed
+	if decide.ReverseWrite(s.manage, f.Spec.Reverse, observed, f.Status.ReverseRefused, f.Generation, s.r.Now()) {
+		// Sent fully qualified, as OVH stores it.
+		name := drift.ReverseName(f.Spec.Reverse) + "."
+		set, err := s.api.SetReverse(ctx, block, s.addr, name)
+		switch {
+		case cause.Is(err, cause.Invalid):
+			// OVH's 400: the name does not resolve to the address (its
+			// texts vary, none is matched; see test/sim/ovh/reverse.go).
+			msg := ovh.RemoteMessage(err)
+			if msg == "" {
+				msg = err.Error()
+			}
+			f.Status.ReverseRefused = decide.ReverseRefused(f.Status.ReverseRefused, f.Spec.Reverse, msg, f.Generation, s.r.Now())
+			log.FromContext(ctx).V(1).Info("OVH refused the reverse DNS", "reverse", name, "attempts", f.Status.ReverseRefused.Attempts, "error", err.Error())
+		case err != nil:
+			return err
+		default:
+			if set == "" {
+				set = name
+			}
+			f.Status.Reverse = set
+			s.r.Observer.SetReverse(s.creds, f.Spec.Server, s.addr, set)
+			log.FromContext(ctx).V(1).Info("reverse DNS set", "reverse", set)
+		}
+	}
+	s.reverse = drift.Reverse(f.Spec.IP, f.Spec.Reverse, f.Status.Reverse)
+	if len(s.reverse) == 0 || (f.Status.ReverseRefused != nil &&
+		drift.ReverseName(f.Status.ReverseRefused.Reverse) != drift.ReverseName(f.Spec.Reverse)) {
+		f.Status.ReverseRefused = nil // set, or another name is wanted now
+	}
+	return nil
+}
+
+// reportReverse sets ReverseConfigured.
+func (s *fipSession) reportReverse() {
+	f := s.f
+	cond := func(status metav1.ConditionStatus, reason, msg string) {
+		setCondition(f, v1.TypeReverseConfigured, status, reason, msg)
+	}
+	rf := f.Status.ReverseRefused
+	switch {
+	case f.Spec.Reverse == "":
+		cond(metav1.ConditionTrue, v1.ReasonNotRequested, "spec.reverse is not set: the reverse DNS is left as it is")
+	case len(s.reverse) == 0:
+		cond(metav1.ConditionTrue, v1.ReasonConfigured, fmt.Sprintf("the reverse DNS of %s is %s", s.addr, f.Status.Reverse))
+	case rf != nil && s.manage:
+		next := rf.LastAttempt.Add(decide.ReverseRetryAfter(rf.Attempts))
+		cond(metav1.ConditionFalse, v1.ReasonReverseRefused, fmt.Sprintf(
+			"OVH refused to set the reverse DNS of %s to %s (%d time(s)): %q. OVH sets a reverse only when the name "+
+				"resolves to the address: create the DNS record %s A %s first (and let it propagate); the operator "+
+				"sends it again at %s, or at once when the spec changes",
+			s.addr, rf.Reverse, rf.Attempts, rf.Message, drift.ReverseName(rf.Reverse), s.addr, next.UTC().Format(time.RFC3339)))
+	default:
+		msg := s.reverse[0].Message
+		if !s.manage {
+			msg += " (not corrected: managementPolicy is Observe)"
+		}
+		cond(metav1.ConditionFalse, v1.ReasonReverseMismatch, msg)
+	}
+}
+
 // report turns the state into conditions and status.drift.
 func (s *fipSession) report(st drift.FailoverIPState, findings []drift.Finding) {
 	f := s.f
 	p := f.Status.PendingTask
-	f.Status.Drift = driftItems(findings)
+	f.Status.Drift = driftItems(slices.Concat(findings, s.reverse))
 	notFixed := ""
 	if !s.manage {
 		notFixed = " (not corrected: managementPolicy is Observe)"
@@ -630,7 +721,8 @@ func (s *fipSession) report(st drift.FailoverIPState, findings []drift.Finding) 
 		setCondition(f, v1.TypeStalled, metav1.ConditionTrue, v1.ReasonTaskFailed,
 			fmt.Sprintf("OVH task %s %s ended %s: %s", lf.Function, lf.ID, lf.Status, lf.Comment))
 	}
-	summarizeReady(f, []string{v1.TypeRouted, v1.TypeVirtualMACAssigned},
+	s.reportReverse()
+	summarizeReady(f, []string{v1.TypeRouted, v1.TypeVirtualMACAssigned, v1.TypeReverseConfigured},
 		fmt.Sprintf("%s is routed to %s%s", f.Spec.IP, f.Spec.Server, macSuffix(f)))
 }
 

@@ -17,6 +17,8 @@ const (
 const (
 	TypeRouted             = "Routed"
 	TypeVirtualMACAssigned = "VirtualMACAssigned"
+	// TypeReverseConfigured: the IP's reverse DNS (PTR) is spec.reverse.
+	TypeReverseConfigured = "ReverseConfigured"
 )
 
 // BridgedVM condition types.
@@ -65,6 +67,13 @@ const (
 	ReasonMoveInProgress     = "MoveInProgress"
 	ReasonVirtualMACMissing  = "VirtualMACMissing"
 	ReasonVirtualMACConflict = "VirtualMACConflict"
+	// ReasonReverseMismatch: the IP's reverse DNS name is not spec.reverse.
+	ReasonReverseMismatch = "ReverseMismatch"
+	// ReasonReverseRefused: OVH refused to set spec.reverse, in practice
+	// because the name does not resolve to the IP (the A record is missing
+	// or not propagated yet). Tried again after a back-off, or at once when
+	// the spec changes.
+	ReasonReverseRefused = "ReverseRefused"
 
 	// BridgedVM.
 	ReasonMACMismatch        = "MACMismatch"

@@ -52,6 +52,7 @@ type VirtualMACSpec struct {
 
 // FailoverIPSpec is the desired state of a failover ("additional") IP.
 // +kubebuilder:validation:XValidation:rule="!has(self.virtualMAC) || !self.ip.contains('/') || self.ip.endsWith('/32')",message="a virtual MAC is bound to one address: use a single IP (or a /32) with virtualMAC, one FailoverIP per address of a block"
+// +kubebuilder:validation:XValidation:rule="!has(self.reverse) || !self.ip.contains('/') || self.ip.endsWith('/32')",message="spec.reverse is the reverse DNS of one address: use it with a single IP (or a /32)"
 type FailoverIPSpec struct {
 	// ip is the failover IPv4 address (203.0.113.123) or block
 	// (203.0.113.120/29), exactly as OVH lists it. Immutable: to manage
@@ -73,6 +74,17 @@ type FailoverIPSpec struct {
 	// type is bound to the IP. Omit it for IPs routed to the host itself.
 	// +optional
 	VirtualMAC *VirtualMACSpec `json:"virtualMAC,omitempty"`
+
+	// reverse is the reverse DNS name (PTR) the IP must have, e.g.
+	// mail.example.com; a trailing dot is optional (OVH serves the name
+	// fully qualified, "mail.example.com.", and both spellings are the same
+	// name). OVH sets a reverse only when the name resolves to the IP:
+	// create the A record first. Omit it to leave the IP's reverse alone
+	// (it is then not even read).
+	// +kubebuilder:validation:MaxLength=254
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?[.])+[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?[.]?$')",message="must be a fully qualified host name such as mail.example.com: dot-separated labels of letters, digits and inner dashes, at most 63 characters each, a trailing dot allowed"
+	// +optional
+	Reverse string `json:"reverse,omitempty"`
 
 	// ovh says how to reach the OVH API.
 	OVH OVHConnection `json:"ovh"`
@@ -121,6 +133,25 @@ type FailedTask struct {
 	FinishedAt metav1.Time `json:"finishedAt"`
 }
 
+// ReverseRefusal is OVH's refusal to set spec.reverse. The operator sends
+// the same name again only after a back-off that grows with the refusals
+// (5 minutes, doubling, at most an hour) or at once when the spec changes:
+// OVH's check needs the name's A record, which is made outside Kubernetes.
+type ReverseRefusal struct {
+	// reverse is the name OVH refused.
+	Reverse string `json:"reverse"`
+	// message is OVH's explanation, e.g. "Cannot check if mail.example.com.
+	// resolves to 203.0.113.123".
+	// +optional
+	Message string `json:"message,omitempty"`
+	// attempts counts the refusals of this name for this generation.
+	Attempts int32 `json:"attempts"`
+	// lastAttempt is when OVH last refused it.
+	LastAttempt metav1.Time `json:"lastAttempt"`
+	// generation of the spec the refused attempts were made for.
+	Generation int64 `json:"generation"`
+}
+
 // FailoverIPStatus is what the operator observed at OVH.
 type FailoverIPStatus struct {
 	ResourceStatus `json:",inline"`
@@ -157,6 +188,16 @@ type FailoverIPStatus struct {
 	// changes or the drift it was meant to fix is gone.
 	// +optional
 	LastFailedTask *FailedTask `json:"lastFailedTask,omitempty"`
+
+	// reverse is the IP's reverse DNS name as OVH serves it (fully
+	// qualified), read while spec.reverse is set; empty when it has none.
+	// +optional
+	Reverse string `json:"reverse,omitempty"`
+
+	// reverseRefused is OVH's last refusal to set spec.reverse, kept while
+	// that name is still wanted and still not set.
+	// +optional
+	ReverseRefused *ReverseRefusal `json:"reverseRefused,omitempty"`
 }
 
 // FailoverIP is an OVH failover ("additional") IP routed to a dedicated server,

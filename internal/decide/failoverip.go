@@ -3,6 +3,9 @@ package decide
 import (
 	"slices"
 	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1 "github.com/ovhbridge/ovhbridge-operator/api/v1alpha1"
 	"github.com/ovhbridge/ovhbridge-operator/internal/drift"
@@ -114,4 +117,48 @@ func ForeignIPs(self *v1.FailoverIP, others []v1.FailoverIP, onMAC []string) []s
 		}
 	}
 	return out
+}
+
+// Reverse DNS back-off: after OVH refused a name, the same name is sent
+// again only after ReverseRetryBase, doubling with each refusal up to
+// ReverseRetryMax, unless the spec changed. OVH refuses a name that does not
+// resolve to the IP; the A record is made outside Kubernetes, so nothing
+// announces it, and a fast retry would only spend the consumer key's budget.
+const (
+	ReverseRetryBase = 5 * time.Minute
+	ReverseRetryMax  = time.Hour
+)
+
+// ReverseRetryAfter is how long after the n-th refusal the same name is
+// sent again.
+func ReverseRetryAfter(attempts int32) time.Duration {
+	d := ReverseRetryBase
+	for i := int32(1); i < attempts && d < ReverseRetryMax; i++ {
+		d *= 2
+	}
+	return min(d, ReverseRetryMax)
+}
+
+// ReverseWrite decides whether to send spec.reverse (want) to OVH now,
+// given what OVH serves (observed) and its last refusal. A refusal of
+// another name, or for another generation of the spec, does not hold the
+// write back: the person changed something.
+func ReverseWrite(manage bool, want, observed string, refused *v1.ReverseRefusal, generation int64, now time.Time) bool {
+	if !manage || want == "" || drift.ReverseName(want) == drift.ReverseName(observed) {
+		return false
+	}
+	if refused == nil || refused.Generation != generation || drift.ReverseName(refused.Reverse) != drift.ReverseName(want) {
+		return true
+	}
+	return !now.Before(refused.LastAttempt.Add(ReverseRetryAfter(refused.Attempts)))
+}
+
+// ReverseRefused returns the refusal to record after OVH refused want:
+// one more attempt of the same name and generation, or a first one.
+func ReverseRefused(prev *v1.ReverseRefusal, want, message string, generation int64, now time.Time) *v1.ReverseRefusal {
+	n := int32(1)
+	if prev != nil && prev.Generation == generation && drift.ReverseName(prev.Reverse) == drift.ReverseName(want) {
+		n = prev.Attempts + 1
+	}
+	return &v1.ReverseRefusal{Reverse: want, Message: message, Attempts: n, LastAttempt: metav1.NewTime(now), Generation: generation}
 }

@@ -3,6 +3,7 @@ package decide
 import (
 	"slices"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -114,6 +115,63 @@ func TestForeignIPs(t *testing.T) {
 		got := ForeignIPs(&c.self, others, c.onMAC)
 		if !slices.Equal(got, c.want) {
 			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+func TestReverseWrite(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	refused := func(name string, attempts int32, ago time.Duration, gen int64) *v1.ReverseRefusal {
+		return &v1.ReverseRefusal{Reverse: name, Attempts: attempts, LastAttempt: metav1.NewTime(now.Add(-ago)), Generation: gen}
+	}
+	const want = "mail.example.com"
+	for _, c := range []struct {
+		name     string
+		manage   bool
+		want     string
+		observed string
+		refused  *v1.ReverseRefusal
+		write    bool
+	}{
+		{"nothing asked", true, "", "", nil, false},
+		{"already set (OVH's trailing dot)", true, want, want + ".", nil, false},
+		{"missing: set it", true, want, "", nil, true},
+		{"another name: replace it", true, want, "old.example.com.", nil, true},
+		{"Observe never writes", false, want, "", nil, false},
+		{"refused a minute ago: wait", true, want, "", refused(want, 1, time.Minute, 2), false},
+		{"refused once, 5 minutes ago: try again", true, want, "", refused(want, 1, 5*time.Minute, 2), true},
+		{"refused 3 times, 10 minutes ago: wait (20m)", true, want, "", refused(want, 3, 10*time.Minute, 2), false},
+		{"refused 3 times, 20 minutes ago: try again", true, want, "", refused(want, 3, 20*time.Minute, 2), true},
+		{"refused 10 times, 59 minutes ago: an hour at most", true, want, "", refused(want, 10, 59*time.Minute, 2), false},
+		{"refused 10 times, an hour ago", true, want, "", refused(want, 10, time.Hour, 2), true},
+		{"refused for an older generation: at once", true, want, "", refused(want, 4, time.Minute, 1), true},
+		{"another name was refused: at once", true, want, "", refused("old.example.com", 4, time.Minute, 2), true},
+		{"the refused name, written with its dot", true, want, "", refused(want+".", 1, time.Minute, 2), false},
+	} {
+		if got := ReverseWrite(c.manage, c.want, c.observed, c.refused, 2, now); got != c.write {
+			t.Errorf("%s: %v, want %v", c.name, got, c.write)
+		}
+	}
+}
+
+func TestReverseRefused(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	first := ReverseRefused(nil, "mail.example.com", "Cannot check", 2, now)
+	if first.Attempts != 1 || first.Generation != 2 || !first.LastAttempt.Time.Equal(now) || first.Message != "Cannot check" {
+		t.Fatalf("first refusal = %+v", first)
+	}
+	if again := ReverseRefused(first, "mail.example.com.", "again", 2, now.Add(time.Hour)); again.Attempts != 2 {
+		t.Errorf("the same name again: attempts %d", again.Attempts)
+	}
+	if other := ReverseRefused(first, "web.example.com", "x", 2, now); other.Attempts != 1 {
+		t.Errorf("another name starts over: attempts %d", other.Attempts)
+	}
+	if newer := ReverseRefused(first, "mail.example.com", "x", 3, now); newer.Attempts != 1 {
+		t.Errorf("a new generation starts over: attempts %d", newer.Attempts)
+	}
+	for n, want := range map[int32]time.Duration{1: 5 * time.Minute, 2: 10 * time.Minute, 4: 40 * time.Minute, 5: time.Hour, 50: time.Hour} {
+		if got := ReverseRetryAfter(n); got != want {
+			t.Errorf("ReverseRetryAfter(%d) = %s, want %s", n, got, want)
 		}
 	}
 }

@@ -93,3 +93,27 @@ func FailoverIP(s FailoverIPState) []Finding {
 func HasReason(fs []Finding, reason string) bool {
 	return slices.ContainsFunc(fs, func(f Finding) bool { return f.Reason == reason })
 }
+
+// ReverseName is a reverse DNS name in the form it is compared in: lower
+// case, without its trailing dot. OVH serves names fully qualified
+// ("mail.example.com."); a spec may write them either way.
+func ReverseName(name string) string {
+	return strings.ToLower(strings.TrimSuffix(strings.TrimSpace(name), "."))
+}
+
+// Reverse compares the IP's reverse DNS name (observed, "" for none) with
+// the one the spec wants ("" for no opinion): a ReverseMismatch finding, or
+// none.
+func Reverse(ip, want, observed string) []Finding {
+	if want == "" || ReverseName(want) == ReverseName(observed) {
+		return nil
+	}
+	shown := observed
+	if shown == "" {
+		shown = "none"
+	}
+	return []Finding{{
+		Reason: v1.ReasonReverseMismatch, Field: "reverse", Expected: want, Observed: observed,
+		Message: fmt.Sprintf("the reverse DNS of %s is %s, spec.reverse wants %s", ip, shown, want),
+	}}
+}

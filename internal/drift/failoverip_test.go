@@ -60,3 +60,26 @@ func TestFailoverIP(t *testing.T) {
 		})
 	}
 }
+
+func TestReverse(t *testing.T) {
+	for _, c := range []struct {
+		name, want, observed string
+		drift                bool
+	}{
+		{"not asked for", "", "anything.example.", false},
+		{"same name, OVH's trailing dot", "mail.example.com", "mail.example.com.", false},
+		{"same name, both with a dot", "mail.example.com.", "mail.example.com.", false},
+		{"same name, another case", "Mail.Example.com", "mail.example.com.", false},
+		{"none yet", "mail.example.com", "", true},
+		{"another name", "mail.example.com", "ns123456.ip-198-51-100.eu.", true},
+	} {
+		got := Reverse("203.0.113.123", c.want, c.observed)
+		if (len(got) > 0) != c.drift {
+			t.Errorf("%s: findings %+v", c.name, got)
+			continue
+		}
+		if c.drift && (got[0].Reason != v1.ReasonReverseMismatch || !strings.Contains(got[0].Message, "spec.reverse wants "+c.want)) {
+			t.Errorf("%s: finding %+v", c.name, got[0])
+		}
+	}
+}

@@ -61,6 +61,14 @@ type Client interface {
 	IPTasks(ctx context.Context, ip, kind string) ([]int64, error)
 	// ServerTasks lists the ids of a server's tasks of a kind, as IPTasks.
 	ServerTasks(ctx context.Context, server, kind string) ([]int64, error)
+	// Reverse reads the reverse DNS name (PTR) OVH serves for addr, an
+	// address of block, fully qualified ("mail.example.com."); "" when it
+	// has none. One call.
+	Reverse(ctx context.Context, block, addr string) (string, error)
+	// SetReverse sets or replaces addr's reverse and returns it as OVH
+	// stores it. No task: OVH answers at once. OVH refuses (400, Invalid) a
+	// name that does not resolve to addr: the A record must exist first.
+	SetReverse(ctx context.Context, block, addr, name string) (string, error)
 }
 
 // Virtual MAC types.
@@ -465,6 +473,55 @@ func (c *apiClient) taskIDs(ctx context.Context, op, path string, functions []st
 	}
 	slices.Sort(all)
 	return slices.Compact(all), nil
+}
+
+func (c *apiClient) Reverse(ctx context.Context, block, addr string) (string, error) {
+	const op = "Reverse"
+	b, a, err := reverseArgs(op, block, addr)
+	if err != nil {
+		return "", err
+	}
+	var rev struct {
+		Reverse string `json:"reverse"`
+	}
+	err = c.call(ctx, op, http.MethodGet, "/ip/"+url.PathEscape(b)+"/reverse/"+url.PathEscape(a), nil, &rev)
+	if cause.Is(err, cause.NotFound) {
+		// No reverse: OVH answers 404 for the object (github
+		// ovh/terraform-provider-ovh, ovh/resource_ip_reverse_test.go treats
+		// a 404 there as "no ip reverse set").
+		return "", nil
+	}
+	return rev.Reverse, err
+}
+
+func (c *apiClient) SetReverse(ctx context.Context, block, addr, name string) (string, error) {
+	const op = "SetReverse"
+	b, a, err := reverseArgs(op, block, addr)
+	if err != nil {
+		return "", err
+	}
+	if err := required(op, "reverse", name); err != nil {
+		return "", err
+	}
+	var rev struct {
+		Reverse string `json:"reverse"`
+	}
+	err = c.call(ctx, op, http.MethodPost, "/ip/"+url.PathEscape(b)+"/reverse",
+		map[string]string{"ipReverse": a, "reverse": name}, &rev)
+	return rev.Reverse, err
+}
+
+// reverseArgs checks a block and one address of it.
+func reverseArgs(op, block, addr string) (string, string, error) {
+	b, err := blockArg(op, block)
+	if err != nil {
+		return "", "", err
+	}
+	a, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimSpace(addr), "/32"))
+	if err != nil || !netip.MustParsePrefix(b).Contains(a) {
+		return "", "", cause.New(cause.Invalid, "ovh", op, fmt.Sprintf("%q is not an address of %s", addr, b), err)
+	}
+	return b, a.String(), nil
 }
 
 func (c *apiClient) task(ctx context.Context, op, method, path string, body any) (Task, error) {

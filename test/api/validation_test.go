@@ -83,6 +83,7 @@ spec:
   ip: 203.0.113.123
   server: ns123456.ip-198-51-100.eu
   virtualMAC: {type: vmware, vmName: vyatta}
+  reverse: router.example.com.
   ovh: {credentialsSecretRef: {name: ovh}}
 `
 
@@ -133,6 +134,15 @@ func TestBadObjectsRejected(t *testing.T) {
 			[]string{"spec.ip", "network address, e.g. 203.0.113.120/29"}},
 		{"virtual MAC on a whole block", goodFIP, "ip: 203.0.113.123", "ip: 203.0.113.120/29",
 			[]string{"a virtual MAC is bound to one address"}},
+		{"reverse not a host name", goodFIP, "reverse: router.example.com.", "reverse: router_1.example.com",
+			[]string{"spec.reverse", "must be a fully qualified host name such as mail.example.com"}},
+		{"reverse without a domain", goodFIP, "reverse: router.example.com.", "reverse: router",
+			[]string{"spec.reverse", "must be a fully qualified host name"}},
+		{"reverse that is an IP", goodFIP, "reverse: router.example.com.", "reverse: 203.0.113.123",
+			[]string{"spec.reverse", "must be a fully qualified host name"}},
+		{"reverse of a whole block", goodFIP, "ip: 203.0.113.123\n  server: ns123456.ip-198-51-100.eu\n  virtualMAC: {type: vmware, vmName: vyatta}",
+			"ip: 203.0.113.120/29\n  server: ns123456.ip-198-51-100.eu",
+			[]string{"spec.reverse is the reverse DNS of one address"}},
 		{"server with upper case and spaces", goodFIP, "server: ns123456.ip-198-51-100.eu", "server: My Server",
 			[]string{"spec.server", "must be an OVH service name"}},
 		{"unknown virtual MAC type", goodFIP, "type: vmware", "type: xen",

@@ -555,6 +555,8 @@ func (s *Server) adminMux() *http.ServeMux {
 	}) error {
 		return s.BindVirtualMAC(req.Server, req.MAC, req.IP, req.VirtualMachineName)
 	}))
+	mux.HandleFunc("POST /_sim/dns", adminDo(func(req DNSRecord) error { return s.SetDNS(req.Name, req.Addresses...) }))
+	mux.HandleFunc("POST /_sim/reverse", adminDo(func(req Reverse) error { return s.SetReverse(req.IP, req.Reverse) }))
 	mux.HandleFunc("POST /_sim/network", adminDo(func(req struct {
 		Server string `json:"server"`
 		Network
