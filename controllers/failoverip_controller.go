@@ -220,11 +220,11 @@ func (r *FailoverIPReconciler) Sync(ctx context.Context, f *v1.FailoverIP, save 
 		}
 		findings = drift.FailoverIP(st)
 	}
-	if w := decide.FailoverIPWrite(s.manage, findings, f.Status.LastFailedTask, f.Generation); w != decide.NoWrite {
+	if w, addr := decide.FailoverIPWrite(s.manage, findings, f.Status.LastFailedTask, f.Generation); w != decide.NoWrite {
 		// The drift goes into the status with the write's recorded intent,
 		// so watchers see it before the OVH call, not after.
 		s.report(st, findings)
-		if err := s.act(ctx, w); err != nil {
+		if err := s.act(ctx, w, addr); err != nil {
 			s.report(st, findings)
 			return 0, err
 		}
@@ -279,66 +279,6 @@ func (r *FailoverIPReconciler) session(ctx context.Context, f *v1.FailoverIP, sa
 	}, nil
 }
 
-// observe gathers the IP's state from the shared snapshot, asking OVH about
-// the IP alone only when it is not routed to the expected server.
-func (s *fipSession) observe(ctx context.Context) (drift.FailoverIPState, error) {
-	f := s.f
-	st := drift.FailoverIPState{IP: f.Spec.IP, WantServer: f.Spec.Server, VMACSupported: s.snap.Network.VMACSupported}
-	if f.Spec.VirtualMAC != nil {
-		st.WantMACType = string(f.Spec.VirtualMAC.Type)
-		if st.WantMACType == "" {
-			st.WantMACType = ovh.MACTypeVMware
-		}
-	}
-	if _, ok := s.snap.BlockFor(s.block); ok {
-		st.RoutedTo = f.Spec.Server
-	} else {
-		rec, err := s.api.IP(ctx, s.block)
-		if err != nil {
-			return st, err
-		}
-		st.RoutedTo = rec.RoutedTo
-	}
-	f.Status.RoutedTo = st.RoutedTo
-	if st.RoutedTo != f.Spec.Server {
-		return st, nil
-	}
-	if vm, ok := s.snap.VirtualMACFor(s.addr); ok {
-		st.BoundMAC, st.BoundMACType = vm.MAC, vm.Type
-		var err error
-		if st.ForeignIPs, err = s.foreignIPs(ctx, vm.IPs); err != nil {
-			return st, err
-		}
-	}
-	if prev := f.Status.MACAddress; prev != "" && prev != st.BoundMAC {
-		for _, vm := range s.snap.VirtualMACs {
-			if strings.EqualFold(vm.MAC, prev) {
-				st.PreviousMAC, st.PreviousMACIPs = vm.MAC, vm.IPs
-			}
-		}
-	}
-	if st.BoundMAC != "" || st.PreviousMACIPs == nil {
-		// The MAC the VMs must carry. Kept while the IP is merely unbound
-		// from a MAC that still carries other IPs (a conflict to show).
-		f.Status.MACAddress = st.BoundMAC
-		f.Status.VirtualMACType = v1.VirtualMACType(st.BoundMACType)
-	}
-	return st, nil
-}
-
-// foreignIPs returns the IPs among ips, the addresses bound to this IP's
-// virtual MAC, that FailoverIPs of another VM claim (decide.ForeignIPs).
-func (s *fipSession) foreignIPs(ctx context.Context, ips []string) ([]string, error) {
-	if s.f.Spec.VirtualMAC == nil || len(ips) < 2 {
-		return nil, nil // nothing to compare with: no List call
-	}
-	others, err := s.namespaceFailoverIPs(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return decide.ForeignIPs(s.f, others, ips), nil
-}
-
 // namespaceFailoverIPs lists the FailoverIPs of this one's namespace (from
 // the cache), once per pass.
 func (s *fipSession) namespaceFailoverIPs(ctx context.Context) ([]v1.FailoverIP, error) {
@@ -356,32 +296,54 @@ func (s *fipSession) namespaceFailoverIPs(ctx context.Context) ([]v1.FailoverIP,
 	return s.siblings, nil
 }
 
-// act starts the write decide.FailoverIPWrite chose.
-func (s *fipSession) act(ctx context.Context, w decide.OVHWrite) error {
+// act starts the write decide.FailoverIPWrite chose; addr is the address a
+// virtual MAC write is for.
+func (s *fipSession) act(ctx context.Context, w decide.OVHWrite, addr string) error {
 	f := s.f
 	switch w {
 	case decide.MoveIP:
-		return s.start(ctx, taskMoveIP, scopeIP, f.Spec.Server, func(ctx context.Context) (ovh.Task, error) {
+		return s.start(ctx, taskMoveIP, scopeIP, f.Spec.Server, "", func(ctx context.Context) (ovh.Task, error) {
 			return s.api.MoveIP(ctx, s.block, f.Spec.Server)
 		})
 	case decide.AddVirtualMAC:
-		vmName := f.Spec.VirtualMAC.VMName
-		others, err := s.namespaceFailoverIPs(ctx)
+		want, ok := decide.WantedMACFor(f, addr)
+		if !ok {
+			return nil
+		}
+		all, err := s.namespaceFailoverIPs(ctx)
 		if err != nil {
 			// Not knowing the VM's other IPs would create a second virtual
 			// MAC for the same VM: no write without the list.
 			return err
 		}
-		if mac := decide.SiblingMAC(f, others, s.serverMACs()); mac != "" {
-			return s.start(ctx, taskAddVMAC, scopeServer, mac, func(ctx context.Context) (ovh.Task, error) {
-				return s.api.BindIP(ctx, f.Spec.Server, mac, s.addr, vmName)
+		if mac := decide.SiblingMAC(f, addr, all, s.serverMACs()); mac != "" {
+			return s.start(ctx, taskAddVMAC, scopeServer, mac, s.taskAddress(addr), func(ctx context.Context) (ovh.Task, error) {
+				return s.api.BindIP(ctx, f.Spec.Server, mac, addr, want.VMName)
 			})
 		}
-		return s.start(ctx, taskAddVMAC, scopeServer, "", func(ctx context.Context) (ovh.Task, error) {
-			return s.api.CreateVirtualMAC(ctx, f.Spec.Server, s.addr, string(f.Spec.VirtualMAC.Type), vmName)
+		return s.start(ctx, taskAddVMAC, scopeServer, "", s.taskAddress(addr), func(ctx context.Context) (ovh.Task, error) {
+			return s.api.CreateVirtualMAC(ctx, f.Spec.Server, addr, string(want.Type), want.VMName)
 		})
 	}
 	return nil
+}
+
+// taskAddress is what a task records as its address: the address of a
+// block, nothing for a single IP (the FailoverIP's IP says it).
+func (s *fipSession) taskAddress(addr string) string {
+	if isBlock(s.f) {
+		return addr
+	}
+	return ""
+}
+
+// serverMACList lists the MACs of the server's snapshot.
+func (s *fipSession) serverMACList() []string {
+	out := make([]string, 0, len(s.snap.VirtualMACs))
+	for _, vm := range s.snap.VirtualMACs {
+		out = append(out, vm.MAC)
+	}
+	return out
 }
 
 // serverMACs lists the server's virtual MACs for decide.SiblingMAC.
@@ -396,7 +358,7 @@ func (s *fipSession) serverMACs() []decide.VirtualMACRef {
 // start records the intent of a write, sends it, then records its task id.
 // The intent is saved first: if the operator stops after sending, the next
 // pass finds the task in OVH's list instead of sending the write again.
-func (s *fipSession) start(ctx context.Context, function, scope, target string, write func(context.Context) (ovh.Task, error)) error {
+func (s *fipSession) start(ctx context.Context, function, scope, target, address string, write func(context.Context) (ovh.Task, error)) error {
 	// The rate limiter's turn is taken before the intent is saved, so that
 	// the write follows the intent at once: a crash in between leaves an
 	// intent that takes intentGrace to resolve, and the gap must stay short
@@ -406,7 +368,7 @@ func (s *fipSession) start(ctx context.Context, function, scope, target string, 
 		return err
 	}
 	s.f.Status.PendingTask = &v1.PendingTask{
-		Function: function, Scope: scope, Target: target, StartedAt: metav1.NewTime(s.r.Now()),
+		Function: function, Scope: scope, Target: target, Address: address, StartedAt: metav1.NewTime(s.r.Now()),
 	}
 	if err := s.save(); err != nil {
 		s.f.Status.PendingTask = nil
@@ -417,7 +379,10 @@ func (s *fipSession) start(ctx context.Context, function, scope, target string, 
 	task, err := write(ctx)
 	if err != nil {
 		if cause.KindOf(err) != cause.Unreachable {
-			// Refused: nothing was started.
+			// Refused: nothing was started. A refusal may come from a view
+			// of the server older than OVH's (a MAC's IPs are cached):
+			// read it all again before deciding anew.
+			s.r.Observer.Invalidate(s.creds, s.f.Spec.Server, s.serverMACList()...)
 			s.f.Status.PendingTask = nil
 			logger.V(1).Info("OVH refused the write; nothing was started", "function", function, "error", err.Error())
 			return err
@@ -463,7 +428,7 @@ func (s *fipSession) followTask(ctx context.Context) (bool, error) {
 	case cause.Is(err, cause.NotFound):
 		// Purged: OVH forgets old tasks. The resource state decides.
 		f.Status.PendingTask = nil
-		s.invalidate()
+		s.invalidateFor(p)
 		return true, nil
 	case err != nil:
 		return false, err
@@ -474,12 +439,12 @@ func (s *fipSession) followTask(ctx context.Context) (bool, error) {
 	log.FromContext(ctx).V(1).Info("OVH task finished", "function", p.Function, "task", p.ID, "status", task.Status)
 	if task.Failed() {
 		f.Status.LastFailedTask = &v1.FailedTask{
-			ID: p.ID, Function: p.Function, Status: task.Status, Comment: task.Comment,
+			ID: p.ID, Function: p.Function, Address: p.Address, Status: task.Status, Comment: task.Comment,
 			Generation: f.Generation, FinishedAt: metav1.NewTime(s.r.Now()),
 		}
 	}
 	f.Status.PendingTask = nil
-	s.invalidate()
+	s.invalidateFor(p)
 	return true, nil
 }
 
@@ -570,97 +535,18 @@ func (s *fipSession) tasksClaimedByOthers(ctx context.Context) (map[int64]bool, 
 	return out, nil
 }
 
-func (s *fipSession) invalidate() {
-	p := s.f.Status.PendingTask
+func (s *fipSession) invalidate() { s.invalidateFor(s.f.Status.PendingTask) }
+
+// invalidateFor makes the next observation read again what the task p
+// changes: the server, the source server of a move, the MAC of a bind or an
+// unbind (its IPs are cached otherwise, and a finished bind would not show).
+func (s *fipSession) invalidateFor(p *v1.PendingTask) {
 	s.r.Observer.Invalidate(s.creds, s.f.Spec.Server)
 	if p != nil && p.Scope == scopeIP && s.f.Status.RoutedTo != "" && s.f.Status.RoutedTo != s.f.Spec.Server {
 		s.r.Observer.Invalidate(s.creds, s.f.Status.RoutedTo)
 	}
 	if p != nil && p.Target != "" && p.Scope == scopeServer {
 		s.r.Observer.Invalidate(s.creds, s.f.Spec.Server, p.Target)
-	}
-}
-
-// syncReverse reads the IP's reverse DNS (one call per syncInterval at
-// most, through the Observer) when spec.reverse asks for one and, under
-// Manage, sets it. OVH answers at once, so there is no intent to record: a
-// write repeated after a crash sets the same name again. A refusal is
-// recorded and the name sent again only after decide.ReverseWrite's
-// back-off.
-func (s *fipSession) syncReverse(ctx context.Context) error {
-	f := s.f
-	s.reverse = nil
-	if f.Spec.Reverse == "" {
-		f.Status.Reverse, f.Status.ReverseRefused = "", nil
-		return nil
-	}
-	block := s.block
-	if b, ok := s.snap.BlockFor(s.block); ok {
-		block = b // an address of a wider block: OVH keeps its reverse there
-	}
-	observed, err := s.r.Observer.Reverse(ctx, s.creds, f.Spec.Server, block, s.addr, syncInterval(f))
-	if err != nil {
-		return err
-	}
-	f.Status.Reverse = observed
-	if decide.ReverseWrite(s.manage, f.Spec.Reverse, observed, f.Status.ReverseRefused, f.Generation, s.r.Now()) {
-		// Sent fully qualified, as OVH stores it.
-		name := drift.ReverseName(f.Spec.Reverse) + "."
-		set, err := s.api.SetReverse(ctx, block, s.addr, name)
-		switch {
-		case cause.Is(err, cause.Invalid):
-			// OVH's 400: the name does not resolve to the address (its
-			// texts vary, none is matched; see test/sim/ovh/reverse.go).
-			msg := ovh.RemoteMessage(err)
-			if msg == "" {
-				msg = err.Error()
-			}
-			f.Status.ReverseRefused = decide.ReverseRefused(f.Status.ReverseRefused, f.Spec.Reverse, msg, f.Generation, s.r.Now())
-			log.FromContext(ctx).V(1).Info("OVH refused the reverse DNS", "reverse", name, "attempts", f.Status.ReverseRefused.Attempts, "error", err.Error())
-		case err != nil:
-			return err
-		default:
-			if set == "" {
-				set = name
-			}
-			f.Status.Reverse = set
-			s.r.Observer.SetReverse(s.creds, f.Spec.Server, s.addr, set)
-			log.FromContext(ctx).V(1).Info("reverse DNS set", "reverse", set)
-		}
-	}
-	s.reverse = drift.Reverse(f.Spec.IP, f.Spec.Reverse, f.Status.Reverse)
-	if len(s.reverse) == 0 || (f.Status.ReverseRefused != nil &&
-		drift.ReverseName(f.Status.ReverseRefused.Reverse) != drift.ReverseName(f.Spec.Reverse)) {
-		f.Status.ReverseRefused = nil // set, or another name is wanted now
-	}
-	return nil
-}
-
-// reportReverse sets ReverseConfigured.
-func (s *fipSession) reportReverse() {
-	f := s.f
-	cond := func(status metav1.ConditionStatus, reason, msg string) {
-		setCondition(f, v1.TypeReverseConfigured, status, reason, msg)
-	}
-	rf := f.Status.ReverseRefused
-	switch {
-	case f.Spec.Reverse == "":
-		cond(metav1.ConditionTrue, v1.ReasonNotRequested, "spec.reverse is not set: the reverse DNS is left as it is")
-	case len(s.reverse) == 0:
-		cond(metav1.ConditionTrue, v1.ReasonConfigured, fmt.Sprintf("the reverse DNS of %s is %s", s.addr, f.Status.Reverse))
-	case rf != nil && s.manage:
-		next := rf.LastAttempt.Add(decide.ReverseRetryAfter(rf.Attempts))
-		cond(metav1.ConditionFalse, v1.ReasonReverseRefused, fmt.Sprintf(
-			"OVH refused to set the reverse DNS of %s to %s (%d time(s)): %q. OVH sets a reverse only when the name "+
-				"resolves to the address: create the DNS record %s A %s first (and let it propagate); the operator "+
-				"sends it again at %s, or at once when the spec changes",
-			s.addr, rf.Reverse, rf.Attempts, rf.Message, drift.ReverseName(rf.Reverse), s.addr, next.UTC().Format(time.RFC3339)))
-	default:
-		msg := s.reverse[0].Message
-		if !s.manage {
-			msg += " (not corrected: managementPolicy is Observe)"
-		}
-		cond(metav1.ConditionFalse, v1.ReasonReverseMismatch, msg)
 	}
 }
 
@@ -683,33 +569,13 @@ func (s *fipSession) report(st drift.FailoverIPState, findings []drift.Finding) 
 			fmt.Sprintf("moving %s from %s to %s (OVH task %s)", f.Spec.IP, orNowhere(st.RoutedTo), f.Spec.Server, orPending(p.ID)))
 	case drift.HasReason(findings, v1.ReasonRoutedElsewhere):
 		setCondition(f, v1.TypeRouted, metav1.ConditionFalse, v1.ReasonRoutedElsewhere, findings[0].Message+notFixed)
+	case drift.HasReason(findings, v1.ReasonPartOfBlock):
+		setCondition(f, v1.TypeRouted, metav1.ConditionFalse, v1.ReasonPartOfBlock, findings[0].Message)
 	default:
 		setCondition(f, v1.TypeRouted, metav1.ConditionTrue, v1.ReasonRouted, fmt.Sprintf("%s is routed to %s", f.Spec.IP, f.Spec.Server))
 	}
 
-	macCond := func(status metav1.ConditionStatus, reason, msg string) {
-		setCondition(f, v1.TypeVirtualMACAssigned, status, reason, msg)
-	}
-	switch {
-	case f.Spec.VirtualMAC == nil:
-		macCond(metav1.ConditionTrue, v1.ReasonNotRequested, "spec.virtualMAC is not set")
-	case p != nil && p.Scope == scopeServer:
-		macCond(metav1.ConditionFalse, v1.ReasonVirtualMACMissing,
-			fmt.Sprintf("%s (OVH task %s)", pendingMACWork(p, f), orPending(p.ID)))
-	case st.RoutedTo != f.Spec.Server:
-		macCond(metav1.ConditionUnknown, v1.ReasonWaitingForRoute,
-			fmt.Sprintf("the virtual MAC is checked once %s is routed to %s", f.Spec.IP, f.Spec.Server))
-	default:
-		if fd, ok := firstOf(findings, v1.ReasonVirtualMACMissing, v1.ReasonVirtualMACConflict, v1.ReasonCapabilityMissing); ok {
-			msg := fd.Message
-			if fd.Reason == v1.ReasonVirtualMACMissing {
-				msg += notFixed
-			}
-			macCond(metav1.ConditionFalse, fd.Reason, msg)
-		} else {
-			macCond(metav1.ConditionTrue, v1.ReasonAssigned, fmt.Sprintf("%s is bound to %s virtual MAC %s", f.Spec.IP, st.BoundMACType, st.BoundMAC))
-		}
-	}
+	s.reportMAC(st, findings, notFixed)
 
 	if p != nil {
 		setCondition(f, v1.TypeReconciling, metav1.ConditionTrue, v1.ReasonTaskInProgress,
@@ -720,6 +586,10 @@ func (s *fipSession) report(st drift.FailoverIPState, findings []drift.Finding) 
 	if lf := f.Status.LastFailedTask; lf != nil && lf.Generation == f.Generation && len(findings) > 0 {
 		setCondition(f, v1.TypeStalled, metav1.ConditionTrue, v1.ReasonTaskFailed,
 			fmt.Sprintf("OVH task %s %s ended %s: %s", lf.Function, lf.ID, lf.Status, lf.Comment))
+	}
+	if fd, ok := firstOf(findings, v1.ReasonPartOfBlock); ok {
+		// Nothing the operator may do changes it: the spec must.
+		setCondition(f, v1.TypeStalled, metav1.ConditionTrue, v1.ReasonPartOfBlock, fd.Message)
 	}
 	s.reportReverse()
 	summarizeReady(f, []string{v1.TypeRouted, v1.TypeVirtualMACAssigned, v1.TypeReverseConfigured},
@@ -733,6 +603,12 @@ func conditionReason(obj managed, typ, reason string) bool {
 }
 
 func macSuffix(f *v1.FailoverIP) string {
+	if isBlock(f) {
+		if n := len(decide.WantedMACs(f)); n > 0 {
+			return fmt.Sprintf(" with the virtual MACs of its %d address(es)", n)
+		}
+		return ""
+	}
 	if f.Status.MACAddress == "" {
 		return ""
 	}
@@ -747,16 +623,22 @@ func pendingWork(p *v1.PendingTask, f *v1.FailoverIP) string {
 }
 
 func pendingMACWork(p *v1.PendingTask, f *v1.FailoverIP) string {
+	ip := f.Spec.IP
+	if p.Address != "" {
+		ip = p.Address
+	}
+	want, wanted := decide.WantedMACFor(f, strings.TrimSuffix(ip, "/32"))
 	switch {
 	case p.Function == taskUnbindIP:
-		return fmt.Sprintf("unbinding %s from virtual MAC %s", f.Spec.IP, p.Target)
+		return fmt.Sprintf("unbinding %s from virtual MAC %s", ip, p.Target)
 	case p.Target != "":
-		return fmt.Sprintf("binding %s to the VM's existing virtual MAC %s", f.Spec.IP, p.Target)
-	case f.Spec.VirtualMAC == nil:
-		// spec.virtualMAC removed while the creation was in flight.
-		return fmt.Sprintf("creating a virtual MAC for %s", f.Spec.IP)
+		return fmt.Sprintf("binding %s to the VM's existing virtual MAC %s", ip, p.Target)
+	case !wanted:
+		// The virtual MAC was removed from the spec while the creation was
+		// in flight.
+		return fmt.Sprintf("creating a virtual MAC for %s", ip)
 	default:
-		return fmt.Sprintf("creating a %s virtual MAC for %s", f.Spec.VirtualMAC.Type, f.Spec.IP)
+		return fmt.Sprintf("creating a %s virtual MAC for %s", want.Type, ip)
 	}
 }
 
@@ -785,10 +667,12 @@ func firstOf(fs []drift.Finding, reasons ...string) (drift.Finding, bool) {
 	return drift.Finding{}, false
 }
 
-// Finalize unbinds the IP from its virtual MAC (deletionPolicy Delete). The
-// IP itself stays where it is: the operator never gives an IP away.
+// Finalize unbinds the IP (or each address of the block) from its virtual
+// MAC (deletionPolicy Delete), one address per pass. The IP itself stays
+// where it is: the operator never gives an IP away. Reverses stay too.
 func (r *FailoverIPReconciler) Finalize(ctx context.Context, f *v1.FailoverIP, save func() error) (bool, time.Duration, error) {
-	if f.Spec.VirtualMAC == nil {
+	wanted := decide.WantedMACs(f)
+	if len(wanted) == 0 {
 		return true, 0, nil
 	}
 	s, err := r.session(ctx, f, save, 0, true)
@@ -807,15 +691,18 @@ func (r *FailoverIPReconciler) Finalize(ctx context.Context, f *v1.FailoverIP, s
 			return false, 0, err
 		}
 	}
-	vm, ok := s.snap.VirtualMACFor(s.addr)
-	if !ok {
-		return true, 0, nil
+	for _, w := range wanted {
+		vm, ok := s.snap.VirtualMACFor(w.IP)
+		if !ok {
+			continue
+		}
+		if lf := f.Status.LastFailedTask; lf != nil && lf.Function == taskUnbindIP && lf.Address == s.taskAddress(w.IP) {
+			return false, 0, fmt.Errorf("unbinding %s from %s failed at OVH (%s: %s); remove the binding by hand or set deletionPolicy Orphan", w.IP, vm.MAC, lf.Status, lf.Comment)
+		}
+		err = s.start(ctx, taskUnbindIP, scopeServer, vm.MAC, s.taskAddress(w.IP), func(ctx context.Context) (ovh.Task, error) {
+			return s.api.UnbindIP(ctx, f.Spec.Server, vm.MAC, w.IP)
+		})
+		return false, r.TaskPoll, err
 	}
-	if lf := f.Status.LastFailedTask; lf != nil && lf.Function == taskUnbindIP {
-		return false, 0, fmt.Errorf("unbinding %s from %s failed at OVH (%s: %s); remove the binding by hand or set deletionPolicy Orphan", s.addr, vm.MAC, lf.Status, lf.Comment)
-	}
-	err = s.start(ctx, taskUnbindIP, scopeServer, vm.MAC, func(ctx context.Context) (ovh.Task, error) {
-		return s.api.UnbindIP(ctx, f.Spec.Server, vm.MAC, s.addr)
-	})
-	return false, r.TaskPoll, err
+	return true, 0, nil
 }

@@ -67,6 +67,9 @@ const (
 	ReasonMoveInProgress     = "MoveInProgress"
 	ReasonVirtualMACMissing  = "VirtualMACMissing"
 	ReasonVirtualMACConflict = "VirtualMACConflict"
+	// ReasonPartOfBlock: the FailoverIP names one address of a wider block
+	// that is routed elsewhere; OVH moves blocks only as a whole.
+	ReasonPartOfBlock = "PartOfBlock"
 	// ReasonReverseMismatch: the IP's reverse DNS name is not spec.reverse.
 	ReasonReverseMismatch = "ReverseMismatch"
 	// ReasonReverseRefused: OVH refused to set spec.reverse, in practice

@@ -29,7 +29,9 @@ type Client interface {
 	// every additional IP), e.g. "203.0.113.123/32": one call answers for
 	// every FailoverIP of the server.
 	ServerIPs(ctx context.Context, server string) ([]string, error)
-	// IP reads one IP block; use it for IPs not routed to the expected server.
+	// IP reads one IP block; use it for IPs not routed to the expected
+	// server. For a single address OVH sells inside a wider block, it
+	// reads that block: the record's IP is then the block.
 	IP(ctx context.Context, ip string) (IPRecord, error)
 	// VirtualMACs lists a server's virtual MACs.
 	VirtualMACs(ctx context.Context, server string) ([]string, error)
@@ -269,10 +271,47 @@ func (c *apiClient) IP(ctx context.Context, ip string) (IPRecord, error) {
 		Type     string          `json:"type"`
 		RoutedTo json.RawMessage `json:"routedTo"`
 	}
-	if err := c.call(ctx, op, http.MethodGet, "/ip/"+url.PathEscape(block), nil, &raw); err != nil {
+	err = c.call(ctx, op, http.MethodGet, "/ip/"+url.PathEscape(block), nil, &raw)
+	if cause.Is(err, cause.NotFound) && strings.HasSuffix(block, "/32") {
+		// OVH's objects are the blocks it sells: an address of a wider
+		// block is none (test/sim/ovh AddressInBlock). The list's "ip"
+		// filter, "contains or equals" (github ovh/ovhcloud-cli,
+		// internal/assets/api-schemas/ip.json), names its block.
+		var blocks []string
+		if lerr := c.call(ctx, op, http.MethodGet, "/ip?"+url.Values{"ip": {block}}.Encode(), nil, &blocks); lerr != nil {
+			return IPRecord{}, lerr
+		}
+		if container := narrowestContaining(blocks, block); container != "" {
+			err = c.call(ctx, op, http.MethodGet, "/ip/"+url.PathEscape(container), nil, &raw)
+		}
+	}
+	if err != nil {
 		return IPRecord{}, err
 	}
-	return IPRecord{IP: raw.IP, Type: raw.Type, RoutedTo: routedTo(raw.RoutedTo)}, nil
+	return IPRecord{IP: mustBlock(raw.IP), Type: raw.Type, RoutedTo: routedTo(raw.RoutedTo)}, nil
+}
+
+// narrowestContaining returns the narrowest of blocks that contains block
+// and is wider than it, "" when none.
+func narrowestContaining(blocks []string, block string) string {
+	want, err := netip.ParsePrefix(block)
+	if err != nil {
+		return ""
+	}
+	var best netip.Prefix
+	for _, b := range blocks {
+		p, err := netip.ParsePrefix(b)
+		if err != nil || p.Bits() >= want.Bits() || !p.Contains(want.Addr()) {
+			continue
+		}
+		if !best.IsValid() || p.Bits() > best.Bits() {
+			best = p
+		}
+	}
+	if !best.IsValid() {
+		return ""
+	}
+	return best.Masked().String()
 }
 
 // routedTo accepts every shape OVH uses for a parked IP: null,

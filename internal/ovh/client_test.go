@@ -559,3 +559,27 @@ func TestQueryTimeOutIsRetriedOnReads(t *testing.T) {
 		t.Fatalf("a write was retried: %d calls", n)
 	}
 }
+
+// An address inside a wider block is no object of OVH's: reading it reads
+// its block (the record says which), whether OVH answers 404 for the
+// address (the simulator's default) or the block itself.
+func TestIPOfAnAddressInsideABlock(t *testing.T) {
+	for _, mode := range []ovhsim.AddressInBlock{ovhsim.AddressInBlockNotFound, ovhsim.AddressInBlockBlock} {
+		t.Run(string(mode), func(t *testing.T) {
+			w := seed()
+			w.IPs = append(w.IPs, ovhsim.IP{IP: "198.51.100.64/29", RoutedTo: other})
+			sim := startSim(t, ovhsim.Options{World: w, AddressInBlock: mode})
+			c := client(t, ovh.NewClients(fastOptions()), signedCreds(sim))
+			rec, err := c.IP(context.Background(), "198.51.100.66")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rec.IP != "198.51.100.64/29" || rec.RoutedTo != other {
+				t.Fatalf("record = %+v, want the block routed to %s", rec, other)
+			}
+			if _, err := c.IP(context.Background(), "198.51.100.99"); !cause.Is(err, cause.NotFound) {
+				t.Fatalf("an address in no block: %v", err)
+			}
+		})
+	}
+}

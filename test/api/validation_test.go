@@ -87,6 +87,19 @@ spec:
   ovh: {credentialsSecretRef: {name: ovh}}
 `
 
+const goodBlockFIP = `
+apiVersion: ovhbridge.io/v1alpha1
+kind: FailoverIP
+metadata: {name: NAME}
+spec:
+  ip: 203.0.113.120/29
+  server: ns123456.ip-198-51-100.eu
+  addresses:
+    - {ip: 203.0.113.121, virtualMAC: {type: vmware, vmName: mail}, reverse: mail.example.com}
+    - {ip: 203.0.113.122, virtualMAC: {vmName: mail}}
+  ovh: {credentialsSecretRef: {name: ovh}}
+`
+
 const goodBVM = `
 apiVersion: ovhbridge.io/v1alpha1
 kind: BridgedVM
@@ -143,6 +156,22 @@ func TestBadObjectsRejected(t *testing.T) {
 		{"reverse of a whole block", goodFIP, "ip: 203.0.113.123\n  server: ns123456.ip-198-51-100.eu\n  virtualMAC: {type: vmware, vmName: vyatta}",
 			"ip: 203.0.113.120/29\n  server: ns123456.ip-198-51-100.eu",
 			[]string{"spec.reverse is the reverse DNS of one address"}},
+		{"addresses of a single IP", goodFIP, "reverse: router.example.com.",
+			"addresses: [{ip: 203.0.113.123, reverse: router.example.com}]",
+			[]string{"spec.addresses lists addresses of a block"}},
+		{"address outside the block", goodBlockFIP, "ip: 203.0.113.122,", "ip: 203.0.113.130,",
+			[]string{"every address of spec.addresses must be inside the block of spec.ip"}},
+		{"address listed twice", goodBlockFIP, "ip: 203.0.113.122,", "ip: 203.0.113.121,",
+			[]string{"spec.addresses[1]", "Duplicate value"}},
+		{"address carrying nothing", goodBlockFIP, "{ip: 203.0.113.122, virtualMAC: {vmName: mail}}", "{ip: 203.0.113.122}",
+			[]string{"spec.addresses[1]", "an address lists what it carries"}},
+		{"address with a prefix length", goodBlockFIP, "ip: 203.0.113.122,", "ip: 203.0.113.122/32,",
+			[]string{"spec.addresses[1].ip", "without a prefix length"}},
+		{"virtualMAC and addresses on a block", goodBlockFIP, "  ovh: {", "  virtualMAC: {vmName: mail}\n  ovh: {",
+			[]string{"for a block, give each address its virtual MAC under spec.addresses"}},
+		{"macFrom address not an IP", goodBVM, `mac: "00:50:56:00:00:01"`,
+			`macFrom: {failoverIPRef: {name: blk}, address: 203.0.113.121/32}`,
+			[]string{"spec.nics[1].macFrom.address", "an address of the FailoverIP's block"}},
 		{"server with upper case and spaces", goodFIP, "server: ns123456.ip-198-51-100.eu", "server: My Server",
 			[]string{"spec.server", "must be an OVH service name"}},
 		{"unknown virtual MAC type", goodFIP, "type: vmware", "type: xen",

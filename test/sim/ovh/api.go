@@ -103,6 +103,13 @@ func (s *Server) lookupIP(c *call) (*ipBlock, *reply) {
 // "dedicated", not additional and not terminable (same mock).
 func (s *Server) getIP(c *call) reply {
 	b, errRep := s.lookupIP(c)
+	if errRep != nil && s.opts.AddressInBlock == AddressInBlockBlock {
+		if p, err := parseBlock(c.params["ip"]); err == nil && p.IsSingleIP() {
+			if container := s.st.blockOf(p.Addr()); container != nil {
+				b, errRep = container, nil
+			}
+		}
+	}
 	if errRep != nil {
 		return *errRep
 	}

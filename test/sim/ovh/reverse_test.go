@@ -83,3 +83,42 @@ func TestReverseNeedsForwardDNS(t *testing.T) {
 		t.Errorf("departs from OVH's API description: %s", v)
 	}
 }
+
+// An address inside a wider block is no object of OVH's: 404 by default,
+// the block when configured so; the list's ip filter finds its block, and
+// moving the address alone is refused either way.
+func TestAddressInsideABlock(t *testing.T) {
+	for _, mode := range []ovhsim.AddressInBlock{"", ovhsim.AddressInBlockBlock} {
+		w := seed()
+		w.IPs = append(w.IPs, ovhsim.IP{IP: "198.51.100.64/29", RoutedTo: other})
+		sim := start(t, ovhsim.Options{World: w, AddressInBlock: mode, Conformance: true})
+		c := signed(t, sim.Endpoint(), appSecret)
+		ctx := context.Background()
+		var rec map[string]any
+		err := c.GetWithContext(ctx, "/ip/198.51.100.66%2F32", &rec)
+		switch mode {
+		case "":
+			if e := apiErr(t, err); e.Code != http.StatusNotFound || e.Message != "This service does not exist" {
+				t.Fatalf("address in a block: %+v", e)
+			}
+		default:
+			if err != nil || rec["ip"] != "198.51.100.64/29" {
+				t.Fatalf("address in a block, %s: %v %v", mode, rec, err)
+			}
+		}
+		var blocks []string
+		get(t, c, "/ip?ip=198.51.100.66%2F32", &blocks)
+		if !slices.Equal(blocks, []string{"198.51.100.64/29"}) {
+			t.Fatalf("ip filter: %v", blocks)
+		}
+		if e := apiErr(t, c.PostWithContext(ctx, "/ip/198.51.100.66%2F32/move", map[string]string{"to": esx}, &rec)); e.Code != http.StatusNotFound {
+			t.Fatalf("moving an address of a block: %+v", e)
+		}
+		for _, v := range sim.Violations() {
+			t.Errorf("departs from OVH's API description: %s", v)
+		}
+	}
+	if _, err := ovhsim.New(ovhsim.Options{AddressInBlock: "maybe"}); err == nil {
+		t.Error("an unknown AddressInBlock was accepted")
+	}
+}

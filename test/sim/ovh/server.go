@@ -45,6 +45,25 @@ const (
 	ParkedEmpty           ParkedStyle = "empty"           // "routedTo": ""
 )
 
+// AddressInBlock is how GET /ip/{ip} answers for a single address ("/32")
+// inside a wider additional block. OVH's objects are the blocks it sells:
+// its API describes {ip} as an ipBlock and finds the block of an address
+// with the list's "ip" filter ("contains or equals", github
+// ovh/ovhcloud-cli, internal/assets/api-schemas/ip.json, GET /ip), and a
+// block named without its mask is "This service does not exist" (github
+// ovh/terraform-provider-ovh#1099, a /30 named as a single IP). So 404 is
+// the default; that GET /ip/{ip} never answers with the containing block
+// is inferred, not quoted, hence the option.
+type AddressInBlock string
+
+const (
+	// AddressInBlockNotFound: 404 "This service does not exist".
+	AddressInBlockNotFound AddressInBlock = "notFound"
+	// AddressInBlockBlock: the containing block's record (its "ip" is the
+	// block, not the address asked for).
+	AddressInBlockBlock AddressInBlock = "block"
+)
+
 // ErrorReply is an API error the real texts of which are not known: its
 // status and message are configurable.
 type ErrorReply struct {
@@ -77,6 +96,11 @@ type Options struct {
 	MACPrefixes map[string]string
 	// ParkedRoutedTo defaults to ParkedServiceNameNull, OVH's shape.
 	ParkedRoutedTo ParkedStyle
+	// AddressInBlock defaults to AddressInBlockNotFound. Either way, moves
+	// and tasks of an address inside a block answer 404: only the block
+	// moves (github ovh/docs, the guide on moving additional IPs: blocks
+	// move as a whole).
+	AddressInBlock AddressInBlock
 	// NotRoutedError answers a virtual MAC request for an IP not routed to
 	// the server. Default 403 "The IP address <ip> is not routed to <server>".
 	NotRoutedError ErrorReply
@@ -166,6 +190,13 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.ParkedRoutedTo == "" {
 		opts.ParkedRoutedTo = ParkedServiceNameNull
+	}
+	switch opts.AddressInBlock {
+	case "":
+		opts.AddressInBlock = AddressInBlockNotFound
+	case AddressInBlockNotFound, AddressInBlockBlock:
+	default:
+		return nil, fmt.Errorf("unknown AddressInBlock %q", opts.AddressInBlock)
 	}
 	// Both refusal texts are guesses (no public source quotes them): the
 	// client must not depend on them, and tests can change them.
