@@ -74,6 +74,14 @@ func TestConformanceOfTheOperatorsCalls(t *testing.T) {
 	clock.Advance(10 * time.Second)
 	_, err = c.VirtualMAC(ctx, esx, wanMAC)
 	must(err)
+	// A block whose MAC also serves another address does not move (OVH's
+	// duplicate rule): the web IP leaves the router's MAC first.
+	if _, err := c.MoveIP(ctx, wanIP, other); err == nil {
+		t.Fatal("a block with a duplicate virtual MAC was moved")
+	}
+	_, err = c.UnbindIP(ctx, esx, wanMAC, webIP)
+	must(err)
+	clock.Advance(10 * time.Second)
 
 	move, err := c.MoveIP(ctx, wanIP, other)
 	must(err)

@@ -96,6 +96,17 @@ type Options struct {
 	MACPrefixes map[string]string
 	// ParkedRoutedTo defaults to ParkedServiceNameNull, OVH's shape.
 	ParkedRoutedTo ParkedStyle
+	// DuplicateVirtualMACError answers a move of a block one of whose
+	// virtual MACs also carries addresses outside it (moves.go). Default
+	// 403 with a text naming the MAC: a guess.
+	DuplicateVirtualMACError ErrorReply
+	// VirtualMACQuotaError answers a move that would take the destination
+	// over its vmac.quota (moves.go). Default 403, a guessed text.
+	VirtualMACQuotaError ErrorReply
+	// VirtualMACReappearDelay is how long a moved block's virtual MACs
+	// take, once the move is done, to appear on the destination (moves.go).
+	// Default zero: at once.
+	VirtualMACReappearDelay time.Duration
 	// AddressInBlock defaults to AddressInBlockNotFound. Either way, moves
 	// and tasks of an address inside a block answer 404: only the block
 	// moves (github ovh/docs, the guide on moving additional IPs: blocks
@@ -202,6 +213,11 @@ func New(opts Options) (*Server, error) {
 	// client must not depend on them, and tests can change them.
 	if opts.NotRoutedError.Status == 0 {
 		opts.NotRoutedError.Status = http.StatusForbidden
+	}
+	for _, e := range []*ErrorReply{&opts.DuplicateVirtualMACError, &opts.VirtualMACQuotaError} {
+		if e.Status == 0 {
+			e.Status = http.StatusForbidden
+		}
 	}
 	if opts.VirtualMACUnsupportedError.Status == 0 {
 		opts.VirtualMACUnsupportedError = ErrorReply{http.StatusForbidden, "Virtual MAC is not supported on this server"}

@@ -128,6 +128,8 @@ type state struct {
 	reverses map[string]string
 	// dns maps a name (lower case, no trailing dot) to its addresses.
 	dns map[string][]string
+	// appearing are moved virtual MACs not on their new server yet.
+	appearing []appearing
 }
 
 type dedicated struct {
