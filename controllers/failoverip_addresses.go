@@ -129,14 +129,41 @@ func (s *fipSession) observe(ctx context.Context) (drift.FailoverIPState, error)
 		if isBlock(f) {
 			prev = addressStatus(f, addr).MACAddress
 		}
+		if judged && a.BoundMAC == "" && prev != "" {
+			all, err := s.namespaceFailoverIPs(ctx)
+			if err != nil {
+				return st, err
+			}
+			if a.Awaited = decide.AwaitedMAC(f, addr, prev, s.serverMACs(), all, s.r.Now(), s.r.MACReappearGrace); a.Awaited != "" {
+				// The VM keeps the MAC it carries: it is on its way.
+				st.Addresses = append(st.Addresses, a)
+				continue
+			}
+		}
+		vmsMAC := false // the previous MAC is here, serving only the same VM
 		if prev != "" && prev != a.BoundMAC {
 			for _, vm := range s.snap.VirtualMACs {
-				if strings.EqualFold(vm.MAC, prev) {
-					a.PreviousMAC, a.PreviousMACIPs = vm.MAC, vm.IPs
+				if !strings.EqualFold(vm.MAC, prev) {
+					continue
+				}
+				others := vm.IPs
+				if judged {
+					all, err := s.namespaceFailoverIPs(ctx)
+					if err != nil {
+						return st, err
+					}
+					// The VM's other addresses on it are no conflict: the
+					// address binds to it again (decide.SiblingMAC).
+					others = decide.SameVM(f, addr, all, vm.IPs)
+				}
+				if len(others) == 0 {
+					vmsMAC = true
+				} else {
+					a.PreviousMAC, a.PreviousMACIPs = vm.MAC, others
 				}
 			}
 		}
-		if a.BoundMAC != "" || a.PreviousMACIPs == nil {
+		if a.BoundMAC != "" || a.PreviousMACIPs == nil && !vmsMAC {
 			// The MAC the VMs must carry. Kept while the address is merely
 			// unbound from a MAC that still carries other IPs (a conflict
 			// to show).
@@ -295,7 +322,7 @@ func (s *fipSession) reportMAC(st drift.FailoverIPState, findings []drift.Findin
 		macCond(metav1.ConditionUnknown, v1.ReasonWaitingForRoute,
 			fmt.Sprintf("virtual MACs are checked once %s is routed to %s", f.Spec.IP, f.Spec.Server))
 	default:
-		if fd, ok := firstOf(findings, v1.ReasonVirtualMACMissing, v1.ReasonVirtualMACConflict, v1.ReasonCapabilityMissing); ok {
+		if fd, ok := firstOf(findings, v1.ReasonVirtualMACMissing, v1.ReasonAwaitingVirtualMAC, v1.ReasonVirtualMACConflict, v1.ReasonCapabilityMissing); ok {
 			msg := fd.Message
 			if fd.Reason == v1.ReasonVirtualMACMissing {
 				msg += notFixed
@@ -309,4 +336,75 @@ func (s *fipSession) reportMAC(st drift.FailoverIPState, findings []drift.Findin
 		}
 		macCond(metav1.ConditionTrue, v1.ReasonAssigned, strings.Join(bound, ", "))
 	}
+}
+
+// taskServer is the server a server task of the FailoverIP runs on.
+func taskServer(p *v1.PendingTask, f *v1.FailoverIP) string {
+	if p != nil && p.Server != "" {
+		return p.Server
+	}
+	return f.Spec.Server
+}
+
+// planMove decides how the IP can be moved (decide.PlanMove), from the
+// server it is routed to now, observed like any server (shared, cached):
+// OVH refuses some moves of blocks carrying virtual MACs, and a VM with
+// several IPs must take its MAC along without getting a second one.
+func (s *fipSession) planMove(ctx context.Context) error {
+	f := s.f
+	facts := decide.MoveFacts{
+		Self: f, Source: f.Status.RoutedTo,
+		DestSupported: s.snap.Network.VMACSupported, DestQuota: s.snap.Network.VMACQuota, DestMACs: len(s.snap.VirtualMACs),
+	}
+	if facts.Source != "" && facts.Source != f.Spec.Server {
+		src, err := s.r.Observer.Snapshot(ctx, s.creds, facts.Source, syncInterval(f))
+		switch {
+		case err == nil:
+			facts.SourceKnown, facts.SourceMACs = true, src.VirtualMACs
+			// The MACs the addresses carry where they are now: what their
+			// VMs carry, and what follows them (or is awaited) after the
+			// move.
+			for _, w := range decide.WantedMACs(f) {
+				if vm, ok := src.VirtualMACFor(w.IP); ok {
+					setMAC(f, w.IP, vm.MAC, vm.Type)
+				}
+			}
+		case cause.Is(err, cause.NotFound), cause.Is(err, cause.CapabilityMissing), cause.Is(err, cause.Invalid):
+			// Not a dedicated server these credentials see (a VPS, another
+			// account): OVH alone decides whether the move goes.
+		default:
+			return err
+		}
+	}
+	if facts.SourceKnown {
+		all, err := s.namespaceFailoverIPs(ctx)
+		if err != nil {
+			return err
+		}
+		facts.All = all
+	}
+	step := decide.PlanMove(facts)
+	s.move = &step
+	if step.Action != decide.MoveNow {
+		log.FromContext(ctx).V(1).Info("move planned", "action", step.Action, "reason", step.Reason, "mac", step.MAC, "address", step.Address)
+	}
+	return nil
+}
+
+// mayAct says whether the write w may go now, given the move plan: a move
+// waiting or blocked does not, nor an unbinding that already failed for
+// this generation.
+func (s *fipSession) mayAct(w decide.OVHWrite) bool {
+	m := s.move
+	if w != decide.MoveIP || m == nil {
+		return true
+	}
+	switch m.Action {
+	case decide.MoveWait, decide.MoveBlocked:
+		return false
+	case decide.MoveUnbindFirst:
+		lf := s.f.Status.LastFailedTask
+		return lf == nil || lf.Function != taskUnbindIP || lf.Generation != s.f.Generation
+	}
+	return true
 }

@@ -48,7 +48,10 @@ func blockFailoverIP(e *ovhEnv, name string) *v1.FailoverIP {
 // same MAC (no second MAC for the VM); another address gets its reverse;
 // status.addresses reports each address's MAC for BridgedVMs.
 func TestFailoverIPBlockMovedWithItsVirtualMACs(t *testing.T) {
-	e := newOVHEnv(t, ovhsim.Options{World: seedWithBlock(), MoveDuration: 300 * time.Millisecond, VirtualMACDuration: 200 * time.Millisecond})
+	// A MAC deleted right after the move is awaited (it might still be on
+	// its way) only for a second here, then made again.
+	e := newOVHEnv(t, ovhsim.Options{World: seedWithBlock(), MoveDuration: 300 * time.Millisecond, VirtualMACDuration: 200 * time.Millisecond},
+		func(r *FailoverIPReconciler) { r.MACReappearGrace = time.Second })
 	f := blockFailoverIP(e, "mail-block")
 	create(t, f)
 	eventually(t, 20*time.Second, "the block Ready", conditionIs(f, v1.TypeReady, metav1.ConditionTrue, v1.ReasonAvailable))

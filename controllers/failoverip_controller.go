@@ -62,6 +62,10 @@ type FailoverIPReconciler struct {
 	// IntentGrace is how long an intent without a task id waits for its
 	// task in OVH's list (default 2m; Options.OVHIntentGrace).
 	IntentGrace time.Duration
+	// MACReappearGrace is how long after a move a virtual MAC that
+	// followed the IP is waited for on the new server before a new one is
+	// made (default decide.MACReappearGrace).
+	MACReappearGrace time.Duration
 	Now         func() time.Time
 
 	recorder events.EventRecorder
@@ -77,6 +81,9 @@ func (r *FailoverIPReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Ma
 	}
 	if r.IntentGrace <= 0 {
 		r.IntentGrace = defaultIntentGrace
+	}
+	if r.MACReappearGrace <= 0 {
+		r.MACReappearGrace = decide.MACReappearGrace
 	}
 	if err := indexBySecret(ctx, mgr.GetFieldIndexer(), &v1.FailoverIP{}, func(f *v1.FailoverIP) string {
 		return f.Spec.OVH.CredentialsSecretRef.Name
@@ -159,6 +166,8 @@ type fipSession struct {
 	siblings []v1.FailoverIP
 	// reverse is the reverse DNS finding of this pass (syncReverse).
 	reverse []drift.Finding
+	// move is how the IP can be moved, when it must be (planMove).
+	move *decide.MoveStep
 }
 
 // Sync observes the IP at OVH, fixes drift under Manage, and reports.
@@ -220,7 +229,12 @@ func (r *FailoverIPReconciler) Sync(ctx context.Context, f *v1.FailoverIP, save 
 		}
 		findings = drift.FailoverIP(st)
 	}
-	if w, addr := decide.FailoverIPWrite(s.manage, findings, f.Status.LastFailedTask, f.Generation); w != decide.NoWrite {
+	if drift.HasReason(findings, v1.ReasonRoutedElsewhere) {
+		if err := s.planMove(ctx); err != nil {
+			return 0, err
+		}
+	}
+	if w, addr := decide.FailoverIPWrite(s.manage, findings, f.Status.LastFailedTask, f.Generation); w != decide.NoWrite && s.mayAct(w) {
 		// The drift goes into the status with the write's recorded intent,
 		// so watchers see it before the OVH call, not after.
 		s.report(st, findings)
@@ -302,6 +316,13 @@ func (s *fipSession) act(ctx context.Context, w decide.OVHWrite, addr string) er
 	f := s.f
 	switch w {
 	case decide.MoveIP:
+		if m := s.move; m != nil && m.Action == decide.MoveUnbindFirst {
+			// The address leaves the MAC it shares (OVH refuses the move
+			// otherwise); it binds to it again on the new server.
+			return s.startOn(ctx, f.Status.RoutedTo, taskUnbindIP, m.MAC, s.taskAddress(m.Address), func(ctx context.Context) (ovh.Task, error) {
+				return s.api.UnbindIP(ctx, f.Status.RoutedTo, m.MAC, m.Address)
+			})
+		}
 		return s.start(ctx, taskMoveIP, scopeIP, f.Spec.Server, "", func(ctx context.Context) (ovh.Task, error) {
 			return s.api.MoveIP(ctx, s.block, f.Spec.Server)
 		})
@@ -359,6 +380,18 @@ func (s *fipSession) serverMACs() []decide.VirtualMACRef {
 // The intent is saved first: if the operator stops after sending, the next
 // pass finds the task in OVH's list instead of sending the write again.
 func (s *fipSession) start(ctx context.Context, function, scope, target, address string, write func(context.Context) (ovh.Task, error)) error {
+	return s.startTask(ctx, &v1.PendingTask{Function: function, Scope: scope, Target: target, Address: address}, write)
+}
+
+// startOn starts a server task on another server than spec.server (the one
+// the IP is moving from).
+func (s *fipSession) startOn(ctx context.Context, server, function, target, address string, write func(context.Context) (ovh.Task, error)) error {
+	return s.startTask(ctx, &v1.PendingTask{Function: function, Scope: scopeServer, Server: server, Target: target, Address: address}, write)
+}
+
+// startTask is start with the intent p (its StartedAt set here).
+func (s *fipSession) startTask(ctx context.Context, p *v1.PendingTask, write func(context.Context) (ovh.Task, error)) error {
+	function, scope, target := p.Function, p.Scope, p.Target
 	// The rate limiter's turn is taken before the intent is saved, so that
 	// the write follows the intent at once: a crash in between leaves an
 	// intent that takes intentGrace to resolve, and the gap must stay short
@@ -367,9 +400,8 @@ func (s *fipSession) start(ctx context.Context, function, scope, target, address
 	if err != nil {
 		return err
 	}
-	s.f.Status.PendingTask = &v1.PendingTask{
-		Function: function, Scope: scope, Target: target, Address: address, StartedAt: metav1.NewTime(s.r.Now()),
-	}
+	p.StartedAt = metav1.NewTime(s.r.Now())
+	s.f.Status.PendingTask = p
 	if err := s.save(); err != nil {
 		s.f.Status.PendingTask = nil
 		return err
@@ -420,7 +452,7 @@ func (s *fipSession) followTask(ctx context.Context) (bool, error) {
 	if p.Scope == scopeIP {
 		task, err = s.api.IPTask(ctx, s.block, id)
 	} else {
-		task, err = s.api.ServerTask(ctx, f.Spec.Server, id)
+		task, err = s.api.ServerTask(ctx, taskServer(p, f), id)
 	}
 	switch {
 	case err != nil && ovh.TaskNotVisibleYet(err, p.StartedAt.Time):
@@ -436,6 +468,12 @@ func (s *fipSession) followTask(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 	task.RecordFinished()
+	if p.Function == taskMoveIP && task.Succeeded() {
+		// Its virtual MACs are awaited on the new server for a while
+		// (decide.AwaitedMAC), not created again.
+		now := metav1.NewTime(s.r.Now())
+		f.Status.MovedAt = &now
+	}
 	log.FromContext(ctx).V(1).Info("OVH task finished", "function", p.Function, "task", p.ID, "status", task.Status)
 	if task.Failed() {
 		f.Status.LastFailedTask = &v1.FailedTask{
@@ -460,7 +498,7 @@ func (s *fipSession) resolveIntent(ctx context.Context) (bool, error) {
 	if p.Scope == scopeIP {
 		ids, err = s.api.IPTasks(ctx, s.block, p.Function)
 	} else {
-		ids, err = s.api.ServerTasks(ctx, f.Spec.Server, p.Function)
+		ids, err = s.api.ServerTasks(ctx, taskServer(p, f), p.Function)
 	}
 	if err != nil {
 		return false, err
@@ -478,7 +516,7 @@ func (s *fipSession) resolveIntent(ctx context.Context) (bool, error) {
 		if p.Scope == scopeIP {
 			t, err = s.api.IPTask(ctx, s.block, ids[i])
 		} else {
-			t, err = s.api.ServerTask(ctx, f.Spec.Server, ids[i])
+			t, err = s.api.ServerTask(ctx, taskServer(p, f), ids[i])
 		}
 		switch {
 		case cause.Is(err, cause.NotFound):
@@ -520,8 +558,9 @@ func (s *fipSession) tasksClaimedByOthers(ctx context.Context) (map[int64]bool, 
 		return nil, nil // IP tasks belong to the IP
 	}
 	var list v1.FailoverIPList
-	if err := s.r.Client.List(ctx, &list, client.MatchingFields{indexServer: s.f.Spec.Server}); err != nil {
-		return nil, fmt.Errorf("listing the FailoverIPs of server %s: %w", s.f.Spec.Server, err)
+	server := taskServer(s.f.Status.PendingTask, s.f)
+	if err := s.r.Client.List(ctx, &list, client.MatchingFields{indexServer: server}); err != nil {
+		return nil, fmt.Errorf("listing the FailoverIPs of server %s: %w", server, err)
 	}
 	out := map[int64]bool{}
 	for _, o := range list.Items {
@@ -546,7 +585,7 @@ func (s *fipSession) invalidateFor(p *v1.PendingTask) {
 		s.r.Observer.Invalidate(s.creds, s.f.Status.RoutedTo)
 	}
 	if p != nil && p.Target != "" && p.Scope == scopeServer {
-		s.r.Observer.Invalidate(s.creds, s.f.Spec.Server, p.Target)
+		s.r.Observer.Invalidate(s.creds, taskServer(p, s.f), p.Target)
 	}
 }
 
@@ -567,6 +606,15 @@ func (s *fipSession) report(st drift.FailoverIPState, findings []drift.Finding) 
 	case p != nil && p.Function == taskMoveIP:
 		setCondition(f, v1.TypeRouted, metav1.ConditionFalse, v1.ReasonMoveInProgress,
 			fmt.Sprintf("moving %s from %s to %s (OVH task %s)", f.Spec.IP, orNowhere(st.RoutedTo), f.Spec.Server, orPending(p.ID)))
+	case p != nil && p.Server != "":
+		setCondition(f, v1.TypeRouted, metav1.ConditionFalse, v1.ReasonMoveInProgress,
+			fmt.Sprintf("preparing the move of %s to %s: %s (OVH task %s)", f.Spec.IP, f.Spec.Server, pendingMACWork(p, f), orPending(p.ID)))
+	case s.move != nil && (s.move.Action == decide.MoveWait || s.move.Action == decide.MoveBlocked) && drift.HasReason(findings, v1.ReasonRoutedElsewhere):
+		msg := fmt.Sprintf("%s is routed to %s, not %s, and is not moved: %s", f.Spec.IP, orNowhere(st.RoutedTo), f.Spec.Server, s.move.Message)
+		if !s.manage {
+			msg += " (and managementPolicy is Observe)"
+		}
+		setCondition(f, v1.TypeRouted, metav1.ConditionFalse, s.move.Reason, msg)
 	case drift.HasReason(findings, v1.ReasonRoutedElsewhere):
 		setCondition(f, v1.TypeRouted, metav1.ConditionFalse, v1.ReasonRoutedElsewhere, findings[0].Message+notFixed)
 	case drift.HasReason(findings, v1.ReasonPartOfBlock):

@@ -50,6 +50,8 @@ func seedOVH() ovhsim.World {
 type ovhEnv struct {
 	sim *ovhsim.Server
 	ns  string
+	// tune changes the reconciler before it starts.
+	tune []func(*FailoverIPReconciler)
 }
 
 func startOVHSim(t *testing.T, opts ovhsim.Options) *ovhsim.Server {
@@ -79,9 +81,9 @@ func ovhSecret(ns, name, endpoint, secret string) *corev1.Secret {
 
 // newOVHEnv starts the simulator, a namespace with the credentials Secret
 // "ovh", and the FailoverIP controller (as a fresh operator process would).
-func newOVHEnv(t *testing.T, opts ovhsim.Options) *ovhEnv {
+func newOVHEnv(t *testing.T, opts ovhsim.Options, tune ...func(*FailoverIPReconciler)) *ovhEnv {
 	t.Helper()
-	e := &ovhEnv{sim: startOVHSim(t, opts), ns: testNamespace(t)}
+	e := &ovhEnv{sim: startOVHSim(t, opts), ns: testNamespace(t), tune: tune}
 	if err := k8sClient.Create(context.Background(), ovhSecret(e.ns, "ovh", e.sim.Endpoint(), appSecret)); err != nil {
 		t.Fatal(err)
 	}
@@ -97,6 +99,9 @@ func (e *ovhEnv) startOperator(t *testing.T) (stop func()) {
 		})
 		r := &FailoverIPReconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), OVH: clients,
 			Observer: ovh.NewObserver(clients, ovh.ObserverOptions{}), TaskPoll: 100 * time.Millisecond}
+		for _, tune := range e.tune {
+			tune(r)
+		}
 		return r.SetupWithManager(context.Background(), mgr, Options{
 			SkipNameValidation: true, RetryBaseDelay: 50 * time.Millisecond, RetryMaxDelay: time.Second,
 		})

@@ -151,6 +151,11 @@ type PendingTask struct {
 	// for a single IP).
 	// +optional
 	Address string `json:"address,omitempty"`
+	// server is the dedicated server a server task runs on when it is not
+	// spec.server: unbinding an address from a virtual MAC it shares, on
+	// the server the IP is moving from.
+	// +optional
+	Server string `json:"server,omitempty"`
 	// startedAt is when the operator started the task.
 	StartedAt metav1.Time `json:"startedAt"`
 }
@@ -223,6 +228,13 @@ type FailoverIPStatus struct {
 	// serverMainIP is the main IPv4 address of the server.
 	// +optional
 	ServerMainIP string `json:"serverMainIP,omitempty"`
+
+	// movedAt is when the operator last saw its move of the IP complete.
+	// For a while after it (5 minutes), a virtual MAC that followed the IP
+	// and is not on the new server yet is waited for, not created again:
+	// OVH suspends the MACs of a block during its move.
+	// +optional
+	MovedAt *metav1.Time `json:"movedAt,omitempty"`
 
 	// pendingTask is the OVH task in flight, if any.
 	// +optional

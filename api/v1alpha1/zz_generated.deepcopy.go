@@ -395,6 +395,10 @@ func (in *FailoverIPSpec) DeepCopy() *FailoverIPSpec {
 func (in *FailoverIPStatus) DeepCopyInto(out *FailoverIPStatus) {
 	*out = *in
 	in.ResourceStatus.DeepCopyInto(&out.ResourceStatus)
+	if in.MovedAt != nil {
+		in, out := &in.MovedAt, &out.MovedAt
+		*out = (*in).DeepCopy()
+	}
 	if in.PendingTask != nil {
 		in, out := &in.PendingTask, &out.PendingTask
 		*out = new(PendingTask)

@@ -46,6 +46,9 @@ type AddressState struct {
 	// (nil when it no longer exists on the server).
 	PreviousMAC    string
 	PreviousMACIPs []string
+	// Awaited says why the address's virtual MAC is expected on the server
+	// (it follows a move) rather than missing; "" when it is not.
+	Awaited string
 }
 
 // FailoverIP compares a failover IP's state with its spec. The findings come
@@ -111,6 +114,11 @@ func addressMAC(a AddressState, server string) (Finding, bool) {
 		// Bound with the right type: in sync (a new MAC made by hand is
 		// accepted; BridgedVMs follow the status).
 		return Finding{}, false
+	case a.Awaited != "":
+		return Finding{
+			Reason: v1.ReasonAwaitingVirtualMAC, Field: a.Field, Expected: a.WantMACType, Observed: "none yet",
+			Message: fmt.Sprintf("%s has no virtual MAC on %s yet: %s", a.IP, server, a.Awaited),
+		}, true
 	case a.PreviousMAC != "" && len(a.PreviousMACIPs) > 0:
 		return Finding{
 			Reason: v1.ReasonVirtualMACConflict, Field: a.Field, Expected: a.PreviousMAC, Observed: "bound to " + strings.Join(a.PreviousMACIPs, ","),

@@ -43,6 +43,10 @@ func TestFailoverIP(t *testing.T) {
 			first(s).BoundMAC, first(s).BoundMACType = "", ""
 			first(s).PreviousMAC, first(s).PreviousMACIPs = "00:50:56:00:00:01", []string{"203.0.113.124"}
 		}, []string{v1.ReasonVirtualMACConflict}, "now carries 203.0.113.124"},
+		{"awaited after a move: not missing", func(s *FailoverIPState) {
+			first(s).BoundMAC, first(s).BoundMACType, first(s).Awaited = "", "", "it follows the move"
+			first(s).PreviousMAC, first(s).PreviousMACIPs = "00:50:56:00:00:01", []string{"203.0.113.124"}
+		}, []string{v1.ReasonAwaitingVirtualMAC}, "no virtual MAC on ns123456.ip-198-51-100.eu yet: it follows the move"},
 		{"wrong type", func(s *FailoverIPState) { first(s).BoundMACType = "ovh" },
 			[]string{v1.ReasonVirtualMACConflict}, "of type ovh, the spec wants vmware"},
 		{"shared with another VM", func(s *FailoverIPState) { first(s).ForeignIPs = []string{"203.0.113.124"} },

@@ -102,6 +102,8 @@ type ServerNetwork struct {
 	MainIP        string // without prefix length
 	Network       string // e.g. "198.51.100.0/24"
 	VMACSupported bool
+	// VMACQuota is how many virtual MACs the server may have (vmac.quota).
+	VMACQuota int
 }
 
 // Task functions, as OVH names them: one name per kind of task the operator
@@ -380,6 +382,7 @@ func (c *apiClient) ServerNetwork(ctx context.Context, server string) (ServerNet
 		} `json:"routing"`
 		VMAC struct {
 			Supported bool `json:"supported"`
+			Quota     int  `json:"quota"`
 		} `json:"vmac"`
 	}
 	if err := c.call(ctx, op, http.MethodGet, serverPath(server, "specifications", "network"), nil, &spec); err != nil {
@@ -391,6 +394,7 @@ func (c *apiClient) ServerNetwork(ctx context.Context, server string) (ServerNet
 		MainIP:        mainIP,
 		Network:       spec.Routing.IPv4.Network,
 		VMACSupported: spec.VMAC.Supported,
+		VMACQuota:     spec.VMAC.Quota,
 	}, nil
 }
 

@@ -50,7 +50,7 @@ func TestClientObservesTheSeedTopology(t *testing.T) {
 		t.Fatalf("VirtualMAC = %+v, %v", vm, err)
 	}
 	net, err := c.ServerNetwork(ctx, esx)
-	want := ovh.ServerNetwork{Gateway: "198.51.100.254", MainIP: "198.51.100.17", Network: "198.51.100.0/24", VMACSupported: true}
+	want := ovh.ServerNetwork{Gateway: "198.51.100.254", MainIP: "198.51.100.17", Network: "198.51.100.0/24", VMACSupported: true, VMACQuota: 256}
 	if err != nil || net != want {
 		t.Fatalf("ServerNetwork = %+v, %v", net, err)
 	}
