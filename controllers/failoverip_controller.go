@@ -66,7 +66,7 @@ type FailoverIPReconciler struct {
 	// followed the IP is waited for on the new server before a new one is
 	// made (default decide.MACReappearGrace).
 	MACReappearGrace time.Duration
-	Now         func() time.Time
+	Now              func() time.Time
 
 	recorder events.EventRecorder
 }
