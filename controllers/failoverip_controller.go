@@ -562,12 +562,20 @@ func (s *fipSession) tasksClaimedByOthers(ctx context.Context) (map[int64]bool, 
 	if err := s.r.Client.List(ctx, &list, client.MatchingFields{indexServer: server}); err != nil {
 		return nil, fmt.Errorf("listing the FailoverIPs of server %s: %w", server, err)
 	}
+	// FailoverIPs leaving a shared MAC before their move run tasks on a
+	// server that is not their spec.server: the namespace's are looked at
+	// too.
+	ns, err := s.namespaceFailoverIPs(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out := map[int64]bool{}
-	for _, o := range list.Items {
-		if o.UID == s.f.UID || o.Status.PendingTask == nil || o.Status.PendingTask.Scope != scopeServer {
+	for _, o := range slices.Concat(list.Items, ns) {
+		p := o.Status.PendingTask
+		if o.UID == s.f.UID || p == nil || p.Scope != scopeServer || taskServer(p, &o) != server {
 			continue
 		}
-		if id, err := strconv.ParseInt(o.Status.PendingTask.ID, 10, 64); err == nil {
+		if id, err := strconv.ParseInt(p.ID, 10, 64); err == nil {
 			out[id] = true
 		}
 	}
