@@ -50,7 +50,7 @@ func blockFailoverIP(e *ovhEnv, name string) *v1.FailoverIP {
 func TestFailoverIPBlockMovedWithItsVirtualMACs(t *testing.T) {
 	// A MAC deleted right after the move is awaited (it might still be on
 	// its way) only for a second here, then made again.
-	e := newOVHEnv(t, ovhsim.Options{World: seedWithBlock(), MoveDuration: 300 * time.Millisecond, VirtualMACDuration: 200 * time.Millisecond},
+	e := newOVHEnv(t, ovhsim.Options{World: seedWithBlock(), MoveDuration: 300 * time.Millisecond, VirtualMACDuration: 200 * time.Millisecond, Conformance: true},
 		func(r *FailoverIPReconciler) { r.MACReappearGrace = time.Second })
 	f := blockFailoverIP(e, "mail-block")
 	create(t, f)
@@ -122,7 +122,7 @@ func TestFailoverIPBlockMovedWithItsVirtualMACs(t *testing.T) {
 // FailoverIP created later yields to it (the address is inside the block),
 // and takes over, moving the block once, when it is deleted.
 func TestFailoverIPAddressOfABlock(t *testing.T) {
-	e := newOVHEnv(t, ovhsim.Options{World: seedWithBlock(), MoveDuration: 300 * time.Millisecond, VirtualMACDuration: 200 * time.Millisecond})
+	e := newOVHEnv(t, ovhsim.Options{World: seedWithBlock(), MoveDuration: 300 * time.Millisecond, VirtualMACDuration: 200 * time.Millisecond, Conformance: true})
 	legacy := e.fip("mail-address", mailIP, "mail")
 	create(t, legacy)
 	eventually(t, 10*time.Second, "PartOfBlock", conditionIs(legacy, v1.TypeReady, metav1.ConditionFalse, v1.ReasonPartOfBlock))

@@ -66,7 +66,14 @@ func startOVHSim(t *testing.T, opts ovhsim.Options) *ovhsim.Server {
 	if err := sim.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(sim.Close)
+	t.Cleanup(func() {
+		sim.Close()
+		// With opts.Conformance, every request the operator sent and every
+		// answer it got was held to OVH's API description.
+		for _, v := range sim.Violations() {
+			t.Errorf("departs from OVH's API description: %s", v)
+		}
+	})
 	return sim
 }
 
@@ -667,7 +674,7 @@ func TestFailoverIPWithoutVirtualMACOnASharedMAC(t *testing.T) {
 // is a condition saying to create the record, and is not sent again in a
 // loop, only after a back-off or a spec change.
 func TestFailoverIPReverseDNS(t *testing.T) {
-	e := newOVHEnv(t, ovhsim.Options{})
+	e := newOVHEnv(t, ovhsim.Options{Conformance: true})
 	if err := e.sim.SetDNS("router.example.com", wanIP); err != nil {
 		t.Fatal(err)
 	}

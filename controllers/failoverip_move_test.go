@@ -31,7 +31,7 @@ func toOther(f *v1.FailoverIP) { f.Spec.Server = otherServer }
 // move and OVH's delay instead of making the VM a second MAC.
 func TestFailoverIPVMWithTwoIPsMovedWithItsSharedMAC(t *testing.T) {
 	e := newOVHEnv(t, ovhsim.Options{World: seedSharedMAC(), MoveDuration: 500 * time.Millisecond,
-		VirtualMACDuration: 200 * time.Millisecond, VirtualMACReappearDelay: 500 * time.Millisecond})
+		VirtualMACDuration: 200 * time.Millisecond, VirtualMACReappearDelay: 500 * time.Millisecond, Conformance: true})
 	a := e.fip("web-a", wanIP, "web1", toOther)
 	b := e.fip("web-b", webIP, "web1", toOther)
 	history := readyHistory(t, b, &v1.FailoverIPList{})
@@ -96,7 +96,7 @@ func TestFailoverIPVMWithTwoIPsMovedWithItsSharedMAC(t *testing.T) {
 // not sent, pass after pass.
 func TestFailoverIPMoveRefusalsFoundFirst(t *testing.T) {
 	t.Run("duplicate virtual MAC", func(t *testing.T) {
-		e := newOVHEnv(t, ovhsim.Options{World: seedSharedMAC()})
+		e := newOVHEnv(t, ovhsim.Options{World: seedSharedMAC(), Conformance: true})
 		a := e.fip("web-a", wanIP, "web1", toOther)
 		create(t, a)
 		eventually(t, 10*time.Second, "DuplicateVirtualMAC", conditionIs(a, v1.TypeReady, metav1.ConditionFalse, v1.ReasonDuplicateVirtualMAC))
@@ -114,7 +114,7 @@ func TestFailoverIPMoveRefusalsFoundFirst(t *testing.T) {
 		w.IPs = append(w.IPs, ovhsim.IP{IP: "192.0.2.50", RoutedTo: otherServer})
 		w.VirtualMACs = append(w.VirtualMACs, ovhsim.VirtualMAC{Server: otherServer, MAC: "00:50:56:00:00:09", Type: "vmware",
 			Addresses: []ovhsim.VirtualAddress{{IP: "192.0.2.50", VirtualMachineName: "db"}}})
-		e := newOVHEnv(t, ovhsim.Options{World: w})
+		e := newOVHEnv(t, ovhsim.Options{World: w, Conformance: true})
 		a := e.fip("router-wan", wanIP, "vyatta", toOther)
 		create(t, a)
 		eventually(t, 10*time.Second, "VirtualMACQuotaExceeded", conditionIs(a, v1.TypeReady, metav1.ConditionFalse, v1.ReasonVirtualMACQuotaExceeded))
