@@ -335,8 +335,10 @@ func (r *BridgedVMReconciler) wantedNICs(ctx context.Context, b *v1.BridgedVM) (
 		}
 		if n.MACFrom != nil {
 			w.MACFrom = n.MACFrom.FailoverIPRef.Name
-			mac, _, err := failoverIPValue(ctx, r.Client, b.Namespace, w.MACFrom, "status.macAddress",
-				func(f *v1.FailoverIP) string { return f.Status.MACAddress })
+			if n.MACFrom.Address != "" {
+				w.MACFrom += " address " + n.MACFrom.Address
+			}
+			mac, err := nicMAC(ctx, r.Client, b.Namespace, n.MACFrom)
 			var re *refError
 			switch {
 			case errors.As(err, &re):

@@ -109,7 +109,7 @@ func nicByIndex(i int32, portGroup string) v1.NICSpec {
 }
 
 func macFrom(n v1.NICSpec, fip string) v1.NICSpec {
-	n.MACFrom = &v1.FailoverIPReference{FailoverIPRef: v1.LocalObjectReference{Name: fip}}
+	n.MACFrom = &v1.MACSource{FailoverIPRef: v1.LocalObjectReference{Name: fip}}
 	return n
 }
 

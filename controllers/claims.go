@@ -20,7 +20,6 @@ import (
 	v1 "github.com/ovhbridge/ovhbridge-operator/api/v1alpha1"
 	"github.com/ovhbridge/ovhbridge-operator/internal/decide"
 	"github.com/ovhbridge/ovhbridge-operator/internal/esxi"
-	"github.com/ovhbridge/ovhbridge-operator/internal/ovh"
 )
 
 // Claims. Every object claims the external things it manages: a FailoverIP
@@ -172,21 +171,21 @@ func (l *lifecycle[T]) claimedBy(ctx context.Context, obj T) (winner T, what str
 
 // failoverIPClaims: one IP, one FailoverIP, across namespaces (an IP belongs
 // to one OVH account; two objects would move it or bind it back and forth).
-// The key is the IP as OVH lists it (203.0.113.123/32): a block and an
-// address inside it are different keys, as they are different IPs at OVH.
+// A block and an address inside it conflict too: OVH moves the block with
+// the address, and both would manage the address's virtual MAC. The index
+// keys are the /24s an IP lies in (decide.IPClaimKeys), decide.IPOverlap
+// tells.
 func failoverIPClaims() *claimRule[*v1.FailoverIP] {
 	return &claimRule[*v1.FailoverIP]{
 		kind: "FailoverIP",
 		list: func() client.ObjectList { return &v1.FailoverIPList{} },
-		keys: func(f *v1.FailoverIP) []string {
-			if b, err := ovh.Block(f.Spec.IP); err == nil {
-				return []string{b}
-			}
-			return []string{f.Spec.IP}
+		keys: func(f *v1.FailoverIP) []string { return decide.IPClaimKeys(f.Spec.IP) },
+		conflict: func(_ context.Context, self, other *v1.FailoverIP) (string, error) {
+			return decide.IPOverlap(self.Spec.IP, other.Spec.IP), nil
 		},
-		what: func(f *v1.FailoverIP) string { return "IP " + f.Spec.IP },
 		advice: "delete one of the two FailoverIPs (deleting this one changes nothing at OVH, " +
-			"whatever its deletionPolicy); it takes over by itself once the other is gone",
+			"whatever its deletionPolicy); it takes over by itself once the other is gone. An address of a block " +
+			"is managed under the block's spec.addresses",
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -61,7 +62,11 @@ type FailoverIPReconciler struct {
 	// IntentGrace is how long an intent without a task id waits for its
 	// task in OVH's list (default 2m; Options.OVHIntentGrace).
 	IntentGrace time.Duration
-	Now         func() time.Time
+	// MACReappearGrace is how long after a move a virtual MAC that
+	// followed the IP is waited for on the new server before a new one is
+	// made (default decide.MACReappearGrace).
+	MACReappearGrace time.Duration
+	Now              func() time.Time
 
 	recorder events.EventRecorder
 }
@@ -76,6 +81,9 @@ func (r *FailoverIPReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Ma
 	}
 	if r.IntentGrace <= 0 {
 		r.IntentGrace = defaultIntentGrace
+	}
+	if r.MACReappearGrace <= 0 {
+		r.MACReappearGrace = decide.MACReappearGrace
 	}
 	if err := indexBySecret(ctx, mgr.GetFieldIndexer(), &v1.FailoverIP{}, func(f *v1.FailoverIP) string {
 		return f.Spec.OVH.CredentialsSecretRef.Name
@@ -156,6 +164,10 @@ type fipSession struct {
 	manage bool
 	// siblings caches the namespace's FailoverIPs for one pass.
 	siblings []v1.FailoverIP
+	// reverse is the reverse DNS finding of this pass (syncReverse).
+	reverse []drift.Finding
+	// move is how the IP can be moved, when it must be (planMove).
+	move *decide.MoveStep
 }
 
 // Sync observes the IP at OVH, fixes drift under Manage, and reports.
@@ -179,6 +191,11 @@ func (r *FailoverIPReconciler) Sync(ctx context.Context, f *v1.FailoverIP, save 
 		return 0, &deferred{after: syncInterval(f)}
 	}
 	if err != nil {
+		return 0, err
+	}
+	// The reverse DNS needs no task and depends on nothing else: it is
+	// looked at (and set) on every pass, tasks in flight or not.
+	if err := s.syncReverse(ctx); err != nil {
 		return 0, err
 	}
 	if f.Status.PendingTask != nil {
@@ -217,11 +234,16 @@ func (r *FailoverIPReconciler) Sync(ctx context.Context, f *v1.FailoverIP, save 
 		}
 		findings = drift.FailoverIP(st)
 	}
-	if w := decide.FailoverIPWrite(s.manage, findings, f.Status.LastFailedTask, f.Generation); w != decide.NoWrite {
+	if drift.HasReason(findings, v1.ReasonRoutedElsewhere) {
+		if err := s.planMove(ctx); err != nil {
+			return 0, err
+		}
+	}
+	if w, addr := decide.FailoverIPWrite(s.manage, findings, f.Status.LastFailedTask, f.Generation); w != decide.NoWrite && s.mayAct(w) {
 		// The drift goes into the status with the write's recorded intent,
 		// so watchers see it before the OVH call, not after.
 		s.report(st, findings)
-		if err := s.act(ctx, w); err != nil {
+		if err := s.act(ctx, w, addr); err != nil {
 			s.report(st, findings)
 			return 0, err
 		}
@@ -276,66 +298,6 @@ func (r *FailoverIPReconciler) session(ctx context.Context, f *v1.FailoverIP, sa
 	}, nil
 }
 
-// observe gathers the IP's state from the shared snapshot, asking OVH about
-// the IP alone only when it is not routed to the expected server.
-func (s *fipSession) observe(ctx context.Context) (drift.FailoverIPState, error) {
-	f := s.f
-	st := drift.FailoverIPState{IP: f.Spec.IP, WantServer: f.Spec.Server, VMACSupported: s.snap.Network.VMACSupported}
-	if f.Spec.VirtualMAC != nil {
-		st.WantMACType = string(f.Spec.VirtualMAC.Type)
-		if st.WantMACType == "" {
-			st.WantMACType = ovh.MACTypeVMware
-		}
-	}
-	if _, ok := s.snap.BlockFor(s.block); ok {
-		st.RoutedTo = f.Spec.Server
-	} else {
-		rec, err := s.api.IP(ctx, s.block)
-		if err != nil {
-			return st, err
-		}
-		st.RoutedTo = rec.RoutedTo
-	}
-	f.Status.RoutedTo = st.RoutedTo
-	if st.RoutedTo != f.Spec.Server {
-		return st, nil
-	}
-	if vm, ok := s.snap.VirtualMACFor(s.addr); ok {
-		st.BoundMAC, st.BoundMACType = vm.MAC, vm.Type
-		var err error
-		if st.ForeignIPs, err = s.foreignIPs(ctx, vm.IPs); err != nil {
-			return st, err
-		}
-	}
-	if prev := f.Status.MACAddress; prev != "" && prev != st.BoundMAC {
-		for _, vm := range s.snap.VirtualMACs {
-			if strings.EqualFold(vm.MAC, prev) {
-				st.PreviousMAC, st.PreviousMACIPs = vm.MAC, vm.IPs
-			}
-		}
-	}
-	if st.BoundMAC != "" || st.PreviousMACIPs == nil {
-		// The MAC the VMs must carry. Kept while the IP is merely unbound
-		// from a MAC that still carries other IPs (a conflict to show).
-		f.Status.MACAddress = st.BoundMAC
-		f.Status.VirtualMACType = v1.VirtualMACType(st.BoundMACType)
-	}
-	return st, nil
-}
-
-// foreignIPs returns the IPs among ips, the addresses bound to this IP's
-// virtual MAC, that FailoverIPs of another VM claim (decide.ForeignIPs).
-func (s *fipSession) foreignIPs(ctx context.Context, ips []string) ([]string, error) {
-	if s.f.Spec.VirtualMAC == nil || len(ips) < 2 {
-		return nil, nil // nothing to compare with: no List call
-	}
-	others, err := s.namespaceFailoverIPs(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return decide.ForeignIPs(s.f, others, ips), nil
-}
-
 // namespaceFailoverIPs lists the FailoverIPs of this one's namespace (from
 // the cache), once per pass.
 func (s *fipSession) namespaceFailoverIPs(ctx context.Context) ([]v1.FailoverIP, error) {
@@ -353,32 +315,61 @@ func (s *fipSession) namespaceFailoverIPs(ctx context.Context) ([]v1.FailoverIP,
 	return s.siblings, nil
 }
 
-// act starts the write decide.FailoverIPWrite chose.
-func (s *fipSession) act(ctx context.Context, w decide.OVHWrite) error {
+// act starts the write decide.FailoverIPWrite chose; addr is the address a
+// virtual MAC write is for.
+func (s *fipSession) act(ctx context.Context, w decide.OVHWrite, addr string) error {
 	f := s.f
 	switch w {
 	case decide.MoveIP:
-		return s.start(ctx, taskMoveIP, scopeIP, f.Spec.Server, func(ctx context.Context) (ovh.Task, error) {
+		if m := s.move; m != nil && m.Action == decide.MoveUnbindFirst {
+			// The address leaves the MAC it shares (OVH refuses the move
+			// otherwise); it binds to it again on the new server.
+			return s.startOn(ctx, f.Status.RoutedTo, taskUnbindIP, m.MAC, s.taskAddress(m.Address), func(ctx context.Context) (ovh.Task, error) {
+				return s.api.UnbindIP(ctx, f.Status.RoutedTo, m.MAC, m.Address)
+			})
+		}
+		return s.start(ctx, taskMoveIP, scopeIP, f.Spec.Server, "", func(ctx context.Context) (ovh.Task, error) {
 			return s.api.MoveIP(ctx, s.block, f.Spec.Server)
 		})
 	case decide.AddVirtualMAC:
-		vmName := f.Spec.VirtualMAC.VMName
-		others, err := s.namespaceFailoverIPs(ctx)
+		want, ok := decide.WantedMACFor(f, addr)
+		if !ok {
+			return nil
+		}
+		all, err := s.namespaceFailoverIPs(ctx)
 		if err != nil {
 			// Not knowing the VM's other IPs would create a second virtual
 			// MAC for the same VM: no write without the list.
 			return err
 		}
-		if mac := decide.SiblingMAC(f, others, s.serverMACs()); mac != "" {
-			return s.start(ctx, taskAddVMAC, scopeServer, mac, func(ctx context.Context) (ovh.Task, error) {
-				return s.api.BindIP(ctx, f.Spec.Server, mac, s.addr, vmName)
+		if mac := decide.SiblingMAC(f, addr, all, s.serverMACs()); mac != "" {
+			return s.start(ctx, taskAddVMAC, scopeServer, mac, s.taskAddress(addr), func(ctx context.Context) (ovh.Task, error) {
+				return s.api.BindIP(ctx, f.Spec.Server, mac, addr, want.VMName)
 			})
 		}
-		return s.start(ctx, taskAddVMAC, scopeServer, "", func(ctx context.Context) (ovh.Task, error) {
-			return s.api.CreateVirtualMAC(ctx, f.Spec.Server, s.addr, string(f.Spec.VirtualMAC.Type), vmName)
+		return s.start(ctx, taskAddVMAC, scopeServer, "", s.taskAddress(addr), func(ctx context.Context) (ovh.Task, error) {
+			return s.api.CreateVirtualMAC(ctx, f.Spec.Server, addr, string(want.Type), want.VMName)
 		})
 	}
 	return nil
+}
+
+// taskAddress is what a task records as its address: the address of a
+// block, nothing for a single IP (the FailoverIP's IP says it).
+func (s *fipSession) taskAddress(addr string) string {
+	if isBlock(s.f) {
+		return addr
+	}
+	return ""
+}
+
+// serverMACList lists the MACs of the server's snapshot.
+func (s *fipSession) serverMACList() []string {
+	out := make([]string, 0, len(s.snap.VirtualMACs))
+	for _, vm := range s.snap.VirtualMACs {
+		out = append(out, vm.MAC)
+	}
+	return out
 }
 
 // serverMACs lists the server's virtual MACs for decide.SiblingMAC.
@@ -393,7 +384,19 @@ func (s *fipSession) serverMACs() []decide.VirtualMACRef {
 // start records the intent of a write, sends it, then records its task id.
 // The intent is saved first: if the operator stops after sending, the next
 // pass finds the task in OVH's list instead of sending the write again.
-func (s *fipSession) start(ctx context.Context, function, scope, target string, write func(context.Context) (ovh.Task, error)) error {
+func (s *fipSession) start(ctx context.Context, function, scope, target, address string, write func(context.Context) (ovh.Task, error)) error {
+	return s.startTask(ctx, &v1.PendingTask{Function: function, Scope: scope, Target: target, Address: address}, write)
+}
+
+// startOn starts a server task on another server than spec.server (the one
+// the IP is moving from).
+func (s *fipSession) startOn(ctx context.Context, server, function, target, address string, write func(context.Context) (ovh.Task, error)) error {
+	return s.startTask(ctx, &v1.PendingTask{Function: function, Scope: scopeServer, Server: server, Target: target, Address: address}, write)
+}
+
+// startTask is start with the intent p (its StartedAt set here).
+func (s *fipSession) startTask(ctx context.Context, p *v1.PendingTask, write func(context.Context) (ovh.Task, error)) error {
+	function, scope, target := p.Function, p.Scope, p.Target
 	// The rate limiter's turn is taken before the intent is saved, so that
 	// the write follows the intent at once: a crash in between leaves an
 	// intent that takes intentGrace to resolve, and the gap must stay short
@@ -402,9 +405,8 @@ func (s *fipSession) start(ctx context.Context, function, scope, target string, 
 	if err != nil {
 		return err
 	}
-	s.f.Status.PendingTask = &v1.PendingTask{
-		Function: function, Scope: scope, Target: target, StartedAt: metav1.NewTime(s.r.Now()),
-	}
+	p.StartedAt = metav1.NewTime(s.r.Now())
+	s.f.Status.PendingTask = p
 	if err := s.save(); err != nil {
 		s.f.Status.PendingTask = nil
 		return err
@@ -414,7 +416,10 @@ func (s *fipSession) start(ctx context.Context, function, scope, target string, 
 	task, err := write(ctx)
 	if err != nil {
 		if cause.KindOf(err) != cause.Unreachable {
-			// Refused: nothing was started.
+			// Refused: nothing was started. A refusal may come from a view
+			// of the server older than OVH's (a MAC's IPs are cached):
+			// read it all again before deciding anew.
+			s.r.Observer.Invalidate(s.creds, s.f.Spec.Server, s.serverMACList()...)
 			s.f.Status.PendingTask = nil
 			logger.V(1).Info("OVH refused the write; nothing was started", "function", function, "error", err.Error())
 			return err
@@ -452,7 +457,7 @@ func (s *fipSession) followTask(ctx context.Context) (bool, error) {
 	if p.Scope == scopeIP {
 		task, err = s.api.IPTask(ctx, s.block, id)
 	} else {
-		task, err = s.api.ServerTask(ctx, f.Spec.Server, id)
+		task, err = s.api.ServerTask(ctx, taskServer(p, f), id)
 	}
 	switch {
 	case err != nil && ovh.TaskNotVisibleYet(err, p.StartedAt.Time):
@@ -460,7 +465,7 @@ func (s *fipSession) followTask(ctx context.Context) (bool, error) {
 	case cause.Is(err, cause.NotFound):
 		// Purged: OVH forgets old tasks. The resource state decides.
 		f.Status.PendingTask = nil
-		s.invalidate()
+		s.invalidateFor(p)
 		return true, nil
 	case err != nil:
 		return false, err
@@ -468,15 +473,21 @@ func (s *fipSession) followTask(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 	task.RecordFinished()
+	if p.Function == taskMoveIP && task.Succeeded() {
+		// Its virtual MACs are awaited on the new server for a while
+		// (decide.AwaitedMAC), not created again.
+		now := metav1.NewTime(s.r.Now())
+		f.Status.MovedAt = &now
+	}
 	log.FromContext(ctx).V(1).Info("OVH task finished", "function", p.Function, "task", p.ID, "status", task.Status)
 	if task.Failed() {
 		f.Status.LastFailedTask = &v1.FailedTask{
-			ID: p.ID, Function: p.Function, Status: task.Status, Comment: task.Comment,
+			ID: p.ID, Function: p.Function, Address: p.Address, Status: task.Status, Comment: task.Comment,
 			Generation: f.Generation, FinishedAt: metav1.NewTime(s.r.Now()),
 		}
 	}
 	f.Status.PendingTask = nil
-	s.invalidate()
+	s.invalidateFor(p)
 	return true, nil
 }
 
@@ -492,7 +503,7 @@ func (s *fipSession) resolveIntent(ctx context.Context) (bool, error) {
 	if p.Scope == scopeIP {
 		ids, err = s.api.IPTasks(ctx, s.block, p.Function)
 	} else {
-		ids, err = s.api.ServerTasks(ctx, f.Spec.Server, p.Function)
+		ids, err = s.api.ServerTasks(ctx, taskServer(p, f), p.Function)
 	}
 	if err != nil {
 		return false, err
@@ -510,7 +521,7 @@ func (s *fipSession) resolveIntent(ctx context.Context) (bool, error) {
 		if p.Scope == scopeIP {
 			t, err = s.api.IPTask(ctx, s.block, ids[i])
 		} else {
-			t, err = s.api.ServerTask(ctx, f.Spec.Server, ids[i])
+			t, err = s.api.ServerTask(ctx, taskServer(p, f), ids[i])
 		}
 		switch {
 		case cause.Is(err, cause.NotFound):
@@ -552,29 +563,42 @@ func (s *fipSession) tasksClaimedByOthers(ctx context.Context) (map[int64]bool, 
 		return nil, nil // IP tasks belong to the IP
 	}
 	var list v1.FailoverIPList
-	if err := s.r.Client.List(ctx, &list, client.MatchingFields{indexServer: s.f.Spec.Server}); err != nil {
-		return nil, fmt.Errorf("listing the FailoverIPs of server %s: %w", s.f.Spec.Server, err)
+	server := taskServer(s.f.Status.PendingTask, s.f)
+	if err := s.r.Client.List(ctx, &list, client.MatchingFields{indexServer: server}); err != nil {
+		return nil, fmt.Errorf("listing the FailoverIPs of server %s: %w", server, err)
+	}
+	// FailoverIPs leaving a shared MAC before their move run tasks on a
+	// server that is not their spec.server: the namespace's are looked at
+	// too.
+	ns, err := s.namespaceFailoverIPs(ctx)
+	if err != nil {
+		return nil, err
 	}
 	out := map[int64]bool{}
-	for _, o := range list.Items {
-		if o.UID == s.f.UID || o.Status.PendingTask == nil || o.Status.PendingTask.Scope != scopeServer {
+	for _, o := range slices.Concat(list.Items, ns) {
+		p := o.Status.PendingTask
+		if o.UID == s.f.UID || p == nil || p.Scope != scopeServer || taskServer(p, &o) != server {
 			continue
 		}
-		if id, err := strconv.ParseInt(o.Status.PendingTask.ID, 10, 64); err == nil {
+		if id, err := strconv.ParseInt(p.ID, 10, 64); err == nil {
 			out[id] = true
 		}
 	}
 	return out, nil
 }
 
-func (s *fipSession) invalidate() {
-	p := s.f.Status.PendingTask
+func (s *fipSession) invalidate() { s.invalidateFor(s.f.Status.PendingTask) }
+
+// invalidateFor makes the next observation read again what the task p
+// changes: the server, the source server of a move, the MAC of a bind or an
+// unbind (its IPs are cached otherwise, and a finished bind would not show).
+func (s *fipSession) invalidateFor(p *v1.PendingTask) {
 	s.r.Observer.Invalidate(s.creds, s.f.Spec.Server)
 	if p != nil && p.Scope == scopeIP && s.f.Status.RoutedTo != "" && s.f.Status.RoutedTo != s.f.Spec.Server {
 		s.r.Observer.Invalidate(s.creds, s.f.Status.RoutedTo)
 	}
 	if p != nil && p.Target != "" && p.Scope == scopeServer {
-		s.r.Observer.Invalidate(s.creds, s.f.Spec.Server, p.Target)
+		s.r.Observer.Invalidate(s.creds, taskServer(p, s.f), p.Target)
 	}
 }
 
@@ -582,7 +606,7 @@ func (s *fipSession) invalidate() {
 func (s *fipSession) report(st drift.FailoverIPState, findings []drift.Finding) {
 	f := s.f
 	p := f.Status.PendingTask
-	f.Status.Drift = driftItems(findings)
+	f.Status.Drift = driftItems(slices.Concat(findings, s.reverse))
 	notFixed := ""
 	if !s.manage {
 		notFixed = " (not corrected: managementPolicy is Observe)"
@@ -595,35 +619,24 @@ func (s *fipSession) report(st drift.FailoverIPState, findings []drift.Finding) 
 	case p != nil && p.Function == taskMoveIP:
 		setCondition(f, v1.TypeRouted, metav1.ConditionFalse, v1.ReasonMoveInProgress,
 			fmt.Sprintf("moving %s from %s to %s (OVH task %s)", f.Spec.IP, orNowhere(st.RoutedTo), f.Spec.Server, orPending(p.ID)))
+	case p != nil && p.Server != "":
+		setCondition(f, v1.TypeRouted, metav1.ConditionFalse, v1.ReasonMoveInProgress,
+			fmt.Sprintf("preparing the move of %s to %s: %s (OVH task %s)", f.Spec.IP, f.Spec.Server, pendingMACWork(p, f), orPending(p.ID)))
+	case s.move != nil && (s.move.Action == decide.MoveWait || s.move.Action == decide.MoveBlocked) && drift.HasReason(findings, v1.ReasonRoutedElsewhere):
+		msg := fmt.Sprintf("%s is routed to %s, not %s, and is not moved: %s", f.Spec.IP, orNowhere(st.RoutedTo), f.Spec.Server, s.move.Message)
+		if !s.manage {
+			msg += " (and managementPolicy is Observe)"
+		}
+		setCondition(f, v1.TypeRouted, metav1.ConditionFalse, s.move.Reason, msg)
 	case drift.HasReason(findings, v1.ReasonRoutedElsewhere):
 		setCondition(f, v1.TypeRouted, metav1.ConditionFalse, v1.ReasonRoutedElsewhere, findings[0].Message+notFixed)
+	case drift.HasReason(findings, v1.ReasonPartOfBlock):
+		setCondition(f, v1.TypeRouted, metav1.ConditionFalse, v1.ReasonPartOfBlock, findings[0].Message)
 	default:
 		setCondition(f, v1.TypeRouted, metav1.ConditionTrue, v1.ReasonRouted, fmt.Sprintf("%s is routed to %s", f.Spec.IP, f.Spec.Server))
 	}
 
-	macCond := func(status metav1.ConditionStatus, reason, msg string) {
-		setCondition(f, v1.TypeVirtualMACAssigned, status, reason, msg)
-	}
-	switch {
-	case f.Spec.VirtualMAC == nil:
-		macCond(metav1.ConditionTrue, v1.ReasonNotRequested, "spec.virtualMAC is not set")
-	case p != nil && p.Scope == scopeServer:
-		macCond(metav1.ConditionFalse, v1.ReasonVirtualMACMissing,
-			fmt.Sprintf("%s (OVH task %s)", pendingMACWork(p, f), orPending(p.ID)))
-	case st.RoutedTo != f.Spec.Server:
-		macCond(metav1.ConditionUnknown, v1.ReasonWaitingForRoute,
-			fmt.Sprintf("the virtual MAC is checked once %s is routed to %s", f.Spec.IP, f.Spec.Server))
-	default:
-		if fd, ok := firstOf(findings, v1.ReasonVirtualMACMissing, v1.ReasonVirtualMACConflict, v1.ReasonCapabilityMissing); ok {
-			msg := fd.Message
-			if fd.Reason == v1.ReasonVirtualMACMissing {
-				msg += notFixed
-			}
-			macCond(metav1.ConditionFalse, fd.Reason, msg)
-		} else {
-			macCond(metav1.ConditionTrue, v1.ReasonAssigned, fmt.Sprintf("%s is bound to %s virtual MAC %s", f.Spec.IP, st.BoundMACType, st.BoundMAC))
-		}
-	}
+	s.reportMAC(st, findings, notFixed)
 
 	if p != nil {
 		setCondition(f, v1.TypeReconciling, metav1.ConditionTrue, v1.ReasonTaskInProgress,
@@ -635,7 +648,12 @@ func (s *fipSession) report(st drift.FailoverIPState, findings []drift.Finding) 
 		setCondition(f, v1.TypeStalled, metav1.ConditionTrue, v1.ReasonTaskFailed,
 			fmt.Sprintf("OVH task %s %s ended %s: %s", lf.Function, lf.ID, lf.Status, lf.Comment))
 	}
-	summarizeReady(f, []string{v1.TypeRouted, v1.TypeVirtualMACAssigned},
+	if fd, ok := firstOf(findings, v1.ReasonPartOfBlock); ok {
+		// Nothing the operator may do changes it: the spec must.
+		setCondition(f, v1.TypeStalled, metav1.ConditionTrue, v1.ReasonPartOfBlock, fd.Message)
+	}
+	s.reportReverse()
+	summarizeReady(f, []string{v1.TypeRouted, v1.TypeVirtualMACAssigned, v1.TypeReverseConfigured},
 		fmt.Sprintf("%s is routed to %s%s", f.Spec.IP, f.Spec.Server, macSuffix(f)))
 }
 
@@ -646,6 +664,12 @@ func conditionReason(obj managed, typ, reason string) bool {
 }
 
 func macSuffix(f *v1.FailoverIP) string {
+	if isBlock(f) {
+		if n := len(decide.WantedMACs(f)); n > 0 {
+			return fmt.Sprintf(" with the virtual MACs of its %d address(es)", n)
+		}
+		return ""
+	}
 	if f.Status.MACAddress == "" {
 		return ""
 	}
@@ -660,16 +684,22 @@ func pendingWork(p *v1.PendingTask, f *v1.FailoverIP) string {
 }
 
 func pendingMACWork(p *v1.PendingTask, f *v1.FailoverIP) string {
+	ip := f.Spec.IP
+	if p.Address != "" {
+		ip = p.Address
+	}
+	want, wanted := decide.WantedMACFor(f, strings.TrimSuffix(ip, "/32"))
 	switch {
 	case p.Function == taskUnbindIP:
-		return fmt.Sprintf("unbinding %s from virtual MAC %s", f.Spec.IP, p.Target)
+		return fmt.Sprintf("unbinding %s from virtual MAC %s", ip, p.Target)
 	case p.Target != "":
-		return fmt.Sprintf("binding %s to the VM's existing virtual MAC %s", f.Spec.IP, p.Target)
-	case f.Spec.VirtualMAC == nil:
-		// spec.virtualMAC removed while the creation was in flight.
-		return fmt.Sprintf("creating a virtual MAC for %s", f.Spec.IP)
+		return fmt.Sprintf("binding %s to the VM's existing virtual MAC %s", ip, p.Target)
+	case !wanted:
+		// The virtual MAC was removed from the spec while the creation was
+		// in flight.
+		return fmt.Sprintf("creating a virtual MAC for %s", ip)
 	default:
-		return fmt.Sprintf("creating a %s virtual MAC for %s", f.Spec.VirtualMAC.Type, f.Spec.IP)
+		return fmt.Sprintf("creating a %s virtual MAC for %s", want.Type, ip)
 	}
 }
 
@@ -698,10 +728,12 @@ func firstOf(fs []drift.Finding, reasons ...string) (drift.Finding, bool) {
 	return drift.Finding{}, false
 }
 
-// Finalize unbinds the IP from its virtual MAC (deletionPolicy Delete). The
-// IP itself stays where it is: the operator never gives an IP away.
+// Finalize unbinds the IP (or each address of the block) from its virtual
+// MAC (deletionPolicy Delete), one address per pass. The IP itself stays
+// where it is: the operator never gives an IP away. Reverses stay too.
 func (r *FailoverIPReconciler) Finalize(ctx context.Context, f *v1.FailoverIP, save func() error) (bool, time.Duration, error) {
-	if f.Spec.VirtualMAC == nil {
+	wanted := decide.WantedMACs(f)
+	if len(wanted) == 0 {
 		return true, 0, nil
 	}
 	s, err := r.session(ctx, f, save, 0, true)
@@ -720,15 +752,18 @@ func (r *FailoverIPReconciler) Finalize(ctx context.Context, f *v1.FailoverIP, s
 			return false, 0, err
 		}
 	}
-	vm, ok := s.snap.VirtualMACFor(s.addr)
-	if !ok {
-		return true, 0, nil
+	for _, w := range wanted {
+		vm, ok := s.snap.VirtualMACFor(w.IP)
+		if !ok {
+			continue
+		}
+		if lf := f.Status.LastFailedTask; lf != nil && lf.Function == taskUnbindIP && lf.Address == s.taskAddress(w.IP) {
+			return false, 0, fmt.Errorf("unbinding %s from %s failed at OVH (%s: %s); remove the binding by hand or set deletionPolicy Orphan", w.IP, vm.MAC, lf.Status, lf.Comment)
+		}
+		err = s.start(ctx, taskUnbindIP, scopeServer, vm.MAC, s.taskAddress(w.IP), func(ctx context.Context) (ovh.Task, error) {
+			return s.api.UnbindIP(ctx, f.Spec.Server, vm.MAC, w.IP)
+		})
+		return false, r.TaskPoll, err
 	}
-	if lf := f.Status.LastFailedTask; lf != nil && lf.Function == taskUnbindIP {
-		return false, 0, fmt.Errorf("unbinding %s from %s failed at OVH (%s: %s); remove the binding by hand or set deletionPolicy Orphan", s.addr, vm.MAC, lf.Status, lf.Comment)
-	}
-	err = s.start(ctx, taskUnbindIP, scopeServer, vm.MAC, func(ctx context.Context) (ovh.Task, error) {
-		return s.api.UnbindIP(ctx, f.Spec.Server, vm.MAC, s.addr)
-	})
-	return false, r.TaskPoll, err
+	return true, 0, nil
 }

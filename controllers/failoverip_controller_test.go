@@ -50,6 +50,8 @@ func seedOVH() ovhsim.World {
 type ovhEnv struct {
 	sim *ovhsim.Server
 	ns  string
+	// tune changes the reconciler before it starts.
+	tune []func(*FailoverIPReconciler)
 }
 
 func startOVHSim(t *testing.T, opts ovhsim.Options) *ovhsim.Server {
@@ -64,7 +66,14 @@ func startOVHSim(t *testing.T, opts ovhsim.Options) *ovhsim.Server {
 	if err := sim.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(sim.Close)
+	t.Cleanup(func() {
+		sim.Close()
+		// With opts.Conformance, every request the operator sent and every
+		// answer it got was held to OVH's API description.
+		for _, v := range sim.Violations() {
+			t.Errorf("departs from OVH's API description: %s", v)
+		}
+	})
 	return sim
 }
 
@@ -79,9 +88,9 @@ func ovhSecret(ns, name, endpoint, secret string) *corev1.Secret {
 
 // newOVHEnv starts the simulator, a namespace with the credentials Secret
 // "ovh", and the FailoverIP controller (as a fresh operator process would).
-func newOVHEnv(t *testing.T, opts ovhsim.Options) *ovhEnv {
+func newOVHEnv(t *testing.T, opts ovhsim.Options, tune ...func(*FailoverIPReconciler)) *ovhEnv {
 	t.Helper()
-	e := &ovhEnv{sim: startOVHSim(t, opts), ns: testNamespace(t)}
+	e := &ovhEnv{sim: startOVHSim(t, opts), ns: testNamespace(t), tune: tune}
 	if err := k8sClient.Create(context.Background(), ovhSecret(e.ns, "ovh", e.sim.Endpoint(), appSecret)); err != nil {
 		t.Fatal(err)
 	}
@@ -97,6 +106,9 @@ func (e *ovhEnv) startOperator(t *testing.T) (stop func()) {
 		})
 		r := &FailoverIPReconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), OVH: clients,
 			Observer: ovh.NewObserver(clients, ovh.ObserverOptions{}), TaskPoll: 100 * time.Millisecond}
+		for _, tune := range e.tune {
+			tune(r)
+		}
 		return r.SetupWithManager(context.Background(), mgr, Options{
 			SkipNameValidation: true, RetryBaseDelay: 50 * time.Millisecond, RetryMaxDelay: time.Second,
 		})
@@ -653,5 +665,99 @@ func TestFailoverIPWithoutVirtualMACOnASharedMAC(t *testing.T) {
 	}
 	if n := reconcileErrors(t, "failoverip") - errorsBefore; n != 0 {
 		t.Errorf("%v reconcile errors", n)
+	}
+}
+
+// Reverse DNS: set under Manage (the spec's name without its trailing dot
+// is OVH's name with one), repaired when changed behind the operator's
+// back, reported under Observe; a name OVH refuses (its A record missing)
+// is a condition saying to create the record, and is not sent again in a
+// loop, only after a back-off or a spec change.
+func TestFailoverIPReverseDNS(t *testing.T) {
+	e := newOVHEnv(t, ovhsim.Options{Conformance: true})
+	if err := e.sim.SetDNS("router.example.com", wanIP); err != nil {
+		t.Fatal(err)
+	}
+	posts := func() int { return e.sim.CallCount(ovhsim.RouteReverseCreate) }
+	router := e.fip("router-wan", wanIP, "vyatta", func(f *v1.FailoverIP) { f.Spec.Reverse = "router.example.com" })
+	web := e.fip("web-wan", webIP, "", observeOnly, func(f *v1.FailoverIP) { f.Spec.Reverse = "web.example.com." })
+	create(t, router, web)
+	eventually(t, 10*time.Second, "router Ready with its reverse", func() error {
+		if err := conditionIs(router, v1.TypeReverseConfigured, metav1.ConditionTrue, v1.ReasonConfigured)(); err != nil {
+			return err
+		}
+		return conditionIs(router, v1.TypeReady, metav1.ConditionTrue, v1.ReasonAvailable)()
+	})
+	if router.Status.Reverse != "router.example.com." || e.sim.ReverseOf(wanIP) != "router.example.com." || posts() != 1 {
+		t.Fatalf("status.reverse %q, OVH %q, %d POSTs", router.Status.Reverse, e.sim.ReverseOf(wanIP), posts())
+	}
+
+	// Observe: reported, never written.
+	eventually(t, 10*time.Second, "web reports ReverseMismatch",
+		conditionIs(web, v1.TypeReady, metav1.ConditionFalse, v1.ReasonReverseMismatch))
+	if msg := condMessage(web, v1.TypeReverseConfigured); !strings.Contains(msg, "is none, spec.reverse wants web.example.com.") ||
+		!strings.Contains(msg, "managementPolicy is Observe") {
+		t.Errorf("message = %q", msg)
+	}
+	if len(web.Status.Drift) != 1 || web.Status.Drift[0].Reason != v1.ReasonReverseMismatch {
+		t.Errorf("drift = %+v", web.Status.Drift)
+	}
+
+	// Changed in the OVH manager: set back.
+	if err := e.sim.SetReverse(wanIP, "ns123456.ip-198-51-100.eu"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 15*time.Second, "the reverse repaired", func() error {
+		if got := e.sim.ReverseOf(wanIP); got != "router.example.com." {
+			return fmt.Errorf("OVH has %q", got)
+		}
+		return nil
+	})
+	if posts() != 2 {
+		t.Errorf("reverse POSTs = %d, want 2", posts())
+	}
+
+	// Manage, but web.example.com does not resolve: OVH refuses.
+	patch := client.MergeFrom(web.DeepCopy())
+	web.Spec.ManagementPolicy = v1.Manage
+	if err := k8sClient.Patch(context.Background(), web, patch); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "ReverseRefused",
+		conditionIs(web, v1.TypeReverseConfigured, metav1.ConditionFalse, v1.ReasonReverseRefused))
+	msg := condMessage(web, v1.TypeReverseConfigured)
+	for _, want := range []string{"Cannot check if web.example.com. resolves to " + webIP, "create the DNS record web.example.com A " + webIP + " first"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message lacks %q: %s", want, msg)
+		}
+	}
+	if r := web.Status.ReverseRefused; r == nil || r.Attempts != 1 {
+		t.Fatalf("reverseRefused = %+v", r)
+	}
+	// Several more passes (each reads the reverse once a second, the
+	// syncInterval) send nothing more.
+	refused, reads := posts(), e.sim.CallCount(ovhsim.RouteReverse)
+	eventually(t, 15*time.Second, "three more passes", func() error {
+		if n := e.sim.CallCount(ovhsim.RouteReverse); n < reads+6 {
+			return fmt.Errorf("%d reverse reads since the refusal", n-reads)
+		}
+		return nil
+	})
+	if posts() != refused {
+		t.Fatalf("a refused reverse was sent again %d times within its back-off", posts()-refused)
+	}
+
+	// The record is created and the spec touched: sent again at once.
+	if err := e.sim.SetDNS("web.example.com", webIP); err != nil {
+		t.Fatal(err)
+	}
+	patch = client.MergeFrom(web.DeepCopy())
+	web.Spec.Reverse = "web.example.com"
+	if err := k8sClient.Patch(context.Background(), web, patch); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "web Ready", conditionIs(web, v1.TypeReady, metav1.ConditionTrue, v1.ReasonAvailable))
+	if web.Status.ReverseRefused != nil || e.sim.ReverseOf(webIP) != "web.example.com." || posts() != refused+1 {
+		t.Errorf("refusal %+v, OVH %q, %d POSTs after the refusal", web.Status.ReverseRefused, e.sim.ReverseOf(webIP), posts()-refused)
 	}
 }

@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -67,6 +68,51 @@ func failoverIPValue(ctx context.Context, r client.Reader, ns, name, what string
 		return "", &f, &refError{name: name, msg: fmt.Sprintf("FailoverIP %s/%s has no %s: it %s", ns, name, what, why)}
 	}
 	return v, &f, nil
+}
+
+// nicMAC reads the virtual MAC a NIC's macFrom names: a single IP's
+// status.macAddress, or the status of one address of a block. A block
+// without macFrom.address, or an address the FailoverIP does not list, is a
+// refError saying what to write.
+func nicMAC(ctx context.Context, r client.Reader, ns string, src *v1.MACSource) (string, error) {
+	name, addr := src.FailoverIPRef.Name, src.Address
+	what := "status.macAddress"
+	if addr != "" {
+		what = "virtual MAC for " + addr + " (status.addresses)"
+	}
+	mac, f, err := failoverIPValue(ctx, r, ns, name, what, func(f *v1.FailoverIP) string {
+		if addr == "" {
+			return f.Status.MACAddress
+		}
+		for _, a := range f.Status.Addresses {
+			if a.IP == addr {
+				return a.MACAddress
+			}
+		}
+		return ""
+	})
+	if f == nil {
+		return mac, err
+	}
+	block := strings.Contains(f.Spec.IP, "/") && !strings.HasSuffix(f.Spec.IP, "/32")
+	switch {
+	case block && addr == "":
+		return "", &refError{name: name, msg: fmt.Sprintf("FailoverIP %s/%s is the block %s: set macFrom.address to the address "+
+			"whose virtual MAC this NIC carries (one of its spec.addresses)", ns, name, f.Spec.IP)}
+	case !block && addr != "" && addr != strings.TrimSuffix(f.Spec.IP, "/32"):
+		return "", &refError{name: name, msg: fmt.Sprintf("FailoverIP %s/%s is the single IP %s, not %s: remove macFrom.address "+
+			"or name the FailoverIP of %s", ns, name, f.Spec.IP, addr, addr)}
+	case block && !slices.ContainsFunc(f.Spec.Addresses, func(a v1.AddressSpec) bool { return a.IP == addr && a.VirtualMAC != nil }):
+		return "", &refError{name: name, msg: fmt.Sprintf("FailoverIP %s/%s does not ask for a virtual MAC for %s: add it to its "+
+			"spec.addresses with a virtualMAC, or fix macFrom.address", ns, name, addr)}
+	case !block && addr != "":
+		// The single IP named by its address: its own status.
+		mac = f.Status.MACAddress
+		if mac != "" {
+			return mac, nil
+		}
+	}
+	return mac, err
 }
 
 // refError says a referenced FailoverIP cannot provide a value yet.

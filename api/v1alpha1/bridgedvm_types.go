@@ -64,9 +64,27 @@ type NICSpec struct {
 	MAC string `json:"mac,omitempty"`
 
 	// macFrom takes the MAC from a FailoverIP's status.macAddress (the OVH
-	// virtual MAC bound to that IP).
+	// virtual MAC bound to that IP) or, for a block, from its
+	// status.addresses (the virtual MAC of the address macFrom.address
+	// names).
 	// +optional
-	MACFrom *FailoverIPReference `json:"macFrom,omitempty"`
+	MACFrom *MACSource `json:"macFrom,omitempty"`
+}
+
+// MACSource names the FailoverIP (and, for a block, the address) whose
+// virtual MAC a NIC carries.
+type MACSource struct {
+	// failoverIPRef names the FailoverIP (same namespace) to take the MAC
+	// from.
+	FailoverIPRef LocalObjectReference `json:"failoverIPRef"`
+
+	// address picks an address of a block FailoverIP, one of its
+	// spec.addresses (e.g. 203.0.113.121). Required when the FailoverIP is
+	// a block; omit it for a single IP.
+	// +kubebuilder:validation:MaxLength=18
+	// +kubebuilder:validation:XValidation:rule="isIP(self) && ip(self).family() == 4",message="must be an IPv4 address such as 203.0.113.121, an address of the FailoverIP's block"
+	// +optional
+	Address string `json:"address,omitempty"`
 }
 
 // BridgedVMSpec is the desired network identity of a VM bridged onto OVH's

@@ -17,6 +17,8 @@ const (
 const (
 	TypeRouted             = "Routed"
 	TypeVirtualMACAssigned = "VirtualMACAssigned"
+	// TypeReverseConfigured: the IP's reverse DNS (PTR) is spec.reverse.
+	TypeReverseConfigured = "ReverseConfigured"
 )
 
 // BridgedVM condition types.
@@ -65,6 +67,30 @@ const (
 	ReasonMoveInProgress     = "MoveInProgress"
 	ReasonVirtualMACMissing  = "VirtualMACMissing"
 	ReasonVirtualMACConflict = "VirtualMACConflict"
+	// ReasonDuplicateVirtualMAC: the block's virtual MAC also serves an
+	// address outside it that is not moving with it; OVH refuses to move
+	// such a block.
+	ReasonDuplicateVirtualMAC = "DuplicateVirtualMAC"
+	// ReasonVirtualMACQuotaExceeded: the destination server would exceed its
+	// virtual MAC quota with the block's MACs; OVH refuses the move.
+	ReasonVirtualMACQuotaExceeded = "VirtualMACQuotaExceeded"
+	// ReasonVirtualMACShared: the block's virtual MAC also serves addresses
+	// of the same VM moving to the same server; the move waits for them to
+	// leave the MAC (they rejoin it on the new server).
+	ReasonVirtualMACShared = "VirtualMACShared"
+	// ReasonAwaitingVirtualMAC: the address's virtual MAC is expected on the
+	// server (following a move) rather than created again.
+	ReasonAwaitingVirtualMAC = "AwaitingVirtualMAC"
+	// ReasonPartOfBlock: the FailoverIP names one address of a wider block
+	// that is routed elsewhere; OVH moves blocks only as a whole.
+	ReasonPartOfBlock = "PartOfBlock"
+	// ReasonReverseMismatch: the IP's reverse DNS name is not spec.reverse.
+	ReasonReverseMismatch = "ReverseMismatch"
+	// ReasonReverseRefused: OVH refused to set spec.reverse, in practice
+	// because the name does not resolve to the IP (the A record is missing
+	// or not propagated yet). Tried again after a back-off, or at once when
+	// the spec changes.
+	ReasonReverseRefused = "ReverseRefused"
 
 	// BridgedVM.
 	ReasonMACMismatch        = "MACMismatch"

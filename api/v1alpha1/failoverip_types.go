@@ -50,8 +50,34 @@ type VirtualMACSpec struct {
 	VMName string `json:"vmName"`
 }
 
+// AddressSpec is one address of a block and what it carries: the virtual MAC
+// of the VM that answers for it, its reverse DNS, or both.
+// +kubebuilder:validation:XValidation:rule="has(self.virtualMAC) || has(self.reverse)",message="an address lists what it carries: virtualMAC, reverse or both"
+type AddressSpec struct {
+	// ip is the address, inside the block of spec.ip, e.g. 203.0.113.121.
+	// +kubebuilder:validation:MaxLength=18
+	// +kubebuilder:validation:XValidation:rule="isIP(self) && ip(self).family() == 4",message="must be an IPv4 address such as 203.0.113.121, without a prefix length"
+	IP string `json:"ip"`
+
+	// virtualMAC asks for an OVH virtual MAC bound to this address. The
+	// addresses (of this block and of other FailoverIPs) with the same
+	// vmName and type share one virtual MAC, as OVH wants for one VM.
+	// +optional
+	VirtualMAC *VirtualMACSpec `json:"virtualMAC,omitempty"`
+
+	// reverse is this address's reverse DNS name, as spec.reverse is a
+	// single IP's.
+	// +kubebuilder:validation:MaxLength=254
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?[.])+[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?[.]?$')",message="must be a fully qualified host name such as mail.example.com: dot-separated labels of letters, digits and inner dashes, at most 63 characters each, a trailing dot allowed"
+	// +optional
+	Reverse string `json:"reverse,omitempty"`
+}
+
 // FailoverIPSpec is the desired state of a failover ("additional") IP.
-// +kubebuilder:validation:XValidation:rule="!has(self.virtualMAC) || !self.ip.contains('/') || self.ip.endsWith('/32')",message="a virtual MAC is bound to one address: use a single IP (or a /32) with virtualMAC, one FailoverIP per address of a block"
+// +kubebuilder:validation:XValidation:rule="!has(self.virtualMAC) || !self.ip.contains('/') || self.ip.endsWith('/32')",message="a virtual MAC is bound to one address: for a block, give each address its virtual MAC under spec.addresses"
+// +kubebuilder:validation:XValidation:rule="!has(self.reverse) || !self.ip.contains('/') || self.ip.endsWith('/32')",message="spec.reverse is the reverse DNS of one address: for a block, give each address its reverse under spec.addresses"
+// +kubebuilder:validation:XValidation:rule="!has(self.addresses) || (self.ip.contains('/') && !self.ip.endsWith('/32'))",message="spec.addresses lists addresses of a block: spec.ip must be a block such as 203.0.113.120/29 (a single IP takes spec.virtualMAC and spec.reverse)"
+// +kubebuilder:validation:XValidation:rule="!has(self.addresses) || !isCIDR(self.ip) || self.addresses.all(a, !isIP(a.ip) || cidr(self.ip).containsIP(a.ip))",message="every address of spec.addresses must be inside the block of spec.ip"
 type FailoverIPSpec struct {
 	// ip is the failover IPv4 address (203.0.113.123) or block
 	// (203.0.113.120/29), exactly as OVH lists it. Immutable: to manage
@@ -71,8 +97,31 @@ type FailoverIPSpec struct {
 
 	// virtualMAC, when set, makes the operator ensure a virtual MAC of this
 	// type is bound to the IP. Omit it for IPs routed to the host itself.
+	// For a block, see addresses.
 	// +optional
 	VirtualMAC *VirtualMACSpec `json:"virtualMAC,omitempty"`
+
+	// addresses lists, for a block (spec.ip 203.0.113.120/29), the
+	// addresses that carry a virtual MAC or a reverse DNS name. OVH moves a
+	// block only as a whole, so one FailoverIP manages the block's route
+	// and every address's virtual MAC; BridgedVMs pick an address's MAC
+	// with macFrom.address. Addresses not listed are left alone.
+	// +listType=map
+	// +listMapKey=ip
+	// +kubebuilder:validation:MaxItems=256
+	// +optional
+	Addresses []AddressSpec `json:"addresses,omitempty"`
+
+	// reverse is the reverse DNS name (PTR) the IP must have, e.g.
+	// mail.example.com; a trailing dot is optional (OVH serves the name
+	// fully qualified, "mail.example.com.", and both spellings are the same
+	// name). OVH sets a reverse only when the name resolves to the IP:
+	// create the A record first. Omit it to leave the IP's reverse alone
+	// (it is then not even read).
+	// +kubebuilder:validation:MaxLength=254
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?[.])+[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?[.]?$')",message="must be a fully qualified host name such as mail.example.com: dot-separated labels of letters, digits and inner dashes, at most 63 characters each, a trailing dot allowed"
+	// +optional
+	Reverse string `json:"reverse,omitempty"`
 
 	// ovh says how to reach the OVH API.
 	OVH OVHConnection `json:"ovh"`
@@ -98,6 +147,15 @@ type PendingTask struct {
 	// target is what the task acts on (destination server, MAC, ...).
 	// +optional
 	Target string `json:"target,omitempty"`
+	// address is the address of a block a virtual MAC task is for (empty
+	// for a single IP).
+	// +optional
+	Address string `json:"address,omitempty"`
+	// server is the dedicated server a server task runs on when it is not
+	// spec.server: unbinding an address from a virtual MAC it shares, on
+	// the server the IP is moving from.
+	// +optional
+	Server string `json:"server,omitempty"`
 	// startedAt is when the operator started the task.
 	StartedAt metav1.Time `json:"startedAt"`
 }
@@ -110,6 +168,9 @@ type FailedTask struct {
 	ID string `json:"id"`
 	// function of the task, e.g. genericMoveFloatingIp.
 	Function string `json:"function"`
+	// address is the address of a block a virtual MAC task was for.
+	// +optional
+	Address string `json:"address,omitempty"`
 	// status OVH ended the task with: cancelled, customerError or ovhError.
 	Status string `json:"status"`
 	// comment is OVH's explanation.
@@ -119,6 +180,25 @@ type FailedTask struct {
 	Generation int64 `json:"generation"`
 	// finishedAt is when the operator saw the failure.
 	FinishedAt metav1.Time `json:"finishedAt"`
+}
+
+// ReverseRefusal is OVH's refusal to set spec.reverse. The operator sends
+// the same name again only after a back-off that grows with the refusals
+// (5 minutes, doubling, at most an hour) or at once when the spec changes:
+// OVH's check needs the name's A record, which is made outside Kubernetes.
+type ReverseRefusal struct {
+	// reverse is the name OVH refused.
+	Reverse string `json:"reverse"`
+	// message is OVH's explanation, e.g. "Cannot check if mail.example.com.
+	// resolves to 203.0.113.123".
+	// +optional
+	Message string `json:"message,omitempty"`
+	// attempts counts the refusals of this name for this generation.
+	Attempts int32 `json:"attempts"`
+	// lastAttempt is when OVH last refused it.
+	LastAttempt metav1.Time `json:"lastAttempt"`
+	// generation of the spec the refused attempts were made for.
+	Generation int64 `json:"generation"`
 }
 
 // FailoverIPStatus is what the operator observed at OVH.
@@ -149,6 +229,13 @@ type FailoverIPStatus struct {
 	// +optional
 	ServerMainIP string `json:"serverMainIP,omitempty"`
 
+	// movedAt is when the operator last saw its move of the IP complete.
+	// For a while after it (5 minutes), a virtual MAC that followed the IP
+	// and is not on the new server yet is waited for, not created again:
+	// OVH suspends the MACs of a block during its move.
+	// +optional
+	MovedAt *metav1.Time `json:"movedAt,omitempty"`
+
 	// pendingTask is the OVH task in flight, if any.
 	// +optional
 	PendingTask *PendingTask `json:"pendingTask,omitempty"`
@@ -157,6 +244,43 @@ type FailoverIPStatus struct {
 	// changes or the drift it was meant to fix is gone.
 	// +optional
 	LastFailedTask *FailedTask `json:"lastFailedTask,omitempty"`
+
+	// reverse is the IP's reverse DNS name as OVH serves it (fully
+	// qualified), read while spec.reverse is set; empty when it has none.
+	// +optional
+	Reverse string `json:"reverse,omitempty"`
+
+	// reverseRefused is OVH's last refusal to set spec.reverse, kept while
+	// that name is still wanted and still not set.
+	// +optional
+	ReverseRefused *ReverseRefusal `json:"reverseRefused,omitempty"`
+
+	// addresses reports, for each address of spec.addresses, the virtual
+	// MAC bound to it (BridgedVMs take it with macFrom.address) and its
+	// reverse DNS.
+	// +listType=map
+	// +listMapKey=ip
+	// +optional
+	Addresses []AddressStatus `json:"addresses,omitempty"`
+}
+
+// AddressStatus is what OVH shows of one address of a block.
+type AddressStatus struct {
+	// ip is the address.
+	IP string `json:"ip"`
+	// macAddress is the virtual MAC bound to the address.
+	// +optional
+	MACAddress string `json:"macAddress,omitempty"`
+	// virtualMACType is that virtual MAC's type as OVH reports it.
+	// +optional
+	VirtualMACType VirtualMACType `json:"virtualMACType,omitempty"`
+	// reverse is the address's reverse DNS name as OVH serves it, read
+	// while its spec entry asks for one.
+	// +optional
+	Reverse string `json:"reverse,omitempty"`
+	// reverseRefused is OVH's last refusal of the address's reverse.
+	// +optional
+	ReverseRefused *ReverseRefusal `json:"reverseRefused,omitempty"`
 }
 
 // FailoverIP is an OVH failover ("additional") IP routed to a dedicated server,

@@ -160,3 +160,67 @@ func NICLayout(b *v1.BridgedVM) string {
 	}
 	return sb.String()
 }
+
+// IPClaimKeys are the index keys of a FailoverIP's claim: the /24 networks
+// its IP or block lies in (a block wider than a /24 spans several; wider
+// than a /16, its /16s). A block and an address inside it share a key, so
+// the claim check finds them both; IPOverlap then tells.
+func IPClaimKeys(ip string) []string {
+	p, err := parseIPv4Prefix(ip)
+	if err != nil {
+		return []string{ip}
+	}
+	keyBits := 24
+	if p.Bits() < 16 {
+		keyBits = 16
+	}
+	if p.Bits() >= keyBits {
+		return []string{netip.PrefixFrom(p.Addr(), keyBits).Masked().String()}
+	}
+	var out []string
+	n := 1 << (keyBits - p.Bits())
+	a := p.Masked().Addr().As4()
+	base := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
+	for i := range n {
+		v := base + uint32(i)<<(32-keyBits)
+		out = append(out, netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), keyBits).String())
+	}
+	return out
+}
+
+// IPOverlap names what two FailoverIPs' IPs both claim at OVH: the same IP,
+// or an address and the block it lies in (OVH moves the block with every
+// address in it, and both objects would manage that address's virtual
+// MAC); "" when they are apart.
+func IPOverlap(a, b string) string {
+	pa, errA := parseIPv4Prefix(a)
+	pb, errB := parseIPv4Prefix(b)
+	switch {
+	case errA != nil || errB != nil:
+		if a == b {
+			return "IP " + a
+		}
+		return ""
+	case pa == pb:
+		return "IP " + a
+	case !pa.Overlaps(pb):
+		return ""
+	case pa.Bits() > pb.Bits():
+		return fmt.Sprintf("IP %s, inside block %s", a, pb)
+	default:
+		return fmt.Sprintf("block %s, which holds %s", pa, b)
+	}
+}
+
+// parseIPv4Prefix reads an address (as its /32) or a block.
+func parseIPv4Prefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		return p.Masked(), err
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}

@@ -2,6 +2,7 @@ package decide
 
 import (
 	"errors"
+	"slices"
 	"testing"
 
 	"time"
@@ -124,5 +125,40 @@ func TestClaimWinner(t *testing.T) {
 	boom := errors.New("secret unreadable")
 	if _, _, _, err := ClaimWinner(self, []*v1.FailoverIP{older}, func(_, _ *v1.FailoverIP) (string, error) { return "", boom }); !errors.Is(err, boom) {
 		t.Errorf("a conflict check's error must stop the decision: %v", err)
+	}
+}
+
+func TestIPClaimKeysAndOverlap(t *testing.T) {
+	for _, c := range []struct {
+		ip   string
+		keys []string
+	}{
+		{"203.0.113.123", []string{"203.0.113.0/24"}},
+		{"203.0.113.123/32", []string{"203.0.113.0/24"}},
+		{"203.0.113.120/29", []string{"203.0.113.0/24"}},
+		{"198.51.100.0/23", []string{"198.51.100.0/24", "198.51.101.0/24"}},
+		{"10.0.0.0/8", nil}, // 256 /16s, counted below
+	} {
+		got := IPClaimKeys(c.ip)
+		if c.keys == nil {
+			if len(got) != 256 || got[0] != "10.0.0.0/16" || got[255] != "10.255.0.0/16" {
+				t.Errorf("%s: %d keys, %v...", c.ip, len(got), got[:2])
+			}
+			continue
+		}
+		if !slices.Equal(got, c.keys) {
+			t.Errorf("%s: keys %v, want %v", c.ip, got, c.keys)
+		}
+	}
+	for _, c := range []struct{ a, b, want string }{
+		{"203.0.113.123", "203.0.113.123/32", "IP 203.0.113.123"},
+		{"203.0.113.121", "203.0.113.120/29", "IP 203.0.113.121, inside block 203.0.113.120/29"},
+		{"203.0.113.120/29", "203.0.113.121", "block 203.0.113.120/29, which holds 203.0.113.121"},
+		{"203.0.113.120/29", "203.0.113.128/29", ""},
+		{"203.0.113.130", "203.0.113.120/29", ""},
+	} {
+		if got := IPOverlap(c.a, c.b); got != c.want {
+			t.Errorf("IPOverlap(%s, %s) = %q, want %q", c.a, c.b, got, c.want)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package decide
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -47,9 +48,12 @@ func Ready(conds []metav1.Condition, types []string, okMsg string) (status metav
 // per repair).
 func MACUpdateMatters(old, cur *v1.FailoverIP) bool {
 	switch {
-	case old.Status.MACAddress != cur.Status.MACAddress:
+	case old.Status.MACAddress != cur.Status.MACAddress,
+		!slices.EqualFunc(old.Status.Addresses, cur.Status.Addresses, func(a, b v1.AddressStatus) bool {
+			return a.IP == b.IP && a.MACAddress == b.MACAddress
+		}):
 		return true
-	case cur.Status.MACAddress != "":
+	case cur.Status.MACAddress != "" || len(cur.Spec.Addresses) > 0 && allMACs(cur):
 		return false
 	}
 	was := meta.FindStatusCondition(old.Status.Conditions, v1.TypeReady)
@@ -81,4 +85,15 @@ func Newsworthy(prev *metav1.Condition, cur metav1.Condition) bool {
 	}
 	wasWrong := prev != nil && prev.Status == metav1.ConditionFalse
 	return cur.Status == metav1.ConditionFalse || wasWrong
+}
+
+// allMACs reports whether every address of a block that wants a virtual
+// MAC has one.
+func allMACs(f *v1.FailoverIP) bool {
+	for _, w := range WantedMACs(f) {
+		if w.MAC == "" {
+			return false
+		}
+	}
+	return true
 }

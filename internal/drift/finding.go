@@ -20,4 +20,8 @@ type Finding struct {
 	Observed string
 	// Message explains the finding and, where it helps, what to do.
 	Message string
+	// Subject is which of several like things the finding is about, when
+	// an object has several: the address of a block a virtual MAC finding
+	// concerns. Empty otherwise.
+	Subject string
 }

@@ -50,7 +50,7 @@ func TestClientObservesTheSeedTopology(t *testing.T) {
 		t.Fatalf("VirtualMAC = %+v, %v", vm, err)
 	}
 	net, err := c.ServerNetwork(ctx, esx)
-	want := ovh.ServerNetwork{Gateway: "198.51.100.254", MainIP: "198.51.100.17", Network: "198.51.100.0/24", VMACSupported: true}
+	want := ovh.ServerNetwork{Gateway: "198.51.100.254", MainIP: "198.51.100.17", Network: "198.51.100.0/24", VMACSupported: true, VMACQuota: 256}
 	if err != nil || net != want {
 		t.Fatalf("ServerNetwork = %+v, %v", net, err)
 	}
@@ -557,5 +557,29 @@ func TestQueryTimeOutIsRetriedOnReads(t *testing.T) {
 	}
 	if n := sim.CallCount(ovhsim.RouteVMACCreate); n != 1 {
 		t.Fatalf("a write was retried: %d calls", n)
+	}
+}
+
+// An address inside a wider block is no object of OVH's: reading it reads
+// its block (the record says which), whether OVH answers 404 for the
+// address (the simulator's default) or the block itself.
+func TestIPOfAnAddressInsideABlock(t *testing.T) {
+	for _, mode := range []ovhsim.AddressInBlock{ovhsim.AddressInBlockNotFound, ovhsim.AddressInBlockBlock} {
+		t.Run(string(mode), func(t *testing.T) {
+			w := seed()
+			w.IPs = append(w.IPs, ovhsim.IP{IP: "198.51.100.64/29", RoutedTo: other})
+			sim := startSim(t, ovhsim.Options{World: w, AddressInBlock: mode})
+			c := client(t, ovh.NewClients(fastOptions()), signedCreds(sim))
+			rec, err := c.IP(context.Background(), "198.51.100.66")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rec.IP != "198.51.100.64/29" || rec.RoutedTo != other {
+				t.Fatalf("record = %+v, want the block routed to %s", rec, other)
+			}
+			if _, err := c.IP(context.Background(), "198.51.100.99"); !cause.Is(err, cause.NotFound) {
+				t.Fatalf("an address in no block: %v", err)
+			}
+		})
 	}
 }

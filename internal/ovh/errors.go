@@ -308,3 +308,14 @@ func TaskNotVisibleYet(err error, startedAt time.Time) bool {
 	k := cause.KindOf(err)
 	return k == cause.NotFound || k == cause.Unreachable
 }
+
+// RemoteMessage is OVH's own message in an error a call returned ("Cannot
+// check if mail.example.com. resolves to 203.0.113.123"), "" when the error
+// is not an answer from OVH.
+func RemoteMessage(err error) string {
+	var remote *remoteError
+	if errors.As(err, &remote) {
+		return remote.api.Message
+	}
+	return ""
+}

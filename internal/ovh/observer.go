@@ -119,6 +119,11 @@ type ObserverOptions struct {
 // refresh (4 with the defaults), plus the network specification amortised.
 // Concurrent callers asking for the same server share one refresh.
 //
+// Reverse DNS is read per address, not per server (OVH has no list of a
+// server's reverses): Reverse costs one call per address asked for, at most
+// once per interval, and those calls count in the server's share of the
+// budget like its refreshes.
+//
 // The servers of one consumer key share its budget (Options.Burst,
 // RequestsPerSecond; OVH's fair use by default). When their steady state at
 // the intervals their FailoverIPs ask for (Snapshot's maxAge) would take
@@ -182,6 +187,16 @@ type serverState struct {
 	// TrySnapshot callers until FirstRetry has passed since lastErrAt.
 	lastErr   error
 	lastErrAt time.Time
+	// reverses caches the reverse DNS names read for addresses whose
+	// FailoverIP asks for one (Reverse), by address.
+	reverses map[string]*reverseEntry
+}
+
+// reverseEntry is one address's reverse as last read.
+type reverseEntry struct {
+	name     string
+	at       time.Time // zero: never read, or invalidated
+	lastUsed time.Time
 }
 
 // NewObserver observes through the clients of pool.
@@ -318,6 +333,11 @@ func (o *Observer) state(key string, now time.Time) *serverState {
 		o.servers[key] = st
 	}
 	st.lastUsed = now
+	for a, r := range st.reverses {
+		if now.Sub(r.lastUsed) > o.opts.IdleTTL {
+			delete(st.reverses, a) // no FailoverIP asks for it any more
+		}
+	}
 	return st
 }
 
@@ -444,13 +464,86 @@ func (o *Observer) plan(credKey string, perMinute float64) {
 }
 
 // refreshCalls is what one steady-state refresh of a server costs, as known
-// from its last observation (see Observer).
+// from its last observation (see Observer), with the reverse DNS reads of
+// its addresses, made at the same interval.
 func (o *Observer) refreshCalls(st *serverState) float64 {
 	calls := 1.0 // the IP list
 	if st.snap.ObservedAt.IsZero() || st.snap.Network.VMACSupported {
 		calls += 1 + 2*float64(max(0, min(o.opts.VerifyPerRefresh, len(st.snap.VirtualMACs))))
 	}
-	return calls
+	return calls + float64(len(st.reverses))
+}
+
+// Reverse returns the reverse DNS name OVH serves for addr, an address of
+// block routed (or to be routed) to server, at most maxAge old (stretched
+// like the server's observation interval when the budget needs it); "" when
+// there is none. One call when the cached name is too old: a FailoverIP
+// asking at every pass costs one read per address per interval.
+func (o *Observer) Reverse(ctx context.Context, creds Credentials, server, block, addr string, maxAge time.Duration) (string, error) {
+	client, err := o.clients.Get(creds)
+	if err != nil {
+		return "", err
+	}
+	key := creds.Key() + "/" + server
+	now := o.opts.Now()
+	o.mu.Lock()
+	st := o.state(key, now)
+	if st.reverses == nil {
+		st.reverses = map[string]*reverseEntry{}
+	}
+	e := st.reverses[addr]
+	if e == nil {
+		// Counted in the server's cost from the next Snapshot's planning.
+		e = &reverseEntry{}
+		st.reverses[addr] = e
+	}
+	e.lastUsed = now
+	if maxAge > 0 && st.effective > maxAge {
+		maxAge = st.effective
+	}
+	if !e.at.IsZero() && now.Sub(e.at) < maxAge {
+		name := e.name
+		o.mu.Unlock()
+		o.hits.Add(1)
+		return name, nil
+	}
+	o.mu.Unlock()
+
+	r := <-o.flights.DoChan(key+"#reverse/"+addr, func() (any, error) {
+		rctx := withRequestTimeout(context.WithoutCancel(ctx), o.opts.RefreshTimeout)
+		name, err := client.Reverse(rctx, block, addr)
+		if err != nil {
+			return "", err
+		}
+		o.mu.Lock()
+		if st := o.servers[key]; st != nil && st.reverses[addr] != nil {
+			st.reverses[addr].name, st.reverses[addr].at = name, now
+		}
+		o.mu.Unlock()
+		return name, nil
+	})
+	if r.Err != nil {
+		return "", r.Err
+	}
+	return r.Val.(string), nil
+}
+
+// SetReverse records a reverse the caller just set at OVH (the name OVH
+// answered with), so that the next Reverse needs no call; "" forgets what
+// is known, so that the next Reverse reads it again.
+func (o *Observer) SetReverse(creds Credentials, server, addr, name string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	st := o.servers[creds.Key()+"/"+server]
+	if st == nil || st.reverses[addr] == nil {
+		return
+	}
+	e := st.reverses[addr]
+	if name == "" {
+		e.at = time.Time{}
+		return
+	}
+	e.name, e.at = name, o.opts.Now()
 }
 
 // ObservationInterval is how often the server is observed for these

@@ -361,3 +361,100 @@ func BenchmarkSteadyStateObservation(b *testing.B) {
 	b.ReportMetric(float64(sim.TotalCalls())/float64(intervals), "ovh-calls/interval")
 	b.ReportMetric(float64(len(fips)), "failoverIPs")
 }
+
+// A reverse DNS name asked for at every pass is read once per interval, not
+// once per pass; a name the operator just set needs no read; and reverse
+// reads count in the server's share of the budget.
+func TestReverseReadOncePerInterval(t *testing.T) {
+	sim := startSim(t, ovhsim.Options{})
+	clock := newFakeNow()
+	pool := ovh.NewClients(ovh.Options{RequestsPerSecond: 1, Burst: 1_000_000})
+	obs := ovh.NewObserver(pool, ovh.ObserverOptions{Now: clock.Now})
+	creds := signedCreds(sim)
+	ctx := context.Background()
+	if err := sim.SetReverse(wanIP, "router.example.com"); err != nil {
+		t.Fatal(err)
+	}
+	pass := func() string {
+		t.Helper()
+		if _, err := obs.Snapshot(ctx, creds, esx, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		name, err := obs.Reverse(ctx, creds, esx, wanIP, wanIP, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return name
+	}
+	for range 5 {
+		if got := pass(); got != "router.example.com." {
+			t.Fatalf("reverse = %q", got)
+		}
+	}
+	if n := sim.CallCount(ovhsim.RouteReverse); n != 1 {
+		t.Fatalf("5 passes within a minute read the reverse %d times, want 1", n)
+	}
+	clock.Advance(time.Minute)
+	pass()
+	if n := sim.CallCount(ovhsim.RouteReverse); n != 2 {
+		t.Fatalf("after a minute: %d reads, want 2", n)
+	}
+
+	// Changed behind the operator's back: seen at the next interval.
+	if err := sim.SetReverse(wanIP, "other.example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if got := pass(); got != "router.example.com." {
+		t.Fatalf("within the interval the cached name is kept: %q", got)
+	}
+	clock.Advance(time.Minute)
+	if got := pass(); got != "other.example.com." {
+		t.Fatalf("after the interval: %q", got)
+	}
+	// Set by the operator: remembered without a read.
+	obs.SetReverse(creds, esx, wanIP, "router.example.com.")
+	n := sim.CallCount(ovhsim.RouteReverse)
+	if got := pass(); got != "router.example.com." || sim.CallCount(ovhsim.RouteReverse) != n {
+		t.Fatalf("after SetReverse: %q, %d reads more", got, sim.CallCount(ovhsim.RouteReverse)-n)
+	}
+
+	if after := obs.ObservationInterval(creds, esx); after != time.Minute {
+		t.Fatalf("one reverse within the budget stretched the interval to %v", after)
+	}
+}
+
+// Reverse reads count in a server's steady-state cost: asked for enough
+// addresses, the interval of the consumer key's servers stretches to keep
+// within OVH's fair use.
+func TestReverseReadsCountInTheBudget(t *testing.T) {
+	w := seed()
+	w.IPs = append(w.IPs, ovhsim.IP{IP: "198.51.100.64/26", RoutedTo: esx})
+	sim := startSim(t, ovhsim.Options{World: w})
+	obs := ovh.NewObserver(ovh.NewClients(ovh.Options{RequestsPerSecond: 1, Burst: 1_000_000}), ovh.ObserverOptions{Now: newFakeNow().Now})
+	creds := signedCreds(sim)
+	ctx := context.Background()
+	snapshot := func() {
+		t.Helper()
+		if _, err := obs.Snapshot(ctx, creds, esx, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	snapshot()
+	if got := obs.ObservationInterval(creds, esx); got != time.Minute {
+		t.Fatalf("without reverses: %v", got)
+	}
+	// 4 calls a minute for the server, 60 more for 60 reverses: over the
+	// observation share of 60 a minute.
+	for i := range 60 {
+		addr := fmt.Sprintf("198.51.100.%d", 64+i)
+		if _, err := obs.Reverse(ctx, creds, esx, "198.51.100.64/26", addr, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	snapshot()
+	share := ovh.ObservationShare*ovh.DefaultRequestsPerMinute - 1.0/60
+	want := time.Duration(float64(time.Minute) * 64 / share)
+	if got := obs.ObservationInterval(creds, esx); got != want {
+		t.Fatalf("with 60 reverses: %v, want %v", got, want)
+	}
+}

@@ -50,8 +50,10 @@ func globMatch(pattern, s string) bool {
 //
 //   - GET /ip: the one list call per server (GET /ip?routedTo.serviceName=);
 //     "/ip/*" does not cover it.
-//   - GET /ip/*: an IP, its task list and its tasks.
+//   - GET /ip/*: an IP, its task list and its tasks, the reverse DNS of
+//     its addresses.
 //   - POST /ip/*/move: moves.
+//   - POST /ip/*/reverse: setting (or replacing) a reverse DNS name.
 //   - GET /dedicated/server/*: network specification, virtual MACs and
 //     their IPs, task list and tasks.
 //   - POST /dedicated/server/*/virtualMac: creating a virtual MAC.
@@ -63,6 +65,7 @@ var AccessRules = []AccessRule{
 	{"GET", "/ip"},
 	{"GET", "/ip/*"},
 	{"POST", "/ip/*/move"},
+	{"POST", "/ip/*/reverse"},
 	{"GET", "/dedicated/server/*"},
 	{"POST", "/dedicated/server/*/virtualMac"},
 	{"POST", "/dedicated/server/*/virtualMac/*/virtualAddress"},

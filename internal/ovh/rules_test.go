@@ -49,6 +49,13 @@ func everyCall(sim *ovhsim.Server, creds ovh.Credentials) []struct {
 		}},
 		{"unbind", func(ctx context.Context, c ovh.Client) error { return ignore(c.UnbindIP(ctx, esx, wanMAC, wanIP)) }},
 		{"move", func(ctx context.Context, c ovh.Client) error { return ignore(c.MoveIP(ctx, parked, other)) }},
+		{"reverse", func(ctx context.Context, c ovh.Client) error { return ignore(c.Reverse(ctx, wanIP, wanIP)) }},
+		{"set reverse", func(ctx context.Context, c ovh.Client) error {
+			if err := sim.SetDNS("router.example.com", wanIP); err != nil {
+				return err
+			}
+			return ignore(c.SetReverse(ctx, wanIP, wanIP, "router.example.com."))
+		}},
 		{"IP task", func(ctx context.Context, c ovh.Client) error {
 			return ignore(c.IPTask(ctx, parked, task(ovhsim.ScopeIP, parked, ovhsim.FunctionMoveIP)))
 		}},

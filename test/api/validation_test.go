@@ -83,6 +83,20 @@ spec:
   ip: 203.0.113.123
   server: ns123456.ip-198-51-100.eu
   virtualMAC: {type: vmware, vmName: vyatta}
+  reverse: router.example.com.
+  ovh: {credentialsSecretRef: {name: ovh}}
+`
+
+const goodBlockFIP = `
+apiVersion: ovhbridge.io/v1alpha1
+kind: FailoverIP
+metadata: {name: NAME}
+spec:
+  ip: 203.0.113.120/29
+  server: ns123456.ip-198-51-100.eu
+  addresses:
+    - {ip: 203.0.113.121, virtualMAC: {type: vmware, vmName: mail}, reverse: mail.example.com}
+    - {ip: 203.0.113.122, virtualMAC: {vmName: mail}}
   ovh: {credentialsSecretRef: {name: ovh}}
 `
 
@@ -133,6 +147,31 @@ func TestBadObjectsRejected(t *testing.T) {
 			[]string{"spec.ip", "network address, e.g. 203.0.113.120/29"}},
 		{"virtual MAC on a whole block", goodFIP, "ip: 203.0.113.123", "ip: 203.0.113.120/29",
 			[]string{"a virtual MAC is bound to one address"}},
+		{"reverse not a host name", goodFIP, "reverse: router.example.com.", "reverse: router_1.example.com",
+			[]string{"spec.reverse", "must be a fully qualified host name such as mail.example.com"}},
+		{"reverse without a domain", goodFIP, "reverse: router.example.com.", "reverse: router",
+			[]string{"spec.reverse", "must be a fully qualified host name"}},
+		{"reverse that is an IP", goodFIP, "reverse: router.example.com.", "reverse: 203.0.113.123",
+			[]string{"spec.reverse", "must be a fully qualified host name"}},
+		{"reverse of a whole block", goodFIP, "ip: 203.0.113.123\n  server: ns123456.ip-198-51-100.eu\n  virtualMAC: {type: vmware, vmName: vyatta}",
+			"ip: 203.0.113.120/29\n  server: ns123456.ip-198-51-100.eu",
+			[]string{"spec.reverse is the reverse DNS of one address"}},
+		{"addresses of a single IP", goodFIP, "reverse: router.example.com.",
+			"addresses: [{ip: 203.0.113.123, reverse: router.example.com}]",
+			[]string{"spec.addresses lists addresses of a block"}},
+		{"address outside the block", goodBlockFIP, "ip: 203.0.113.122,", "ip: 203.0.113.130,",
+			[]string{"every address of spec.addresses must be inside the block of spec.ip"}},
+		{"address listed twice", goodBlockFIP, "ip: 203.0.113.122,", "ip: 203.0.113.121,",
+			[]string{"spec.addresses[1]", "Duplicate value"}},
+		{"address carrying nothing", goodBlockFIP, "{ip: 203.0.113.122, virtualMAC: {vmName: mail}}", "{ip: 203.0.113.122}",
+			[]string{"spec.addresses[1]", "an address lists what it carries"}},
+		{"address with a prefix length", goodBlockFIP, "ip: 203.0.113.122,", "ip: 203.0.113.122/32,",
+			[]string{"spec.addresses[1].ip", "without a prefix length"}},
+		{"virtualMAC and addresses on a block", goodBlockFIP, "  ovh: {", "  virtualMAC: {vmName: mail}\n  ovh: {",
+			[]string{"for a block, give each address its virtual MAC under spec.addresses"}},
+		{"macFrom address not an IP", goodBVM, `mac: "00:50:56:00:00:01"`,
+			`macFrom: {failoverIPRef: {name: blk}, address: 203.0.113.121/32}`,
+			[]string{"spec.nics[1].macFrom.address", "an address of the FailoverIP's block"}},
 		{"server with upper case and spaces", goodFIP, "server: ns123456.ip-198-51-100.eu", "server: My Server",
 			[]string{"spec.server", "must be an OVH service name"}},
 		{"unknown virtual MAC type", goodFIP, "type: vmware", "type: xen",

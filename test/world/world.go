@@ -87,7 +87,9 @@ type World struct {
 
 // SeedOVH is the OVH side of the seed: the ESXi server and another one,
 // the web IP routed to the ESXi server, the router's routed elsewhere; no
-// virtual MACs yet.
+// virtual MACs yet. The web server's name (the samples' web-wan
+// spec.reverse) resolves to its IP, as OVH requires before setting the
+// reverse.
 func SeedOVH() ovhsim.World {
 	return ovhsim.World{
 		Applications: []ovhsim.Application{{Key: ovhAppKey, Secret: ovhAppSecret, ConsumerKeys: []string{ovhConsumerKey}}},
@@ -96,6 +98,7 @@ func SeedOVH() ovhsim.World {
 			{Name: OtherServer, MainIP: "192.0.2.10"},
 		},
 		IPs: []ovhsim.IP{{IP: RouterWANIP, RoutedTo: OtherServer}, {IP: WebWANIP, RoutedTo: Server}},
+		DNS: []ovhsim.DNSRecord{{Name: "www.example.com", Addresses: []string{WebWANIP}}},
 	}
 }
 

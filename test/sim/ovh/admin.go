@@ -332,7 +332,16 @@ func (s *Server) MoveIP(ip, to string) error {
 	if err != nil || s.st.ips[p.String()] == nil {
 		return fmt.Errorf("unknown IP %q", ip)
 	}
-	return s.applyMove(p.String(), to)
+	b := s.st.ips[p.String()]
+	if s.st.servers[to] == nil {
+		return fmt.Errorf("unknown server %q", to)
+	}
+	// At once, without OVH's rules: a virtual MAC shared with addresses
+	// outside the block ends up on both servers.
+	macs := s.suspendBlockMACs(b)
+	b.routedTo, b.moveTask = to, 0
+	s.landMACs(to, macs)
+	return nil
 }
 
 // DeleteVirtualMAC removes a virtual MAC and all its IPs at once.
@@ -555,6 +564,8 @@ func (s *Server) adminMux() *http.ServeMux {
 	}) error {
 		return s.BindVirtualMAC(req.Server, req.MAC, req.IP, req.VirtualMachineName)
 	}))
+	mux.HandleFunc("POST /_sim/dns", adminDo(func(req DNSRecord) error { return s.SetDNS(req.Name, req.Addresses...) }))
+	mux.HandleFunc("POST /_sim/reverse", adminDo(func(req Reverse) error { return s.SetReverse(req.IP, req.Reverse) }))
 	mux.HandleFunc("POST /_sim/network", adminDo(func(req struct {
 		Server string `json:"server"`
 		Network

@@ -103,6 +103,13 @@ func (s *Server) lookupIP(c *call) (*ipBlock, *reply) {
 // "dedicated", not additional and not terminable (same mock).
 func (s *Server) getIP(c *call) reply {
 	b, errRep := s.lookupIP(c)
+	if errRep != nil && s.opts.AddressInBlock == AddressInBlockBlock {
+		if p, err := parseBlock(c.params["ip"]); err == nil && p.IsSingleIP() {
+			if container := s.st.blockOf(p.Addr()); container != nil {
+				b, errRep = container, nil
+			}
+		}
+	}
 	if errRep != nil {
 		return *errRep
 	}
@@ -173,22 +180,29 @@ func (s *Server) moveIP(c *call) reply {
 	if s.blockHasVMAC(b) && !dest.vmacSupported {
 		return apiError(http.StatusForbidden, "There is some VMAC used and the destination server do not support VMAC")
 	}
+	if r := s.checkMoveRules(b, dest); r != nil {
+		return *r
+	}
 	block, to := b.prefix.String(), body.To
+	from := b.routedTo
+	suspended := s.suspendBlockMACs(b)
 	t := s.newTask(ScopeIP, block, FunctionMoveIP, s.opts.MoveDuration,
-		func() error { return s.applyMove(block, to) },
+		func() error { return s.applyMove(block, to, suspended) },
 		func() {
 			if b := s.st.ips[block]; b != nil {
 				b.moveTask = 0
 			}
+			s.landMACs(from, suspended) // the move failed: back where they were
 		})
 	t.destination = to
 	b.moveTask = t.ID
 	return ok(t.ipJSON())
 }
 
-// applyMove routes a block to a server. Virtual MACs carrying IPs of the
-// block follow it, keeping their address, as on OVH.
-func (s *Server) applyMove(block, to string) error {
+// applyMove routes a block to a server at the end of its move. Its virtual
+// MACs, suspended since the move started, appear on the destination
+// (after Options.VirtualMACReappearDelay), keeping their address.
+func (s *Server) applyMove(block, to string, suspended []*vmac) error {
 	b := s.st.ips[block]
 	if b == nil {
 		return fmt.Errorf("IP block %s no longer exists", block)
@@ -198,42 +212,15 @@ func (s *Server) applyMove(block, to string) error {
 	if dest == nil {
 		return fmt.Errorf("destination %s no longer exists", to)
 	}
-	if b.routedTo == to {
-		return nil
-	}
-	if s.blockHasVMAC(b) && !dest.vmacSupported {
+	if len(suspended) > 0 && !dest.vmacSupported {
 		return fmt.Errorf("There is some VMAC used and the destination server do not support VMAC")
 	}
-	if src := s.st.servers[b.routedTo]; src != nil {
-		for mac, v := range src.macs {
-			moved := map[string]string{}
-			for ip, vm := range v.addrs {
-				if b.prefix.Contains(netip.MustParseAddr(ip)) {
-					moved[ip] = vm
-					delete(v.addrs, ip)
-				}
-			}
-			for ip := range v.binding {
-				if b.prefix.Contains(netip.MustParseAddr(ip)) {
-					delete(v.binding, ip)
-				}
-			}
-			if len(moved) > 0 {
-				dv := dest.macs[mac]
-				if dv == nil {
-					dv = &vmac{mac: mac, typ: v.typ, addrs: map[string]string{}, binding: map[string]string{}}
-					dest.macs[mac] = dv
-				}
-				for ip, vm := range moved {
-					dv.addrs[ip] = vm
-				}
-			}
-			if len(v.addrs) == 0 && len(v.binding) == 0 && !v.creating {
-				delete(src.macs, mac)
-			}
-		}
-	}
 	b.routedTo = to
+	if d := s.opts.VirtualMACReappearDelay; d > 0 {
+		s.st.appearing = append(s.st.appearing, appearing{at: s.clock.Now().Add(d), server: to, macs: suspended})
+		return nil
+	}
+	s.landMACs(to, suspended)
 	return nil
 }
 
@@ -480,6 +467,9 @@ func (s *Server) checkVirtualAddress(d *dedicated, req virtualAddressRequest) (s
 		return fail(badRequest("Missing parameter(s): virtualMachineName"))
 	}
 	ip := addr.String()
+	if r := s.moving(addr); r != nil {
+		return fail(*r)
+	}
 	if b := s.st.blockOf(addr); b == nil || b.routedTo != d.name {
 		e := s.opts.NotRoutedError
 		msg := e.Message

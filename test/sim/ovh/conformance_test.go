@@ -74,6 +74,14 @@ func TestConformanceOfTheOperatorsCalls(t *testing.T) {
 	clock.Advance(10 * time.Second)
 	_, err = c.VirtualMAC(ctx, esx, wanMAC)
 	must(err)
+	// A block whose MAC also serves another address does not move (OVH's
+	// duplicate rule): the web IP leaves the router's MAC first.
+	if _, err := c.MoveIP(ctx, wanIP, other); err == nil {
+		t.Fatal("a block with a duplicate virtual MAC was moved")
+	}
+	_, err = c.UnbindIP(ctx, esx, wanMAC, webIP)
+	must(err)
+	clock.Advance(10 * time.Second)
 
 	move, err := c.MoveIP(ctx, wanIP, other)
 	must(err)
@@ -88,12 +96,25 @@ func TestConformanceOfTheOperatorsCalls(t *testing.T) {
 	_, err = obs.Snapshot(ctx, creds, other, 0)
 	must(err)
 
+	_, err = obs.Reverse(ctx, creds, esx, webIP, webIP, time.Minute) // none yet: 404
+	must(err)
+	must(sim.SetDNS("web.example.com", webIP))
+	_, err = c.SetReverse(ctx, webIP, webIP, "web.example.com.")
+	must(err)
+	if _, err := c.SetReverse(ctx, webIP, webIP, "nowhere.example.com."); err == nil {
+		t.Fatal("a reverse that does not resolve was accepted")
+	}
+	if name, err := c.Reverse(ctx, webIP+"/32", webIP); err != nil || name != "web.example.com." {
+		t.Fatalf("reverse = %q, %v", name, err)
+	}
+
 	// The scenario covers every route the client uses.
 	calls := sim.Calls()
 	for _, route := range []string{
 		ovhsim.RouteAuthTime, ovhsim.RouteIPList, ovhsim.RouteIP, ovhsim.RouteIPMove, ovhsim.RouteIPTaskList, ovhsim.RouteIPTask,
 		ovhsim.RouteServerNetwork, ovhsim.RouteServerTaskList, ovhsim.RouteServerTask, ovhsim.RouteVMACList, ovhsim.RouteVMACCreate,
 		ovhsim.RouteVMAC, ovhsim.RouteVMACAddresses, ovhsim.RouteVMACBind, ovhsim.RouteVMACUnbind,
+		ovhsim.RouteReverse, ovhsim.RouteReverseCreate,
 	} {
 		if calls[route] == 0 {
 			t.Errorf("the scenario never called %s", route)
@@ -115,6 +136,7 @@ func TestConformanceOfTheSimulatorsOwnRoutes(t *testing.T) {
 		"/dedicated/server", "/dedicated/server/" + esx, "/dedicated/server/" + esx + "/ips",
 		"/dedicated/server/" + esx + "/virtualMac/" + wanMAC + "/virtualAddress/" + wanIP,
 		"/ip", "/ip?version=6", "/ip/" + parked + "%2F32", "/dedicated/server/" + novmac + "/specifications/network",
+		wanPath + "/reverse",
 	} {
 		get(t, c, path, &anything)
 	}

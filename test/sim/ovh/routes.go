@@ -15,6 +15,10 @@ const (
 	RouteIPMove         = "POST /ip/{ip}/move"
 	RouteIPTaskList     = "GET /ip/{ip}/task"
 	RouteIPTask         = "GET /ip/{ip}/task/{taskId}"
+	RouteReverseList    = "GET /ip/{ip}/reverse"
+	RouteReverseCreate  = "POST /ip/{ip}/reverse"
+	RouteReverse        = "GET /ip/{ip}/reverse/{ipReverse}"
+	RouteReverseDelete  = "DELETE /ip/{ip}/reverse/{ipReverse}"
 	RouteServerList     = "GET /dedicated/server"
 	RouteServer         = "GET /dedicated/server/{serviceName}"
 	RouteServerIPs      = "GET /dedicated/server/{serviceName}/ips"
@@ -66,6 +70,10 @@ var routes = []*route{
 	newRoute(RouteIPMove, needsMove, (*Server).moveIP),
 	newRoute(RouteIPTaskList, always, (*Server).listIPTasks),
 	newRoute(RouteIPTask, always, (*Server).getIPTask),
+	newRoute(RouteReverseList, always, (*Server).listReverses),
+	newRoute(RouteReverseCreate, always, (*Server).createReverse),
+	newRoute(RouteReverse, always, (*Server).getReverse),
+	newRoute(RouteReverseDelete, always, (*Server).deleteReverse),
 	newRoute(RouteServerList, always, (*Server).listServers),
 	newRoute(RouteServer, always, (*Server).getServer),
 	newRoute(RouteServerIPs, always, (*Server).serverIPs),

@@ -45,6 +45,25 @@ const (
 	ParkedEmpty           ParkedStyle = "empty"           // "routedTo": ""
 )
 
+// AddressInBlock is how GET /ip/{ip} answers for a single address ("/32")
+// inside a wider additional block. OVH's objects are the blocks it sells:
+// its API describes {ip} as an ipBlock and finds the block of an address
+// with the list's "ip" filter ("contains or equals", github
+// ovh/ovhcloud-cli, internal/assets/api-schemas/ip.json, GET /ip), and a
+// block named without its mask is "This service does not exist" (github
+// ovh/terraform-provider-ovh#1099, a /30 named as a single IP). So 404 is
+// the default; that GET /ip/{ip} never answers with the containing block
+// is inferred, not quoted, hence the option.
+type AddressInBlock string
+
+const (
+	// AddressInBlockNotFound: 404 "This service does not exist".
+	AddressInBlockNotFound AddressInBlock = "notFound"
+	// AddressInBlockBlock: the containing block's record (its "ip" is the
+	// block, not the address asked for).
+	AddressInBlockBlock AddressInBlock = "block"
+)
+
 // ErrorReply is an API error the real texts of which are not known: its
 // status and message are configurable.
 type ErrorReply struct {
@@ -77,6 +96,22 @@ type Options struct {
 	MACPrefixes map[string]string
 	// ParkedRoutedTo defaults to ParkedServiceNameNull, OVH's shape.
 	ParkedRoutedTo ParkedStyle
+	// DuplicateVirtualMACError answers a move of a block one of whose
+	// virtual MACs also carries addresses outside it (moves.go). Default
+	// 403 with a text naming the MAC: a guess.
+	DuplicateVirtualMACError ErrorReply
+	// VirtualMACQuotaError answers a move that would take the destination
+	// over its vmac.quota (moves.go). Default 403, a guessed text.
+	VirtualMACQuotaError ErrorReply
+	// VirtualMACReappearDelay is how long a moved block's virtual MACs
+	// take, once the move is done, to appear on the destination (moves.go).
+	// Default zero: at once.
+	VirtualMACReappearDelay time.Duration
+	// AddressInBlock defaults to AddressInBlockNotFound. Either way, moves
+	// and tasks of an address inside a block answer 404: only the block
+	// moves (github ovh/docs, the guide on moving additional IPs: blocks
+	// move as a whole).
+	AddressInBlock AddressInBlock
 	// NotRoutedError answers a virtual MAC request for an IP not routed to
 	// the server. Default 403 "The IP address <ip> is not routed to <server>".
 	NotRoutedError ErrorReply
@@ -167,10 +202,22 @@ func New(opts Options) (*Server, error) {
 	if opts.ParkedRoutedTo == "" {
 		opts.ParkedRoutedTo = ParkedServiceNameNull
 	}
+	switch opts.AddressInBlock {
+	case "":
+		opts.AddressInBlock = AddressInBlockNotFound
+	case AddressInBlockNotFound, AddressInBlockBlock:
+	default:
+		return nil, fmt.Errorf("unknown AddressInBlock %q", opts.AddressInBlock)
+	}
 	// Both refusal texts are guesses (no public source quotes them): the
 	// client must not depend on them, and tests can change them.
 	if opts.NotRoutedError.Status == 0 {
 		opts.NotRoutedError.Status = http.StatusForbidden
+	}
+	for _, e := range []*ErrorReply{&opts.DuplicateVirtualMACError, &opts.VirtualMACQuotaError} {
+		if e.Status == 0 {
+			e.Status = http.StatusForbidden
+		}
 	}
 	if opts.VirtualMACUnsupportedError.Status == 0 {
 		opts.VirtualMACUnsupportedError = ErrorReply{http.StatusForbidden, "Virtual MAC is not supported on this server"}

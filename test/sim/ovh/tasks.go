@@ -146,6 +146,7 @@ func (s *Server) tick() {
 	for _, t := range due {
 		s.finish(t, t.Due)
 	}
+	s.landDue(now)
 	if s.opts.TaskRetention > 0 {
 		for _, t := range s.st.tasks {
 			if terminal(t.Status) && now.Sub(t.Done) > s.opts.TaskRetention {

@@ -21,6 +21,24 @@ type World struct {
 	Servers      []DedicatedServer `json:"servers,omitempty"`
 	IPs          []IP              `json:"ips,omitempty"`
 	VirtualMACs  []VirtualMAC      `json:"virtualMacs,omitempty"`
+	// Reverses are the reverse DNS names (PTR) OVH serves for addresses of
+	// the IPs above.
+	Reverses []Reverse `json:"reverses,omitempty"`
+	// DNS is forward DNS as OVH's resolvers see it: OVH sets a reverse only
+	// when its name resolves to the address (see createReverse).
+	DNS []DNSRecord `json:"dns,omitempty"`
+}
+
+// Reverse is the reverse DNS name of one address.
+type Reverse struct {
+	IP      string `json:"ip"`
+	Reverse string `json:"reverse"`
+}
+
+// DNSRecord is a name and the IPv4 addresses it resolves to (A records).
+type DNSRecord struct {
+	Name      string   `json:"name"`
+	Addresses []string `json:"addresses"`
 }
 
 // Application is an OVH API application (application key and secret) and the
@@ -105,6 +123,13 @@ type state struct {
 	tasks      map[int64]*task
 	nextTaskID int64
 	macSeq     uint32
+	// reverses maps an address to its reverse, fully qualified as OVH
+	// serves it ("mail.example.com.").
+	reverses map[string]string
+	// dns maps a name (lower case, no trailing dot) to its addresses.
+	dns map[string][]string
+	// appearing are moved virtual MACs not on their new server yet.
+	appearing []appearing
 }
 
 type dedicated struct {
@@ -150,6 +175,8 @@ func newState() *state {
 		ips:        map[string]*ipBlock{},
 		tasks:      map[int64]*task{},
 		nextTaskID: firstTaskID,
+		reverses:   map[string]string{},
+		dns:        map[string][]string{},
 	}
 }
 
@@ -197,6 +224,21 @@ func (st *state) seed(w World, profile Profile) error {
 		if err := st.addVirtualMAC(m); err != nil {
 			return err
 		}
+	}
+	for _, r := range w.DNS {
+		if err := st.setDNS(r.Name, r.Addresses...); err != nil {
+			return err
+		}
+	}
+	for _, r := range w.Reverses {
+		addr, err := netip.ParseAddr(r.IP)
+		if err != nil {
+			return fmt.Errorf("reverse of %q: not an IP address", r.IP)
+		}
+		if st.blockOf(addr) == nil && st.ownerOf(netip.PrefixFrom(addr, addr.BitLen())) == nil {
+			return fmt.Errorf("reverse of %s: no IP block holds it", addr)
+		}
+		st.reverses[addr.String()] = fqdn(r.Reverse)
 	}
 	return nil
 }
@@ -436,6 +478,12 @@ func (st *state) world(auth *authRegistry) World {
 	for _, k := range sortedKeys(st.ips) {
 		b := st.ips[k]
 		w.IPs = append(w.IPs, IP{IP: k, Type: b.typ, RoutedTo: b.routedTo, Description: b.description, Country: b.country})
+	}
+	for _, ip := range sortedKeys(st.reverses) {
+		w.Reverses = append(w.Reverses, Reverse{IP: ip, Reverse: st.reverses[ip]})
+	}
+	for _, name := range sortedKeys(st.dns) {
+		w.DNS = append(w.DNS, DNSRecord{Name: name, Addresses: append([]string(nil), st.dns[name]...)})
 	}
 	return w
 }

@@ -23,7 +23,7 @@ import (
 
 func main() {
 	var (
-		config       = flag.String("config", "", "YAML world (servers, ips, virtualMacs, applications, accessTokens)")
+		config       = flag.String("config", "", "YAML world (servers, ips, virtualMacs, reverses, dns, applications, accessTokens)")
 		listen       = flag.String("listen", "127.0.0.1:8480", "address to listen on")
 		profile      = flag.String("profile", "ovh", "product line: ovh or kimsufi (no virtual MAC or move routes)")
 		moveDuration = flag.Duration("move-duration", time.Minute, "how long an IP move task takes")
@@ -32,6 +32,7 @@ func main() {
 		manualClock  = flag.Bool("manual-clock", false, "tasks only advance through POST /_sim/clock/advance")
 		retention    = flag.Duration("task-retention", 0, "purge finished tasks after this long (0: never)")
 		vmacTasks    = flag.String("vmac-task-functions", "", "task functions of vMAC create,bind,unbind, e.g. addVirtualMac,addVirtualMac,removeVirtualMac (default virtualMacAdd,virtualMacAdd,virtualMacDelete)")
+		inBlock      = flag.String("address-in-block", "notFound", "GET /ip/{ip} of an address inside a wider block: notFound or block")
 	)
 	flag.Parse()
 
@@ -42,6 +43,7 @@ func main() {
 		VirtualMACDuration:       *vmacDuration,
 		ListVirtualMACBeforeDone: *listedEarly,
 		TaskRetention:            *retention,
+		AddressInBlock:           ovhsim.AddressInBlock(*inBlock),
 	}
 	if *vmacTasks != "" {
 		names := strings.Split(*vmacTasks, ",")
