@@ -119,7 +119,7 @@ func Render(p Platform, d Desired) (Rendered, error) {
 			add("interfaces", "ethernet", in.Name, "address", pfx.String())
 		}
 		if in.Description != "" {
-			if err := checkText(in.Description); err != nil {
+			if err := checkText(p, in.Description); err != nil {
 				return Rendered{}, invalid("Render", fmt.Sprintf("interface %s description: %v", in.Name, err), nil)
 			}
 			own("interfaces", "ethernet", in.Name, "description")
@@ -196,7 +196,7 @@ func Render(p Platform, d Desired) (Rendered, error) {
 		own(rule...)
 		at := func(words ...string) { add(append(append([]string{}, rule...), words...)...) }
 		if s.Description != "" {
-			if err := checkText(s.Description); err != nil {
+			if err := checkText(p, s.Description); err != nil {
 				return Rendered{}, invalid("Render", fmt.Sprintf("source NAT rule %d description: %v", s.Rule, err), nil)
 			}
 			at("description", s.Description)
@@ -233,7 +233,7 @@ func Render(p Platform, d Desired) (Rendered, error) {
 		own(rule...)
 		at := func(words ...string) { add(append(append([]string{}, rule...), words...)...) }
 		if dn.Description != "" {
-			if err := checkText(dn.Description); err != nil {
+			if err := checkText(p, dn.Description); err != nil {
 				return Rendered{}, invalid("Render", fmt.Sprintf("destination NAT rule %d description: %v", dn.Rule, err), nil)
 			}
 			at("description", dn.Description)
@@ -307,7 +307,7 @@ func checkPorts(s string) error {
 	return nil
 }
 
-func checkText(s string) error {
+func checkText(p Platform, s string) error {
 	if strings.ContainsAny(s, "\n\r\x00") {
 		return fmt.Errorf("must be a single line")
 	}
@@ -320,8 +320,48 @@ func checkText(s string) error {
 		// boundary, so the description could never be seen as applied.
 		return fmt.Errorf("must not contain a quote, a space and a quote in a row (the router's configuration listing cannot be read back)")
 	}
+	if p.BootDialect() == DialectVyattaCfg {
+		if err := checkBootLoadable(p, s); err != nil {
+			return err
+		}
+	}
 	return nil
 }
+
+// checkBootLoadable refuses a value that `save` would write into
+// config.boot in a form the platform's own boot loader rejects. Up to VyOS
+// 1.3, `save` prints values unescaped (listing.go, form 3) and the boot
+// loader reads the file with vyatta-cfg's cparse (scripts/vyatta-boot-config-loader
+// on pacifica, vyos-1x src/helpers/vyos-boot-config-loader.py on equuleus:
+// `cli-shell-api loadFile`, src/cstore/cstore.cpp Cstore::loadFile,
+// src/cparse/cparse_lex.l and cparse.ypp on branches pacifica and
+// equuleus). That lexer ends a double-quoted value at its first `"` not
+// preceded by a backslash; what follows on the line becomes a second
+// value, which the grammar (`node: nodec | nodec VALUE`) rejects, so the
+// whole file fails to parse, the load fails, and the router boots without
+// its configuration. A bare value starting with `"` is read as a quoted
+// string as well. Read from the sources, not run on a router.
+func checkBootLoadable(p Platform, s string) error {
+	const consequence = "would not load at the next boot on %s: save writes it unescaped into config.boot, and the boot loader " +
+		"(vyatta-cfg cparse) would reject the whole file, so the router would start without its configuration"
+	if strings.Contains(s, `"`) {
+		return fmt.Errorf("a double quote "+consequence+"; remove it", p)
+	}
+	if p == Vyatta6 && strings.HasSuffix(s, `\`) && strings.ContainsAny(s, vyattaCfgQuoteChars) {
+		// Quoted by the printer, the value's last backslash escapes the
+		// closing quote and the string runs on into the next lines:
+		// vyatta-cfg commit 998b63e ("double quoted config values ending
+		// in \ are not reboot safe", VyOS bug 593) fixed the lexer from
+		// branch crux (VyOS 1.2) on; pacifica, hydrogen and helium (VyOS
+		// 1.0/1.1) lack it.
+		return fmt.Errorf("a trailing backslash in a value holding a space or one of *}{; (which the router saves in double quotes) "+consequence+"; remove the backslash or the space", p)
+	}
+	return nil
+}
+
+// vyattaCfgQuoteChars make vyatta-cfg's _print_value_str double-quote a
+// value (src/cnode/cnode-algorithm.cpp, strcspn with "*}{;\011\012\013\014\015 ").
+const vyattaCfgQuoteChars = "*}{;\t\n\v\f\r "
 
 // OpKind is a configuration operation.
 type OpKind string

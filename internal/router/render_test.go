@@ -308,3 +308,66 @@ func TestMergeBootScript(t *testing.T) {
 		t.Fatalf("section not removed:\n%s", s)
 	}
 }
+
+// Up to VyOS 1.3, a double quote in a description would be saved unescaped
+// and make config.boot unloadable at the next boot (checkBootLoadable): every
+// description field is refused there, with the field, the platform and the
+// consequence named; VyOS 1.4+ saves it escaped and accepts it.
+func TestRenderRefusesDescriptionsThatWouldNotBoot(t *testing.T) {
+	with := func(desc string) map[string]Desired {
+		return map[string]Desired{
+			"interface eth1 description": {Interfaces: []Interface{{Name: "eth1", Description: desc}}},
+			"source NAT rule 10 description": {SourceNAT: []SourceNATRule{
+				{Rule: 10, Description: desc, OutboundInterface: "eth2"}}},
+			"destination NAT rule 20 description": {DestinationNAT: []DestinationNATRule{
+				{Rule: 20, Description: desc, InboundInterface: "eth2", TranslationAddress: "10.0.10.10"}}},
+		}
+	}
+	for _, desc := range []string{`Bob's "LAN" side`, `a"b`, `"x"`, `say "hi"`} {
+		for field, d := range with(desc) {
+			for _, p := range []Platform{Vyatta6, VyOS13} {
+				_, err := Render(p, d)
+				if cause.KindOf(err) != cause.Invalid {
+					t.Errorf("%s %q on %s: got %v, want Invalid", field, desc, p, err)
+					continue
+				}
+				for _, part := range []string{field, string(p), "double quote", "would not load at the next boot"} {
+					if !strings.Contains(err.Error(), part) {
+						t.Errorf("%s %q on %s: %q does not say %q", field, desc, p, err, part)
+					}
+				}
+			}
+			for _, p := range []Platform{VyOS14, VyOS15} {
+				r, err := Render(p, d)
+				if err != nil {
+					t.Errorf("%s %q on %s: %v", field, desc, p, err)
+					continue
+				}
+				found := false
+				for _, path := range r.Config {
+					found = found || path[len(path)-2] == "description" && path[len(path)-1] == desc
+				}
+				if !found {
+					t.Errorf("%s %q on %s not rendered: %v", field, desc, p, r.Config.Lines())
+				}
+			}
+		}
+	}
+	// Pacifica's lexer lets a quoted value's last backslash escape the
+	// closing quote (fixed from VyOS 1.2 on): refused on Vyatta only, and
+	// only where the printer quotes the value.
+	trailing := Desired{Interfaces: []Interface{{Name: "eth1", Description: `share C:\wan\`}}}
+	if _, err := Render(Vyatta6, trailing); cause.KindOf(err) != cause.Invalid || !strings.Contains(err.Error(), "backslash") {
+		t.Errorf("trailing backslash on Vyatta: %v", err)
+	}
+	for _, p := range []Platform{VyOS13, VyOS14} {
+		if _, err := Render(p, trailing); err != nil {
+			t.Errorf("trailing backslash on %s: %v", p, err)
+		}
+	}
+	for _, ok := range []string{`C:\wan\`, `C:\wan\uplink`, `Bob's uplink`, `it's 'ours'`} {
+		if _, err := Render(Vyatta6, Desired{Interfaces: []Interface{{Name: "eth1", Description: ok}}}); err != nil {
+			t.Errorf("%q refused on Vyatta: %v", ok, err)
+		}
+	}
+}
