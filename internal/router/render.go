@@ -320,32 +320,51 @@ func checkText(p Platform, s string) error {
 		// boundary, so the description could never be seen as applied.
 		return fmt.Errorf("must not contain a quote, a space and a quote in a row (the router's configuration listing cannot be read back)")
 	}
-	if p.BootDialect() == DialectVyattaCfg {
-		if err := checkBootLoadable(p, s); err != nil {
-			return err
-		}
-	}
-	return nil
+	return checkRoundTrip(p, s)
 }
 
-// checkBootLoadable refuses a value that `save` would write into
-// config.boot in a form the platform's own boot loader rejects. Up to VyOS
-// 1.3, `save` prints values unescaped (listing.go, form 3) and the boot
-// loader reads the file with vyatta-cfg's cparse (scripts/vyatta-boot-config-loader
-// on pacifica, vyos-1x src/helpers/vyos-boot-config-loader.py on equuleus:
-// `cli-shell-api loadFile`, src/cstore/cstore.cpp Cstore::loadFile,
-// src/cparse/cparse_lex.l and cparse.ypp on branches pacifica and
-// equuleus). That lexer ends a double-quoted value at its first `"` not
-// preceded by a backslash; what follows on the line becomes a second
-// value, which the grammar (`node: nodec | nodec VALUE`) rejects, so the
-// whole file fails to parse, the load fails, and the router boots without
-// its configuration. A bare value starting with `"` is read as a quoted
-// string as well. Read from the sources, not run on a router.
-func checkBootLoadable(p Platform, s string) error {
-	const consequence = "would not load at the next boot on %s: save writes it unescaped into config.boot, and the boot loader " +
+// checkRoundTrip refuses a value the router would not keep: one that makes
+// its configuration unreadable to its own tools, now or at the next boot.
+// Read from the sources named below, not run on a router.
+//
+// Every release boots with vyatta-cfg's cparse reading config.boot
+// (`cli-shell-api loadFile`, src/cstore/cstore.cpp Cstore::loadFile,
+// src/cparse/cparse_lex.l and cparse.ypp; called by
+// scripts/vyatta-boot-config-loader on pacifica and by vyos-1x
+// src/helpers/vyos-boot-config-loader.py through vyos.configsession
+// load_config on equuleus, sagitta and circinus). Its lexer ends a
+// double-quoted value at the first `"` not taken by a backslash, and keeps
+// backslashes as they are.
+//
+//   - Vyatta 6.x and VyOS 1.3 save values unescaped (listing.go, form 3):
+//     in `description "the "LAN" side"` the value ends at the second `"`,
+//     the rest of the line is a second value, which the grammar (`node:
+//     nodec | nodec VALUE`) rejects: the whole file fails to parse, the load
+//     fails, and the router boots without its configuration. A bare value
+//     starting with `"` is read as a quoted string too.
+//   - From VyOS 1.2 on, the configuration scripts read the configuration
+//     as `cli-shell-api showConfig` prints it, unescaped, and parse it with
+//     vyos1x-config (vyos-1x python/vyos/configsource.py ConfigSourceSession
+//     and, on 1.5, src/shim/vyshim.c feeding vyos-configd's
+//     ConfigSourceString; vyos1x-config src/vyos1x_lexer.mll): a `"` inside a
+//     value ends the string there and the parse fails, so the commit's
+//     scripts, and VyOS 1.4's save (src/helpers/vyos-save-config.py reads
+//     the same way), would fail. And a 1.4+ config.boot that held `\"` would
+//     load back through cparse with the backslash kept.
+//
+// So a double quote is refused everywhere. The message for Vyatta 6.x and
+// 1.3 names the boot; the one for 1.4+ the commit (the likelier first
+// failure there; both are readings of the sources, not observations).
+func checkRoundTrip(p Platform, s string) error {
+	const boot = "would not load at the next boot on %s: save writes it unescaped into config.boot, and the boot loader " +
 		"(vyatta-cfg cparse) would reject the whole file, so the router would start without its configuration"
 	if strings.Contains(s, `"`) {
-		return fmt.Errorf("a double quote "+consequence+"; remove it", p)
+		if p.BootDialect() == DialectVyattaCfg {
+			return fmt.Errorf("a double quote "+boot+"; remove it", p)
+		}
+		return fmt.Errorf("a double quote would break the configuration on %s: its configuration scripts re-read the "+
+			"configuration unescaped and would fail to parse it, failing the commit and save, and the boot loader "+
+			"(vyatta-cfg cparse) would keep config.boot's escaping backslash at the next boot; remove it", p)
 	}
 	if p == Vyatta6 && strings.HasSuffix(s, `\`) && strings.ContainsAny(s, vyattaCfgQuoteChars) {
 		// Quoted by the printer, the value's last backslash escapes the
@@ -354,7 +373,7 @@ func checkBootLoadable(p Platform, s string) error {
 		// in \ are not reboot safe", VyOS bug 593) fixed the lexer from
 		// branch crux (VyOS 1.2) on; pacifica, hydrogen and helium (VyOS
 		// 1.0/1.1) lack it.
-		return fmt.Errorf("a trailing backslash in a value holding a space or one of *}{; (which the router saves in double quotes) "+consequence+"; remove the backslash or the space", p)
+		return fmt.Errorf("a trailing backslash in a value holding a space or one of *}{; (which the router saves in double quotes) "+boot+"; remove the backslash or the space", p)
 	}
 	return nil
 }
