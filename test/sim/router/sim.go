@@ -733,16 +733,37 @@ func (r *Router) DeleteBootScript() {
 // Reboot drops everything unsaved: the active configuration is reloaded from
 // config.boot, manual routes and the neighbour cache vanish, open
 // connections are cut, and the boot script runs if it is executable.
+//
+// config.boot is read by the platform's boot loader (bootLoad). When that
+// loader rejects the file, the router still comes up, without any
+// configuration: Vyatta 6.5's scripts/vyatta-boot-config-loader (vyatta-cfg,
+// pacifica) logs the failed `cli-shell-api loadFile` and commits the
+// untouched, empty session; VyOS 1.3's src/helpers/vyos-boot-config-loader.py
+// (vyos-1x, equuleus) exits on the ConfigSessionError before committing.
+// The post-config boot script runs either way (VyOS 1.3: scripts/init/vyos-router
+// run_postconfig_scripts after load_bootfile, vyatta-cfg equuleus; Vyatta:
+// called from /etc/rc.local, which runs after the router's init script —
+// from Vyatta's documentation, not its sources). Reboot then returns a
+// *BootLoadError with what the loader printed. A real router in that state
+// has no addresses and no SSH service; the simulator keeps answering on its
+// listeners (a simplification).
 func (r *Router) Reboot() error {
 	r.mu.Lock()
 	for c := range r.conns {
 		c.Close()
 	}
 	t := r.emptyTree()
+	var loadErr error
 	if f := r.files[ConfigBootPath]; f != nil {
-		if err := t.load(f.content); err != nil {
-			r.mu.Unlock()
-			return fmt.Errorf("routersim: config.boot does not load: %w", err)
+		paths, err := r.bootLoad(f.content)
+		if err != nil {
+			loadErr = &BootLoadError{Profile: r.profile, Output: err.Error()}
+		}
+		for _, p := range paths {
+			if err := t.set(p); err != nil {
+				r.mu.Unlock()
+				return fmt.Errorf("routersim: config.boot does not load: %s: %s", strings.Join(p, " "), strings.TrimSpace(err.Error()))
+			}
 		}
 	}
 	r.active = t
@@ -759,7 +780,45 @@ func (r *Router) Reboot() error {
 		sh := newShell(r, true)
 		sh.exec(script)
 	}
-	return nil
+	return loadErr
+}
+
+// BootLoadError is a reboot whose config.boot the platform's boot loader
+// rejected: the router is up with an empty configuration.
+type BootLoadError struct {
+	Profile Profile
+	// Output is what the loader printed.
+	Output string
+}
+
+func (e *BootLoadError) Error() string {
+	return fmt.Sprintf("routersim: %s rebooted without its configuration: the boot loader rejected config.boot: %s",
+		e.Profile, strings.ReplaceAll(e.Output, "\n", "; "))
+}
+
+// bootLoad parses config.boot as the platform's boot loader does. Up to 1.3
+// that is vyatta-cfg cparse (cparse.go). VyOS 1.4+ boots through the same
+// `cli-shell-api loadFile` (vyos-1x src/helpers/vyos-boot-config-loader.py
+// and python/vyos/configsession.py, branches sagitta and circinus), but this
+// model reads its escaped file with vyos1x-config's rules (parseCurly), a
+// simplification: cparse would keep escaping backslashes as they are.
+func (r *Router) bootLoad(text string) ([][]string, error) {
+	switch r.profile {
+	case Vyatta65:
+		return parseCparse(text, false)
+	case VyOS13:
+		return parseCparse(text, true)
+	}
+	return parseConfigText(text)
+}
+
+// Save writes the active configuration to config.boot, as `save` at the
+// console would.
+func (r *Router) Save() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	content := r.configBoot(r.active)
+	r.files[ConfigBootPath] = &file{content: content, mode: 0o660}
 }
 
 // ---- faults ----
