@@ -88,6 +88,13 @@ func IP(ns string, args ...string) (string, error) {
 	return out, nil
 }
 
+// IPRun runs iproute2 in ns and returns what it printed and its exit
+// status, as a shell would show them; err is set only when it could not be
+// run at all.
+func IPRun(ns string, args ...string) (stdout, stderr string, code int, err error) {
+	return run("ip", append([]string{"-n", ns}, args...)...)
+}
+
 // Exec runs argv inside ns (`ip netns exec`) and returns what it printed
 // and its exit status; err is set only when it could not be run at all.
 func Exec(ns string, argv ...string) (stdout, stderr string, code int, err error) {
@@ -140,7 +147,9 @@ func Sysctl(ns, key, value string) error {
 	return nil
 }
 
-// ReadFile reads a file as a task inside ns sees it (/proc/net/arp).
+// ReadFile reads a file from a thread inside ns. /proc/net/... is the
+// namespace of the process's main thread: read /proc/thread-self/net/...
+// for ns's.
 func ReadFile(ns, path string) (string, error) {
 	var b []byte
 	err := Do(ns, func() error {

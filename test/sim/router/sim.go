@@ -25,6 +25,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/ovhbridge/ovhbridge-operator/test/netns"
 )
 
 // Profile is a router release the simulator imitates.
@@ -75,6 +77,15 @@ type Options struct {
 	Addr string
 	// Hostname (default vyatta / vyos).
 	Hostname string
+	// Netns, when set, runs the router on a real kernel (netkernel.go):
+	// the simulator creates the network namespaces Netns (the router, one
+	// link per NIC), GatewayNetns(Netns) (OVH's gateway by proxy-ARP,
+	// cabled to WAN) and LANNetns(Netns) (the other NICs' peers), and
+	// removes them on Close. Needs CAP_NET_ADMIN and
+	// CAP_SYS_ADMIN.
+	Netns string
+	// WAN is the NIC cabled to the gateway in kernel mode (default eth2).
+	WAN string
 }
 
 // Router is one simulated router.
@@ -95,6 +106,10 @@ type Router struct {
 	calls     map[string]int
 	faults    faults
 	boots     int
+	// nk is the real kernel in kernel mode (nil: the model), kernelErr
+	// the last failure to bring it in line with the configuration.
+	nk        *netKernel
+	kernelErr error
 
 	commitLog []CommitRecord
 	saveLog   []SaveRecord
@@ -212,6 +227,11 @@ func New(p Profile, opts Options) (*Router, error) {
 			return nil, err
 		}
 		if r.hostKey, err = ssh.NewSignerFromKey(priv); err != nil {
+			return nil, err
+		}
+	}
+	if opts.Netns != "" {
+		if err := r.startKernel(); err != nil {
 			return nil, err
 		}
 	}
@@ -404,6 +424,17 @@ func (r *Router) Close() {
 		srv.Close()
 	}
 	r.wg.Wait()
+	if r.nk != nil {
+		r.nk.close()
+	}
+}
+
+// KernelError is, in kernel mode, the last failure to bring the real
+// kernel in line with the configuration (nil when it is).
+func (r *Router) KernelError() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.kernelErr
 }
 
 // Profile is the release this router imitates.
@@ -495,6 +526,9 @@ type Neighbour struct{ IP, Dev, MAC, State string }
 func (r *Router) Neighbours(dev string) []Neighbour {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.nk != nil {
+		r.nk.refresh(r)
+	}
 	var out []Neighbour
 	for _, n := range r.neigh {
 		if dev == "" || n.dev == dev {
@@ -550,6 +584,8 @@ func (r *Router) count(kind string) { r.calls[kind]++ }
 // fills the neighbour cache the way the kernel would: with a correct default
 // route only the gateway gets an entry; with a default route without gateway
 // every destination gets one, all with the gateway's (proxy-ARP) MAC.
+//
+// In kernel mode the router's kernel sends one real UDP datagram to each.
 func (r *Router) InjectTraffic(dsts ...string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -558,7 +594,12 @@ func (r *Router) InjectTraffic(dsts ...string) error {
 		if err != nil || !a.Is4() {
 			return fmt.Errorf("routersim: bad destination %q", d)
 		}
-		r.inject(a)
+		if r.nk == nil {
+			r.inject(a)
+		}
+	}
+	if r.nk != nil {
+		return netns.SendUDP(r.nk.router, dsts...)
 	}
 	return nil
 }
@@ -570,6 +611,9 @@ func (r *Router) InjectTraffic(dsts ...string) error {
 func (r *Router) InjectForwarded(src string, dsts ...string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.nk != nil {
+		return errors.New("routersim: forwarded traffic is not modelled in kernel mode (no LAN namespace)")
+	}
 	a, err := netip.ParseAddr(src)
 	if err != nil || !a.Is4() {
 		return fmt.Errorf("routersim: bad source %q", src)
@@ -595,6 +639,9 @@ func (r *Router) InjectForwarded(src string, dsts ...string) error {
 func (r *Router) AgeNeighbours() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.nk != nil {
+		return // the kernel's own business in kernel mode
+	}
 	for i := range r.neigh {
 		if r.neigh[i].state == nudReachable {
 			r.neigh[i].state = nudStale
@@ -607,6 +654,9 @@ func (r *Router) AgeNeighbours() {
 func (r *Router) FailUnanswered() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.nk != nil {
+		return // the kernel's own business in kernel mode
+	}
 	for i := range r.neigh {
 		if r.neigh[i].state == nudIncomplete {
 			r.neigh[i].state = nudFailed
@@ -619,6 +669,9 @@ func (r *Router) FailUnanswered() {
 func (r *Router) SetCarrier(dev string, up bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.nk != nil {
+		return // the kernel's own business in kernel mode
+	}
 	if r.noCarrier == nil {
 		r.noCarrier = map[string]bool{}
 	}
@@ -673,6 +726,13 @@ func (r *Router) DeleteConfig(path string) error {
 func (r *Router) DeleteRoute(dst string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.nk != nil {
+		removed := false
+		for r.nk.must("route", "del", dst) == nil {
+			removed = true
+		}
+		return removed
+	}
 	var p netip.Prefix
 	if dst == "default" {
 		p = netip.MustParsePrefix("0.0.0.0/0")
@@ -769,7 +829,14 @@ func (r *Router) Reboot() error {
 	r.active = t
 	r.routes = nil
 	r.neigh = nil
+	var flushErr error
+	if r.nk != nil {
+		flushErr = r.nk.reboot(r)
+	}
 	r.syncRoutes()
+	if flushErr != nil {
+		r.kernelErr = errors.Join(flushErr, r.kernelErr)
+	}
 	r.boots++
 	script, run := "", false
 	if f := r.files[r.bootScriptPath()]; f != nil && f.mode&0o111 != 0 {
