@@ -196,3 +196,60 @@ func floodCounts(t *testing.T, sim *routersim.Router, dsts []string, settled fun
 	t.Logf("ARP requests the gateway received: %v", delta)
 	return delta
 }
+
+// VyOS 1.4 on the kernel: FRR's static routes go in through nexthop objects
+// (the simulator installs them as FRR does), the driver reads them from the
+// real table with `ip -j`, and the router's traffic costs one ARP request,
+// for the gateway.
+func TestSimulatorOnKernelFRR(t *testing.T) {
+	requireNetAdmin(t)
+	name := "ovhb-frr-" + strconv.Itoa(os.Getpid())
+	sim, err := routersim.New(routersim.VyOS14, routersim.Options{Netns: name, Gateway: gwAddr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sim.Close)
+	if err := sim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.SetConfig(
+		"set interfaces ethernet eth1 address 10.0.10.254/24",
+		"set interfaces ethernet eth2 address "+wanAddr+"/32",
+		"set protocols static route 0.0.0.0/0 next-hop "+gwAddr,
+		"set protocols static route "+gwAddr+"/32 interface eth2",
+	); err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.KernelError(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	d, err := router.New(router.Endpoint{Kind: router.SSH, Address: sim.SSHAddr()}, map[string][]byte{
+		"username": []byte(sim.Username()), "password": []byte(sim.Password()), "hostKey": []byte(sim.HostKeyLine()),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	routes, err := d.Routes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(routes, frrRoutes) {
+		t.Fatalf("routes read from the kernel:\n%+v\nwant (test/kernel's frr state)\n%+v", routes, frrRoutes)
+	}
+	if fs := drift.RouterRoutes(routes, wan); len(fs) != 0 {
+		t.Fatalf("route verdicts: %v", reasons(fs))
+	}
+	rtNS, _, _ := sim.Kernel()
+	if text, err := netns.IP(rtNS, "-4", "route", "show", "table", "main"); err != nil || !strings.Contains(text, "nhid") {
+		t.Fatalf("FRR's routes are not through nexthop objects: %v\n%s", err, text)
+	}
+	got := floodCounts(t, sim, fromRouter, func(m map[string]string) bool {
+		return reflect.DeepEqual(m, map[string]string{gwAddr: "REACHABLE"})
+	})
+	if want := map[string]int{gwAddr: 1}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("ARP requests the gateway received: %v, want %v", got, want)
+	}
+}
