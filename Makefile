@@ -86,8 +86,8 @@ test-race: envtest-assets ## Run the tests with the race detector.
 	$(GO) test ./... -race -count=1 -timeout 60m
 
 .PHONY: demo
-demo: envtest-assets build ## Run everything locally and replay the write-up's failures (KEEP=1 keeps it running).
-	$(GO) run ./hack/demo -operator bin/manager $(if $(KEEP),-keep)
+demo: envtest-assets build ## Run everything locally and replay the write-up's failures (KEEP=1 keeps it running; KERNEL=1, as root, puts the router on the real kernel).
+	$(GO) run ./hack/demo -operator bin/manager $(if $(KEEP),-keep) $(if $(KERNEL),-kernel)
 
 .PHONY: bench
 bench: envtest-assets build ## Measure drift latency, API cost and scale; write test/bench/RESULTS.md (~15 min; BENCH_ARGS=-h lists options).

@@ -433,6 +433,27 @@ func TestRouterConfigWrongHostKeyRefused(t *testing.T) {
 	}
 }
 
+// A description with a double quote on VyOS 1.3 would be saved unescaped and
+// make config.boot unloadable at the next boot: the spec is refused
+// (InvalidSpec, stalled) naming the field and the consequence, and nothing
+// is written.
+func TestRouterConfigQuoteThatWouldNotBootRefused(t *testing.T) {
+	e := newRouterEnv(t, routersim.VyOS13, routersim.Options{})
+	rc := e.edge(v1.DriverSSH, func(rc *v1.RouterConfig) { rc.Spec.Interfaces[0].Description = `the "LAN" side` })
+	create(t, rc)
+	eventually(t, 10*time.Second, "InvalidSpec", conditionIs(rc, v1.TypeSynced, metav1.ConditionFalse, v1.ReasonInvalidSpec))
+	eventually(t, 5*time.Second, "Stalled", conditionIs(rc, v1.TypeStalled, metav1.ConditionTrue, v1.ReasonInvalidSpec))
+	msg := condMessage(rc, v1.TypeSynced)
+	for _, part := range []string{"interface eth1 description", "double quote", "would not load at the next boot"} {
+		if !strings.Contains(msg, part) {
+			t.Errorf("the message should say %q: %q", part, msg)
+		}
+	}
+	if n := e.sim.Count("commit") + e.sim.Count("save"); n != 0 {
+		t.Errorf("%d commits and saves for a refused spec", n)
+	}
+}
+
 // A commit the router refuses: the condition carries the router's text and
 // nothing is saved.
 func TestRouterConfigCommitFailureNotSaved(t *testing.T) {

@@ -25,11 +25,18 @@ import (
 
 const ns = "demo"
 
+// routerNetns names the router's namespaces with -kernel.
+var routerNetns string
+
 func main() {
 	operatorBin := flag.String("operator", "bin/manager", "the operator binary")
 	keep := flag.Bool("keep", false, "keep everything running at the end (Ctrl-C stops it)")
 	timeout := flag.Duration("timeout", 3*time.Minute, "give up on any single step after this long")
+	kernel := flag.Bool("kernel", false, "run the router on the real kernel in network namespaces, with real ARP (needs root)")
 	flag.Parse()
+	if *kernel {
+		routerNetns = fmt.Sprintf("ovhb-demo-%d", os.Getpid())
+	}
 	if err := run(*operatorBin, *keep, *timeout); err != nil {
 		fmt.Fprintf(os.Stderr, "\n✗ demo failed: %v\n", err)
 		os.Exit(1)
@@ -61,8 +68,11 @@ func run(operatorBin string, keep bool, timeout time.Duration) error {
 		return err
 	}
 	d.step("Starting the simulators: OVH API, ESXi host (vcsim), Vyatta 6.5 router configured the 2013 way")
-	if d.w, err = world.Start(world.Options{Traffic: true}); err != nil {
+	if d.w, err = world.Start(world.Options{Traffic: true, RouterNetns: routerNetns}); err != nil {
 		return err
+	}
+	if arp, err := d.w.Router.ARPRequests(); err == nil {
+		fmt.Printf("    on the real kernel (namespace %s), OVH's gateway has received %s\n", routerNetns, arpText(arp))
 	}
 	fmt.Printf("    the router routes with interface-route + gateway-address and talks to the Internet:\n")
 	fmt.Print(indent(indent(d.w.Router.RoutesText())))
@@ -121,6 +131,7 @@ func run(operatorBin string, keep bool, timeout time.Duration) error {
 	events, _ := d.cp.Run("get", "events", "-n", ns, "--field-selector", "involvedObject.name=edge,type=Warning",
 		"--sort-by=.lastTimestamp", "-o", "custom-columns=REASON:.reason,MESSAGE:.message", "--no-headers")
 	fmt.Printf("    what the operator did on the router (kubectl get events):\n%s", indent(lastLines(events, 6)))
+	arpAtReady, arpErr := d.w.Router.ARPRequests()
 
 	var results []result
 	for i, f := range d.w.Failures() {
@@ -136,6 +147,12 @@ func run(operatorBin string, keep bool, timeout time.Duration) error {
 	fmt.Printf("    %-88s %-28s %9s %9s\n", "failure", "reported as", "detected", "repaired")
 	for _, r := range results {
 		fmt.Printf("    %-88s %-28s %8.1fs %8.1fs\n", r.name, r.reason, r.detected.Seconds(), r.repaired.Seconds())
+	}
+	if now, err := d.w.Router.ARPRequests(); err == nil && arpErr == nil {
+		for k, v := range arpAtReady {
+			now[k] -= v
+		}
+		fmt.Printf("    since everything was Ready, OVH's gateway has received %s\n", arpText(now))
 	}
 	out, _ := d.cp.Run("get", "ovhbridge", "-n", ns)
 	fmt.Print(indent(out))
@@ -347,6 +364,18 @@ func (d *demo) cleanup(keep bool) {
 	if !keep {
 		os.RemoveAll(d.dir)
 	}
+}
+
+// arpText sums ARP requests the gateway namespace received (-kernel) by
+// kind: the flood's, for off-link destinations, and the gateway's own.
+func arpText(m map[string]int) string {
+	off := 0
+	for k, v := range m {
+		if k != world.Gateway {
+			off += v
+		}
+	}
+	return fmt.Sprintf("%d ARP requests for off-link destinations and %d for the gateway", off, m[world.Gateway])
 }
 
 func indent(s string) string {

@@ -38,6 +38,11 @@ import (
 //	description "Bob's "best" uplink"
 //	description C:\uplink
 //
+//     The platform's own boot loader cannot read the first line back (its
+//     lexer ends the value at the second `"`): Render refuses double
+//     quotes there (checkBootLoadable), but a value someone else saved
+//     this way is read here all the same.
+//
 //  4. config.boot on VyOS 1.4+ is written by vyos-1x
 //     src/helpers/vyos-save-config.py through vyos1x-config
 //     `Renderer.render_config`: every value double-quoted and escaped with

@@ -119,7 +119,7 @@ func Render(p Platform, d Desired) (Rendered, error) {
 			add("interfaces", "ethernet", in.Name, "address", pfx.String())
 		}
 		if in.Description != "" {
-			if err := checkText(in.Description); err != nil {
+			if err := checkText(p, in.Description); err != nil {
 				return Rendered{}, invalid("Render", fmt.Sprintf("interface %s description: %v", in.Name, err), nil)
 			}
 			own("interfaces", "ethernet", in.Name, "description")
@@ -196,7 +196,7 @@ func Render(p Platform, d Desired) (Rendered, error) {
 		own(rule...)
 		at := func(words ...string) { add(append(append([]string{}, rule...), words...)...) }
 		if s.Description != "" {
-			if err := checkText(s.Description); err != nil {
+			if err := checkText(p, s.Description); err != nil {
 				return Rendered{}, invalid("Render", fmt.Sprintf("source NAT rule %d description: %v", s.Rule, err), nil)
 			}
 			at("description", s.Description)
@@ -233,7 +233,7 @@ func Render(p Platform, d Desired) (Rendered, error) {
 		own(rule...)
 		at := func(words ...string) { add(append(append([]string{}, rule...), words...)...) }
 		if dn.Description != "" {
-			if err := checkText(dn.Description); err != nil {
+			if err := checkText(p, dn.Description); err != nil {
 				return Rendered{}, invalid("Render", fmt.Sprintf("destination NAT rule %d description: %v", dn.Rule, err), nil)
 			}
 			at("description", dn.Description)
@@ -307,7 +307,7 @@ func checkPorts(s string) error {
 	return nil
 }
 
-func checkText(s string) error {
+func checkText(p Platform, s string) error {
 	if strings.ContainsAny(s, "\n\r\x00") {
 		return fmt.Errorf("must be a single line")
 	}
@@ -320,8 +320,67 @@ func checkText(s string) error {
 		// boundary, so the description could never be seen as applied.
 		return fmt.Errorf("must not contain a quote, a space and a quote in a row (the router's configuration listing cannot be read back)")
 	}
+	return checkRoundTrip(p, s)
+}
+
+// checkRoundTrip refuses a value the router would not keep: one that makes
+// its configuration unreadable to its own tools, now or at the next boot.
+// Read from the sources named below, not run on a router.
+//
+// Every release boots with vyatta-cfg's cparse reading config.boot
+// (`cli-shell-api loadFile`, src/cstore/cstore.cpp Cstore::loadFile,
+// src/cparse/cparse_lex.l and cparse.ypp; called by
+// scripts/vyatta-boot-config-loader on pacifica and by vyos-1x
+// src/helpers/vyos-boot-config-loader.py through vyos.configsession
+// load_config on equuleus, sagitta and circinus). Its lexer ends a
+// double-quoted value at the first `"` not taken by a backslash, and keeps
+// backslashes as they are.
+//
+//   - Vyatta 6.x and VyOS 1.3 save values unescaped (listing.go, form 3):
+//     in `description "the "LAN" side"` the value ends at the second `"`,
+//     the rest of the line is a second value, which the grammar (`node:
+//     nodec | nodec VALUE`) rejects: the whole file fails to parse, the load
+//     fails, and the router boots without its configuration. A bare value
+//     starting with `"` is read as a quoted string too.
+//   - From VyOS 1.2 on, the configuration scripts read the configuration
+//     as `cli-shell-api showConfig` prints it, unescaped, and parse it with
+//     vyos1x-config (vyos-1x python/vyos/configsource.py ConfigSourceSession
+//     and, on 1.5, src/shim/vyshim.c feeding vyos-configd's
+//     ConfigSourceString; vyos1x-config src/vyos1x_lexer.mll): a `"` inside a
+//     value ends the string there and the parse fails, so the commit's
+//     scripts, and VyOS 1.4's save (src/helpers/vyos-save-config.py reads
+//     the same way), would fail. And a 1.4+ config.boot that held `\"` would
+//     load back through cparse with the backslash kept.
+//
+// So a double quote is refused everywhere. The message for Vyatta 6.x and
+// 1.3 names the boot; the one for 1.4+ the commit (the likelier first
+// failure there; both are readings of the sources, not observations).
+func checkRoundTrip(p Platform, s string) error {
+	const boot = "would not load at the next boot on %s: save writes it unescaped into config.boot, and the boot loader " +
+		"(vyatta-cfg cparse) would reject the whole file, so the router would start without its configuration"
+	if strings.Contains(s, `"`) {
+		if p.BootDialect() == DialectVyattaCfg {
+			return fmt.Errorf("a double quote "+boot+"; remove it", p)
+		}
+		return fmt.Errorf("a double quote would break the configuration on %s: its configuration scripts re-read the "+
+			"configuration unescaped and would fail to parse it, failing the commit and save, and the boot loader "+
+			"(vyatta-cfg cparse) would keep config.boot's escaping backslash at the next boot; remove it", p)
+	}
+	if p == Vyatta6 && strings.HasSuffix(s, `\`) && strings.ContainsAny(s, vyattaCfgQuoteChars) {
+		// Quoted by the printer, the value's last backslash escapes the
+		// closing quote and the string runs on into the next lines:
+		// vyatta-cfg commit 998b63e ("double quoted config values ending
+		// in \ are not reboot safe", VyOS bug 593) fixed the lexer from
+		// branch crux (VyOS 1.2) on; pacifica, hydrogen and helium (VyOS
+		// 1.0/1.1) lack it.
+		return fmt.Errorf("a trailing backslash in a value holding a space or one of *}{; (which the router saves in double quotes) "+boot+"; remove the backslash or the space", p)
+	}
 	return nil
 }
+
+// vyattaCfgQuoteChars make vyatta-cfg's _print_value_str double-quote a
+// value (src/cnode/cnode-algorithm.cpp, strcspn with "*}{;\011\012\013\014\015 ").
+const vyattaCfgQuoteChars = "*}{;\t\n\v\f\r "
 
 // OpKind is a configuration operation.
 type OpKind string

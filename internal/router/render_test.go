@@ -308,3 +308,56 @@ func TestMergeBootScript(t *testing.T) {
 		t.Fatalf("section not removed:\n%s", s)
 	}
 }
+
+// A double quote in a description is refused on every platform
+// (checkRoundTrip), every description field naming itself, the platform and
+// the consequence: up to 1.3 the saved file would not load at the next boot;
+// from 1.4 the commit's own scripts would fail to read the configuration.
+func TestRenderRefusesDoubleQuotes(t *testing.T) {
+	with := func(desc string) map[string]Desired {
+		return map[string]Desired{
+			"interface eth1 description": {Interfaces: []Interface{{Name: "eth1", Description: desc}}},
+			"source NAT rule 10 description": {SourceNAT: []SourceNATRule{
+				{Rule: 10, Description: desc, OutboundInterface: "eth2"}}},
+			"destination NAT rule 20 description": {DestinationNAT: []DestinationNATRule{
+				{Rule: 20, Description: desc, InboundInterface: "eth2", TranslationAddress: "10.0.10.10"}}},
+		}
+	}
+	why := map[Platform]string{
+		Vyatta6: "would not load at the next boot", VyOS13: "would not load at the next boot",
+		VyOS14: "failing the commit", VyOS15: "failing the commit",
+	}
+	for _, desc := range []string{`Bob's "LAN" side`, `a"b`, `"x"`, `say "hi"`} {
+		for field, d := range with(desc) {
+			for _, p := range Platforms {
+				_, err := Render(p, d)
+				if cause.KindOf(err) != cause.Invalid {
+					t.Errorf("%s %q on %s: got %v, want Invalid", field, desc, p, err)
+					continue
+				}
+				for _, part := range []string{field, string(p), "double quote", why[p]} {
+					if !strings.Contains(err.Error(), part) {
+						t.Errorf("%s %q on %s: %q does not say %q", field, desc, p, err, part)
+					}
+				}
+			}
+		}
+	}
+	// Pacifica's lexer lets a quoted value's last backslash escape the
+	// closing quote (fixed from VyOS 1.2 on): refused on Vyatta only, and
+	// only where the printer quotes the value.
+	trailing := Desired{Interfaces: []Interface{{Name: "eth1", Description: `share C:\wan\`}}}
+	if _, err := Render(Vyatta6, trailing); cause.KindOf(err) != cause.Invalid || !strings.Contains(err.Error(), "backslash") {
+		t.Errorf("trailing backslash on Vyatta: %v", err)
+	}
+	for _, p := range []Platform{VyOS13, VyOS14} {
+		if _, err := Render(p, trailing); err != nil {
+			t.Errorf("trailing backslash on %s: %v", p, err)
+		}
+	}
+	for _, ok := range []string{`C:\wan\`, `C:\wan\uplink`, `Bob's uplink`, `it's 'ours'`} {
+		if _, err := Render(Vyatta6, Desired{Interfaces: []Interface{{Name: "eth1", Description: ok}}}); err != nil {
+			t.Errorf("%q refused on Vyatta: %v", ok, err)
+		}
+	}
+}

@@ -48,6 +48,9 @@ type Options struct {
 	// Traffic keeps the router sending to random Internet destinations, as
 	// a real one does, which under the seed's bug floods its ARP table.
 	Traffic bool
+	// RouterNetns, when set, runs the router on the real kernel in
+	// namespaces of that name (routersim.Options.Netns; needs root).
+	RouterNetns string
 	// ExtraVMs adds one-NIC VMs to the ESXi host (benchmarks).
 	ExtraVMs int
 	// ESXiVMs, when set, replace the seed's VMs (vyatta, web1): benchmarks
@@ -122,7 +125,7 @@ func Start(opts Options) (w *World, err error) {
 	}
 	w = &World{stop: make(chan struct{}), ovhAppSecret: ovhAppSecret, ovhConsumerKey: ovhConsumerKey}
 	var esxiPassword string
-	routerOpts := routersim.Options{Seed: opts.RouterSeed, Gateway: Gateway}
+	routerOpts := routersim.Options{Seed: opts.RouterSeed, Gateway: Gateway, Netns: opts.RouterNetns}
 	if c := opts.Credentials; c != nil {
 		w.ovhAppSecret, w.ovhConsumerKey = c.OVHApplicationSecret, c.OVHConsumerKey
 		seed.Applications = []ovhsim.Application{{Key: ovhAppKey, Secret: c.OVHApplicationSecret, ConsumerKeys: []string{c.OVHConsumerKey}}}

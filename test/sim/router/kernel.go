@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/ovhbridge/ovhbridge-operator/test/netns"
 )
 
 // origin says who installed a kernel route, which decides what survives a
@@ -370,6 +372,11 @@ func sameRoute(a, b kroute) bool { return reflect.DeepEqual(a, b) }
 // replace semantics (overwriting a manual route with the same key, as zebra
 // does), manual routes otherwise untouched.
 func (r *Router) syncRoutes() {
+	if r.nk != nil {
+		_, daemon := r.deriveRoutes()
+		r.kernelErr = r.nk.sync(r, daemon)
+		return
+	}
 	kernel, daemon := r.deriveRoutes()
 	want := slices.Concat(kernel, daemon)
 	wanted := map[string]kroute{}
@@ -512,6 +519,15 @@ func (r *Router) learn(src netip.Addr, dev string) {
 }
 
 func (r *Router) flushNeigh(dev string) {
+	if r.nk != nil {
+		if dev == "" {
+			dev = "all"
+		} else {
+			dev = "dev " + dev
+		}
+		_, _, _ = r.nk.ip(append([]string{"neigh", "flush"}, strings.Fields(dev)...)...)
+		return
+	}
 	var keep []neighbour
 	for _, n := range r.neigh {
 		// `ip neigh flush` leaves PERMANENT entries (and NOARP) alone.
@@ -526,6 +542,9 @@ func (r *Router) flushNeigh(dev string) {
 func (r *Router) down(dev string) bool { return r.noCarrier[dev] }
 
 func (r *Router) routesText(old bool) string {
+	if r.nk != nil {
+		return r.nk.text("-4", "route", "show", "table", "main")
+	}
 	var b strings.Builder
 	for _, rt := range r.routes {
 		b.WriteString(rt.text(old, r.down) + "\n")
@@ -534,6 +553,9 @@ func (r *Router) routesText(old bool) string {
 }
 
 func (r *Router) routesJSON() string {
+	if r.nk != nil {
+		return r.nk.text("-j", "-4", "route", "show", "table", "main")
+	}
 	js := make([]jsonRoute, 0, len(r.routes))
 	for _, rt := range r.routes {
 		js = append(js, rt.json(r.down))
@@ -546,6 +568,9 @@ func (r *Router) routesJSON() string {
 // as test/kernel captured it): "dev" only when not filtered by device, no
 // lladdr for unresolved entries, and a space after every field.
 func (r *Router) neighText(dev string) string {
+	if r.nk != nil {
+		return r.nk.text(append([]string{"-4", "neigh", "show"}, devArgs(dev)...)...)
+	}
 	var b strings.Builder
 	for _, n := range r.neigh {
 		if dev != "" && n.dev != dev {
@@ -564,6 +589,9 @@ func (r *Router) neighText(dev string) string {
 }
 
 func (r *Router) neighJSON(dev string) string {
+	if r.nk != nil {
+		return r.nk.text(append([]string{"-j", "-4", "neigh", "show"}, devArgs(dev)...)...)
+	}
 	type jn struct {
 		Dst    string   `json:"dst"`
 		Dev    string   `json:"dev,omitempty"`
@@ -590,6 +618,12 @@ func (r *Router) neighJSON(dev string) string {
 // 0x2 (ATF_COM) for resolved entries, plus 0x4 (ATF_PERM) for permanent
 // ones, 0x0 and a zero MAC for INCOMPLETE and FAILED.
 func (r *Router) procNetARP() string {
+	if r.nk != nil {
+		// /proc/net is the thread group leader's namespace's: the
+		// thread moved into the router's reads its own.
+		text, _ := netns.ReadFile(r.nk.router, "/proc/thread-self/net/arp")
+		return text
+	}
 	var b strings.Builder
 	b.WriteString("IP address       HW type     Flags       HW address            Mask     Device\n")
 	for _, n := range r.neigh {
@@ -610,6 +644,14 @@ func (r *Router) procNetARP() string {
 // CM for permanent entries, "(incomplete)" for unresolved ones; the layout
 // is test/kernel's capture.
 func (r *Router) arpEN(dev string) string {
+	if r.nk != nil {
+		argv := []string{"arp", "-e", "-n"}
+		if dev != "" {
+			argv = append(argv, "-i", dev)
+		}
+		out, errOut, _, _ := netns.Exec(r.nk.router, argv...)
+		return out + errOut
+	}
 	var b strings.Builder
 	b.WriteString("Address                  HWtype  HWaddress           Flags Mask            Iface\n")
 	for _, n := range r.neigh {
@@ -632,6 +674,9 @@ func (r *Router) arpEN(dev string) string {
 // showARP renders `show arp`: net-tools `arp -e -n` on 1.3, the tabulate
 // table of neighbor.py on 1.4+.
 func (r *Router) showARP() string {
+	if r.nk != nil && r.profile != VyOS13 {
+		r.nk.refresh(r)
+	}
 	if r.profile == VyOS13 {
 		return r.arpEN("")
 	}
@@ -672,6 +717,14 @@ func (r *Router) showARP() string {
 // (test/kernel's lab); Vyatta's older kernel says "RTNETLINK answers:
 // Network is unreachable" for an off-link gateway.
 func (r *Router) ipRouteModify(args []string, replace bool) (string, int) {
+	if r.nk != nil {
+		verb := "add"
+		if replace {
+			verb = "replace"
+		}
+		_, errOut, code := r.nk.ip(append([]string{"route", verb}, args...)...)
+		return errOut, code
+	}
 	rt, msg, code := r.parseRouteSpec(args)
 	if code != 0 {
 		return msg, code
@@ -803,6 +856,10 @@ func (r *Router) parseRouteSpec(args []string) (kroute, string, int) {
 // ipNeighModify implements `ip neigh add|replace|change|del ADDR [lladdr
 // MAC] dev D [nud permanent|reachable|stale|noarp]` (ip/ipneigh.c ipneigh_modify).
 func (r *Router) ipNeighModify(verb string, args []string) (string, int) {
+	if r.nk != nil {
+		_, errOut, code := r.nk.ip(append([]string{"neigh", verb}, args...)...)
+		return errOut, code
+	}
 	if len(args) == 0 {
 		return "Device and destination are required arguments.\n", 255
 	}
@@ -849,6 +906,10 @@ func (r *Router) ipNeighModify(verb string, args []string) (string, int) {
 // ipRouteDel implements `ip route del`: the first route of the
 // destination (lowest metric) matching what was given.
 func (r *Router) ipRouteDel(args []string) (string, int) {
+	if r.nk != nil {
+		_, errOut, code := r.nk.ip(append([]string{"route", "del"}, args...)...)
+		return errOut, code
+	}
 	want, msg, code := r.parseRouteSpec(args)
 	if code != 0 {
 		return msg, code
@@ -866,6 +927,10 @@ func (r *Router) ipRouteDel(args []string) (string, int) {
 
 // ipRouteFlush implements `ip route flush dev D | table main | PREFIX`.
 func (r *Router) ipRouteFlush(args []string) (string, int) {
+	if r.nk != nil {
+		_, errOut, code := r.nk.ip(append([]string{"route", "flush"}, args...)...)
+		return errOut, code
+	}
 	if len(args) == 0 {
 		return "\"ip route flush\" requires arguments.\n", 255
 	}
@@ -903,4 +968,11 @@ func parsePrefixOrAddr(s string) (netip.Prefix, error) {
 		return netip.Prefix{}, err
 	}
 	return netip.PrefixFrom(a, 32), nil
+}
+
+func devArgs(dev string) []string {
+	if dev == "" {
+		return nil
+	}
+	return []string{"dev", dev}
 }

@@ -264,6 +264,9 @@ func secretName(name string) bool {
 // uptime is left out, distances are the defaults); no client of the
 // operator parses it.
 func (r *Router) showIPRoute() string {
+	if r.nk != nil {
+		r.nk.refresh(r)
+	}
 	var b strings.Builder
 	if r.profile == Vyatta65 {
 		b.WriteString("Codes: K - kernel route, C - connected, S - static, R - RIP, O - OSPF,\n" +

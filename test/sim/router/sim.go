@@ -25,6 +25,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/ovhbridge/ovhbridge-operator/test/netns"
 )
 
 // Profile is a router release the simulator imitates.
@@ -75,6 +77,15 @@ type Options struct {
 	Addr string
 	// Hostname (default vyatta / vyos).
 	Hostname string
+	// Netns, when set, runs the router on a real kernel (netkernel.go):
+	// the simulator creates the network namespaces Netns (the router, one
+	// link per NIC), GatewayNetns(Netns) (OVH's gateway by proxy-ARP,
+	// cabled to WAN) and LANNetns(Netns) (the other NICs' peers), and
+	// removes them on Close. Needs CAP_NET_ADMIN and
+	// CAP_SYS_ADMIN.
+	Netns string
+	// WAN is the NIC cabled to the gateway in kernel mode (default eth2).
+	WAN string
 }
 
 // Router is one simulated router.
@@ -95,6 +106,10 @@ type Router struct {
 	calls     map[string]int
 	faults    faults
 	boots     int
+	// nk is the real kernel in kernel mode (nil: the model), kernelErr
+	// the last failure to bring it in line with the configuration.
+	nk        *netKernel
+	kernelErr error
 
 	commitLog []CommitRecord
 	saveLog   []SaveRecord
@@ -212,6 +227,11 @@ func New(p Profile, opts Options) (*Router, error) {
 			return nil, err
 		}
 		if r.hostKey, err = ssh.NewSignerFromKey(priv); err != nil {
+			return nil, err
+		}
+	}
+	if opts.Netns != "" {
+		if err := r.startKernel(); err != nil {
 			return nil, err
 		}
 	}
@@ -404,6 +424,17 @@ func (r *Router) Close() {
 		srv.Close()
 	}
 	r.wg.Wait()
+	if r.nk != nil {
+		r.nk.close()
+	}
+}
+
+// KernelError is, in kernel mode, the last failure to bring the real
+// kernel in line with the configuration (nil when it is).
+func (r *Router) KernelError() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.kernelErr
 }
 
 // Profile is the release this router imitates.
@@ -495,6 +526,9 @@ type Neighbour struct{ IP, Dev, MAC, State string }
 func (r *Router) Neighbours(dev string) []Neighbour {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.nk != nil {
+		r.nk.refresh(r)
+	}
 	var out []Neighbour
 	for _, n := range r.neigh {
 		if dev == "" || n.dev == dev {
@@ -550,6 +584,8 @@ func (r *Router) count(kind string) { r.calls[kind]++ }
 // fills the neighbour cache the way the kernel would: with a correct default
 // route only the gateway gets an entry; with a default route without gateway
 // every destination gets one, all with the gateway's (proxy-ARP) MAC.
+//
+// In kernel mode the router's kernel sends one real UDP datagram to each.
 func (r *Router) InjectTraffic(dsts ...string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -558,7 +594,12 @@ func (r *Router) InjectTraffic(dsts ...string) error {
 		if err != nil || !a.Is4() {
 			return fmt.Errorf("routersim: bad destination %q", d)
 		}
-		r.inject(a)
+		if r.nk == nil {
+			r.inject(a)
+		}
+	}
+	if r.nk != nil {
+		return netns.SendUDP(r.nk.router, dsts...)
 	}
 	return nil
 }
@@ -570,6 +611,9 @@ func (r *Router) InjectTraffic(dsts ...string) error {
 func (r *Router) InjectForwarded(src string, dsts ...string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.nk != nil {
+		return errors.New("routersim: forwarded traffic is not modelled in kernel mode (no LAN namespace)")
+	}
 	a, err := netip.ParseAddr(src)
 	if err != nil || !a.Is4() {
 		return fmt.Errorf("routersim: bad source %q", src)
@@ -595,6 +639,9 @@ func (r *Router) InjectForwarded(src string, dsts ...string) error {
 func (r *Router) AgeNeighbours() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.nk != nil {
+		return // the kernel's own business in kernel mode
+	}
 	for i := range r.neigh {
 		if r.neigh[i].state == nudReachable {
 			r.neigh[i].state = nudStale
@@ -607,6 +654,9 @@ func (r *Router) AgeNeighbours() {
 func (r *Router) FailUnanswered() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.nk != nil {
+		return // the kernel's own business in kernel mode
+	}
 	for i := range r.neigh {
 		if r.neigh[i].state == nudIncomplete {
 			r.neigh[i].state = nudFailed
@@ -619,6 +669,9 @@ func (r *Router) FailUnanswered() {
 func (r *Router) SetCarrier(dev string, up bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.nk != nil {
+		return // the kernel's own business in kernel mode
+	}
 	if r.noCarrier == nil {
 		r.noCarrier = map[string]bool{}
 	}
@@ -673,6 +726,13 @@ func (r *Router) DeleteConfig(path string) error {
 func (r *Router) DeleteRoute(dst string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.nk != nil {
+		removed := false
+		for r.nk.must("route", "del", dst) == nil {
+			removed = true
+		}
+		return removed
+	}
 	var p netip.Prefix
 	if dst == "default" {
 		p = netip.MustParsePrefix("0.0.0.0/0")
@@ -733,22 +793,50 @@ func (r *Router) DeleteBootScript() {
 // Reboot drops everything unsaved: the active configuration is reloaded from
 // config.boot, manual routes and the neighbour cache vanish, open
 // connections are cut, and the boot script runs if it is executable.
+//
+// config.boot is read by the platform's boot loader (bootLoad). When that
+// loader rejects the file, the router still comes up, without any
+// configuration: Vyatta 6.5's scripts/vyatta-boot-config-loader (vyatta-cfg,
+// pacifica) logs the failed `cli-shell-api loadFile` and commits the
+// untouched, empty session; VyOS 1.3's src/helpers/vyos-boot-config-loader.py
+// (vyos-1x, equuleus) exits on the ConfigSessionError before committing.
+// The post-config boot script runs either way (VyOS 1.3: scripts/init/vyos-router
+// run_postconfig_scripts after load_bootfile, vyatta-cfg equuleus; Vyatta:
+// called from /etc/rc.local, which runs after the router's init script —
+// from Vyatta's documentation, not its sources). Reboot then returns a
+// *BootLoadError with what the loader printed. A real router in that state
+// has no addresses and no SSH service; the simulator keeps answering on its
+// listeners (a simplification).
 func (r *Router) Reboot() error {
 	r.mu.Lock()
 	for c := range r.conns {
 		c.Close()
 	}
 	t := r.emptyTree()
+	var loadErr error
 	if f := r.files[ConfigBootPath]; f != nil {
-		if err := t.load(f.content); err != nil {
-			r.mu.Unlock()
-			return fmt.Errorf("routersim: config.boot does not load: %w", err)
+		paths, err := r.bootLoad(f.content)
+		if err != nil {
+			loadErr = &BootLoadError{Profile: r.profile, Output: err.Error()}
+		}
+		for _, p := range paths {
+			if err := t.set(p); err != nil {
+				r.mu.Unlock()
+				return fmt.Errorf("routersim: config.boot does not load: %s: %s", strings.Join(p, " "), strings.TrimSpace(err.Error()))
+			}
 		}
 	}
 	r.active = t
 	r.routes = nil
 	r.neigh = nil
+	var flushErr error
+	if r.nk != nil {
+		flushErr = r.nk.reboot(r)
+	}
 	r.syncRoutes()
+	if flushErr != nil {
+		r.kernelErr = errors.Join(flushErr, r.kernelErr)
+	}
 	r.boots++
 	script, run := "", false
 	if f := r.files[r.bootScriptPath()]; f != nil && f.mode&0o111 != 0 {
@@ -759,7 +847,45 @@ func (r *Router) Reboot() error {
 		sh := newShell(r, true)
 		sh.exec(script)
 	}
-	return nil
+	return loadErr
+}
+
+// BootLoadError is a reboot whose config.boot the platform's boot loader
+// rejected: the router is up with an empty configuration.
+type BootLoadError struct {
+	Profile Profile
+	// Output is what the loader printed.
+	Output string
+}
+
+func (e *BootLoadError) Error() string {
+	return fmt.Sprintf("routersim: %s rebooted without its configuration: the boot loader rejected config.boot: %s",
+		e.Profile, strings.ReplaceAll(e.Output, "\n", "; "))
+}
+
+// bootLoad parses config.boot as the platform's boot loader does. Up to 1.3
+// that is vyatta-cfg cparse (cparse.go). VyOS 1.4+ boots through the same
+// `cli-shell-api loadFile` (vyos-1x src/helpers/vyos-boot-config-loader.py
+// and python/vyos/configsession.py, branches sagitta and circinus), but this
+// model reads its escaped file with vyos1x-config's rules (parseCurly), a
+// simplification: cparse would keep escaping backslashes as they are.
+func (r *Router) bootLoad(text string) ([][]string, error) {
+	switch r.profile {
+	case Vyatta65:
+		return parseCparse(text, false)
+	case VyOS13:
+		return parseCparse(text, true)
+	}
+	return parseConfigText(text)
+}
+
+// Save writes the active configuration to config.boot, as `save` at the
+// console would.
+func (r *Router) Save() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	content := r.configBoot(r.active)
+	r.files[ConfigBootPath] = &file{content: content, mode: 0o660}
 }
 
 // ---- faults ----

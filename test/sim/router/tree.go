@@ -571,11 +571,9 @@ func parseConfigText(text string) ([][]string, error) {
 // parseCurlyVyattaCfg reads a config.boot that vyatta-save-config.pl wrote
 // (values quoted only when needed, never escaped): one statement per line,
 // the rest of a leaf's line is its value, surrounding double quotes are the
-// printer's. A simplification: the real loaders do not read it this way —
-// Vyatta's cparse (vyatta-cfg src/cparse/cparse_lex.l, pacifica) ends a
-// quoted value at its first unescaped `"` and keeps backslashes, so a value
-// holding `"` and a space makes its grammar (cparse.ypp: one VALUE per node)
-// fail; what the router does then at boot is not modelled.
+// printer's. This lenient reading serves seeds and hand-written files; at
+// boot the router reads config.boot with its own loader, modelled in
+// cparse.go (Router.Reboot), which rejects a value holding `"` and a space.
 func parseCurlyVyattaCfg(text string) ([][]string, error) {
 	var out [][]string
 	type frame struct {

@@ -5,7 +5,9 @@
 //	routersim -profile vyatta-6.5 -seed seed.boot -ssh-port 2222
 //
 // It prints the addresses, the host key line for the Secret's hostKey, and
-// writes the HTTPS CA to -ca-out.
+// writes the HTTPS CA to -ca-out. As root, -netns NAME puts the router's
+// routes, neighbours and `ip` commands on the real kernel, in namespaces
+// named after NAME that it creates and removes (routersim.Options.Netns).
 package main
 
 import (
@@ -29,9 +31,10 @@ func main() {
 	password := flag.String("password", "", "SSH password (default same as user)")
 	apiKey := flag.String("api-key", "", "HTTP API key of the default configuration")
 	caOut := flag.String("ca-out", "", "write the HTTPS CA certificate (PEM) here")
+	netnsName := flag.String("netns", "", "run on the real kernel in network namespaces named after this (needs root)")
 	flag.Parse()
 
-	opts := routersim.Options{Addr: *addr, Username: *user, Password: *password, APIKey: *apiKey}
+	opts := routersim.Options{Addr: *addr, Username: *user, Password: *password, APIKey: *apiKey, Netns: *netnsName}
 	if *user != "" && *password == "" {
 		opts.Password = *user
 	}
@@ -53,6 +56,9 @@ func main() {
 	fmt.Printf("profile:  %s (%s)\n", r.Profile(), r.Version())
 	fmt.Printf("ssh:      %s (user %s)\n", r.SSHAddr(), r.Username())
 	fmt.Printf("hostKey:  %s\n", r.HostKeyLine())
+	if rt, gw, ok := r.Kernel(); ok {
+		fmt.Printf("netns:    %s (router), %s (OVH's gateway)\n", rt, gw)
+	}
 	if u := r.APIURL(); u != "" {
 		fmt.Printf("api:      %s (key %s)\n", u, r.APIKey())
 		if *caOut != "" {
