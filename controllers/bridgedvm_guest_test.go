@@ -148,7 +148,7 @@ func TestBridgedVMGuestReasons(t *testing.T) {
 	}
 	e.expectGuest(t, "gateway route lost at a reboot", func() error { return h.RebootGuest("web1") },
 		metav1.ConditionFalse, v1.ReasonGuestGatewayRouteMissing,
-		"no route to the gateway 198.51.100.254 on eth0", "`ip route add 198.51.100.254 dev eth0`", "the next reboot", "`ip route add default via 198.51.100.254`")
+		"no route to the gateway 198.51.100.254 on the interface with MAC "+webMAC, "`ip route add 198.51.100.254 dev eth0`", "the next reboot", "`ip route add default via 198.51.100.254`")
 	if err := h.SetGuestBootNetwork("web1", writeUpWeb()); err != nil {
 		t.Fatal(err)
 	}

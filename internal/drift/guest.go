@@ -202,7 +202,7 @@ func (g guestCheck) field() string { return "guest.nics[" + g.w.NIC + "]" }
 
 // iface describes the interface for messages.
 func (g guestCheck) iface() string {
-	return fmt.Sprintf("%s (%s: the guest's name for the interface with MAC %s)", g.dev, g.dev, g.w.MAC)
+	return fmt.Sprintf("the interface with MAC %s (%s in the commands: use the guest's own name for it)", g.w.MAC, g.dev)
 }
 
 func (g guestCheck) inside() string { return "inside the guest of VM " + g.s.VMName }

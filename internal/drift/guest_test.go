@@ -58,7 +58,7 @@ func TestGuest(t *testing.T) {
 
 		{"address missing", func(s *GuestState) { s.NICs[0].Addresses = nil },
 			[]string{v1.ReasonGuestAddressMissing},
-			[]string{"inside the guest of VM web1, eth0 (eth0: the guest's name for the interface with MAC 00:50:56:00:00:02) does not have 203.0.113.124/32 (FailoverIP web-wan): run `ip addr add 203.0.113.124/32 dev eth0`"}},
+			[]string{"inside the guest of VM web1, the interface with MAC 00:50:56:00:00:02 (eth0 in the commands: use the guest's own name for it) does not have 203.0.113.124/32 (FailoverIP web-wan): run `ip addr add 203.0.113.124/32 dev eth0`"}},
 		{"the address with a /24", func(s *GuestState) { s.NICs[0].Addresses = []string{"203.0.113.124/24"} },
 			[]string{v1.ReasonGuestAddressMissing},
 			[]string{"has 203.0.113.124/24 instead of 203.0.113.124/32", "`ip addr del 203.0.113.124/24 dev eth0 && ip addr add 203.0.113.124/32 dev eth0`"}},
@@ -85,7 +85,7 @@ func TestGuest(t *testing.T) {
 			withoutRoute(s, "198.51.100.254")
 			withoutRoute(s, "0.0.0.0")
 		}, []string{v1.ReasonGuestGatewayRouteMissing, v1.ReasonGuestDefaultRouteMissing},
-			[]string{"no route to the gateway 198.51.100.254 on eth0", "run `ip route add 198.51.100.254 dev eth0` and add it to the guest's network configuration, or the next reboot loses it again",
+			[]string{"no route to the gateway 198.51.100.254 on the interface with MAC 00:50:56:00:00:02", "run `ip route add 198.51.100.254 dev eth0` and add it to the guest's network configuration, or the next reboot loses it again",
 				"there is no default route", "run `ip route add default via 198.51.100.254`"}},
 		{"the gateway route through the other interface", func(s *GuestState) {
 			s.NICs = append(s.NICs, GuestNIC{MAC: other, Addresses: []string{"10.0.10.10/24"}})
@@ -94,7 +94,7 @@ func TestGuest(t *testing.T) {
 				{Network: "0.0.0.0", PrefixLength: 0, Gateway: "198.51.100.254", Device: "1"},
 			}
 		}, []string{v1.ReasonGuestGatewayRouteMissing},
-			[]string{"the route to the gateway 198.51.100.254 leaves through <the interface with MAC 00:0c:29:00:00:09>, not eth0"}},
+			[]string{"the route to the gateway 198.51.100.254 leaves through <the interface with MAC 00:0c:29:00:00:09>, not the interface with MAC 00:50:56:00:00:02"}},
 		{"only the default route is missing", func(s *GuestState) { withoutRoute(s, "0.0.0.0") },
 			[]string{v1.ReasonGuestDefaultRouteMissing}, []string{"`ip route add default via 198.51.100.254`"}},
 		{"an IPv6 default route is no IPv4 default route", func(s *GuestState) {
