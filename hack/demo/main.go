@@ -406,13 +406,15 @@ Everything keeps running. In another shell:
 Simulators (break things, then watch the conditions):
   OVH API      %s   (admin: curl -X POST '%s/_sim/ip/move' -d '{"ip":"%s","to":"%s"}')
   ESXi         %s   (admin: %s/vms/vyatta)
+  web1's guest (inside the VM, as Tools report it):
+               curl -X DELETE %s/vms/web1/guest/routes/default; curl %s/vms/web1/guest/state
   router SSH   %s   (admin: curl -X POST '%s/route/delete?dst=default')
   operator log %s
 
 Ctrl-C stops everything.
 `, d.cp.Kubeconfig, d.cp.Kubectl, ns, d.cp.Kubectl, ns,
 		d.w.OVH.Endpoint(), d.w.OVH.URL(), world.RouterWANIP, world.OtherServer,
-		d.w.ESXi.URL.String(), d.w.ESXiAdminURL, d.w.Router.SSHAddr(), d.w.RouterAdminURL, d.op.LogPath)
+		d.w.ESXi.URL.String(), d.w.ESXiAdminURL, d.w.ESXiAdminURL, d.w.ESXiAdminURL, d.w.Router.SSHAddr(), d.w.RouterAdminURL, d.op.LogPath)
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	<-sig

@@ -404,7 +404,7 @@ func parseDestination(s string) (netip.Prefix, error) {
 // routes the kernel accepts in order — a route through a gateway needs the
 // gateway on the link of its interface first.
 func boot(cfg GuestNetwork) GuestNetwork {
-	out := GuestNetwork{Interfaces: cloneNetwork(cfg).Interfaces}
+	out := GuestNetwork{Interfaces: cloneNetwork(cfg).Interfaces, Routes: []GuestIPRoute{}}
 	for _, r := range cfg.Routes {
 		if reachable(out, r) == nil {
 			out.Routes = append(out.Routes, r)
@@ -447,8 +447,9 @@ func reachable(net GuestNetwork, r GuestIPRoute) error {
 	return errors.New("esxisim: the guest's kernel refuses the route: Error: Nexthop has invalid gateway")
 }
 
+// cloneNetwork copies n; its lists are never nil, so that JSON shows [].
 func cloneNetwork(n GuestNetwork) GuestNetwork {
-	out := GuestNetwork{Routes: slices.Clone(n.Routes)}
+	out := GuestNetwork{Interfaces: []GuestInterface{}, Routes: append([]GuestIPRoute{}, n.Routes...)}
 	for _, i := range n.Interfaces {
 		out.Interfaces = append(out.Interfaces, GuestInterface{NIC: i.NIC, Addresses: slices.Clone(i.Addresses)})
 	}
