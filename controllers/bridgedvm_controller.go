@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -142,12 +143,13 @@ func (r *BridgedVMReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Man
 	}))
 }
 
-// macUpdate passes the FailoverIP updates a BridgedVM reads
-// (decide.MACUpdateMatters).
+// macUpdate passes the FailoverIP updates a BridgedVM reads: its MAC
+// (decide.MACUpdateMatters) and what its guest must hold
+// (decide.GuestUpdateMatters).
 func macUpdate(e event.UpdateEvent) bool {
 	old, okOld := e.ObjectOld.(*v1.FailoverIP)
 	cur, okNew := e.ObjectNew.(*v1.FailoverIP)
-	return !okOld || !okNew || decide.MACUpdateMatters(old, cur)
+	return !okOld || !okNew || decide.MACUpdateMatters(old, cur) || decide.GuestUpdateMatters(old, cur)
 }
 
 // endpointRegistry remembers which ESXi endpoint each BridgedVM last synced
@@ -209,6 +211,10 @@ func resyncInterval(b *v1.BridgedVM) time.Duration {
 	return defaultResync
 }
 
+// bridgedVMConditions are the kind's own conditions, in the order a person
+// fixes them: the guest last, as its interface needs its virtual MAC first.
+var bridgedVMConditions = []string{v1.TypeMACConfigured, v1.TypeNetworkAttached, v1.TypePowerStateMatches, v1.TypeGuestNetworkConfigured}
+
 // bvmSession is one pass over one BridgedVM.
 type bvmSession struct {
 	r        *BridgedVMReconciler
@@ -216,6 +222,7 @@ type bvmSession struct {
 	api      esxi.Client
 	endpoint string
 	want     []drift.WantNIC
+	guest    []guestNeed
 	pgs      []string
 	save     func() error
 	manage   bool
@@ -318,8 +325,12 @@ func (r *BridgedVMReconciler) session(ctx context.Context, b *v1.BridgedVM, save
 	if err != nil {
 		return nil, err
 	}
+	guest, err := r.guestNeeds(ctx, b)
+	if err != nil {
+		return nil, err
+	}
 	return &bvmSession{
-		r: r, b: b, api: api, endpoint: creds.Key().String(), want: want, save: save,
+		r: r, b: b, api: api, endpoint: creds.Key().String(), want: want, guest: guest, save: save,
 		manage: b.GetPolicies().ManagementPolicy == v1.Manage,
 	}, nil
 }
@@ -546,7 +557,8 @@ func (s *bvmSession) report(vm esxi.VM, plan drift.BridgedVMPlan) {
 	b.Status.PowerState = apiPowerState(vm.PowerState)
 	b.Status.NICs = nicStatuses(vm)
 	b.Status.Guest = guestInfo(vm)
-	b.Status.Drift = driftItems(plan.Findings)
+	// The guest is only reported on: the operator never logs into it.
+	b.Status.Drift = driftItems(append(slices.Clone(plan.Findings), s.reportGuest(vm)...))
 
 	p := b.Status.PendingTask
 	suffix := ""
@@ -606,7 +618,7 @@ func (s *bvmSession) report(vm esxi.VM, plan drift.BridgedVMPlan) {
 		setCondition(b, v1.TypeStalled, metav1.ConditionTrue, v1.ReasonTaskFailed,
 			fmt.Sprintf("VM %s on %s: %s", vm.Name, s.endpoint, failureText(lf)))
 	}
-	summarizeReady(b, []string{v1.TypeMACConfigured, v1.TypeNetworkAttached, v1.TypePowerStateMatches},
+	summarizeReady(b, bridgedVMConditions,
 		fmt.Sprintf("VM %s on %s has its NICs on the right port groups with the right MACs", vm.Name, s.endpoint))
 }
 
@@ -622,8 +634,9 @@ func (s *bvmSession) reportMissingVM() {
 	setCondition(b, v1.TypeMACConfigured, metav1.ConditionFalse, v1.ReasonVMNotFound, msg)
 	setCondition(b, v1.TypeNetworkAttached, metav1.ConditionFalse, v1.ReasonVMNotFound, msg)
 	setCondition(b, v1.TypePowerStateMatches, metav1.ConditionUnknown, v1.ReasonVMNotFound, msg)
+	setCondition(b, v1.TypeGuestNetworkConfigured, metav1.ConditionUnknown, v1.ReasonVMNotFound, msg)
 	removeCondition(b, v1.TypeReconciling)
-	summarizeReady(b, []string{v1.TypeMACConfigured, v1.TypeNetworkAttached, v1.TypePowerStateMatches}, "")
+	summarizeReady(b, bridgedVMConditions, "")
 }
 
 func esxiTaskWork(p *v1.ESXiTask) string {
@@ -682,6 +695,9 @@ func guestInfo(vm esxi.VM) *v1.GuestInfo {
 	sort.Strings(others)
 	for _, mac := range others {
 		g.IPAddresses = append(g.IPAddresses, vm.Guest.IPs[mac]...)
+	}
+	for _, n := range vm.Guest.NICs {
+		g.NICs = append(g.NICs, v1.GuestNIC{MAC: n.MAC, Addresses: n.Addresses})
 	}
 	for _, rt := range vm.Guest.Routes {
 		g.Routes = append(g.Routes, v1.GuestRoute{

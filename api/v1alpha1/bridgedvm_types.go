@@ -87,6 +87,29 @@ type MACSource struct {
 	Address string `json:"address,omitempty"`
 }
 
+// GuestCheck says whether the guest's own network is checked.
+// +kubebuilder:validation:Enum=Enabled;Disabled
+type GuestCheck string
+
+const (
+	GuestCheckEnabled  GuestCheck = "Enabled"
+	GuestCheckDisabled GuestCheck = "Disabled"
+)
+
+// GuestSpec is what the operator looks at inside the VM. It only looks:
+// it never logs into a guest.
+type GuestSpec struct {
+	// check Enabled (the default) compares what VMware Tools report from
+	// inside the VM with what each NIC taking its MAC from a FailoverIP
+	// needs: the FailoverIP's address as a /32 on that interface, an
+	// on-link route to the server's gateway there, and the default route
+	// via the gateway (condition GuestNetworkConfigured). Disabled for
+	// guests without Tools, or with a reason to differ.
+	// +kubebuilder:default=Enabled
+	// +optional
+	Check GuestCheck `json:"check,omitempty"`
+}
+
 // BridgedVMSpec is the desired network identity of a VM bridged onto OVH's
 // network.
 // +kubebuilder:validation:XValidation:rule="self.nics.all(n, !has(n.label) || self.nics.exists_one(m, has(m.label) && m.label == n.label))",message="each NIC label may appear only once"
@@ -119,7 +142,16 @@ type BridgedVMSpec struct {
 	// +optional
 	AllowPowerCycle bool `json:"allowPowerCycle,omitempty"`
 
+	// guest says what is checked inside the VM, through VMware Tools.
+	// +optional
+	Guest *GuestSpec `json:"guest,omitempty"`
+
 	Policies `json:",inline"`
+}
+
+// GuestChecked says whether the guest's network is to be checked.
+func (s BridgedVMSpec) GuestChecked() bool {
+	return s.Guest == nil || s.Guest.Check != GuestCheckDisabled
 }
 
 // NICStatus is one NIC as ESXi reports it.
@@ -149,9 +181,21 @@ type GuestRoute struct {
 	// gateway is the next hop, empty for on-link routes.
 	// +optional
 	Gateway string `json:"gateway,omitempty"`
-	// device is the guest NIC index the route leaves through.
+	// device is the position, in nics, of the interface the route leaves
+	// through.
 	// +optional
 	Device string `json:"device,omitempty"`
+}
+
+// GuestNIC is one interface of the guest, as VMware Tools report it.
+type GuestNIC struct {
+	// mac is the interface's MAC address.
+	MAC string `json:"mac"`
+	// addresses in CIDR notation, e.g. 203.0.113.124/32 (bare when Tools
+	// give no prefix length).
+	// +listType=atomic
+	// +optional
+	Addresses []string `json:"addresses,omitempty"`
 }
 
 // GuestInfo is what VMware Tools reports from inside the VM.
@@ -163,6 +207,11 @@ type GuestInfo struct {
 	// +listType=atomic
 	// +optional
 	IPAddresses []string `json:"ipAddresses,omitempty"`
+	// nics are the guest's interfaces in the order Tools list them (a
+	// route's device is a position in this list).
+	// +listType=atomic
+	// +optional
+	NICs []GuestNIC `json:"nics,omitempty"`
 	// routes are the guest's IPv4 routes.
 	// +listType=atomic
 	// +optional
@@ -256,6 +305,7 @@ type BridgedVMStatus struct {
 // +kubebuilder:resource:shortName=bvm,categories=ovhbridge
 // +kubebuilder:printcolumn:name="VM",type=string,JSONPath=`.spec.vmName`
 // +kubebuilder:printcolumn:name="Power",type=string,JSONPath=`.status.powerState`
+// +kubebuilder:printcolumn:name="Guest",type=string,JSONPath=`.status.conditions[?(@.type=="GuestNetworkConfigured")].reason`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Policy",type=string,JSONPath=`.spec.managementPolicy`,priority=1

@@ -147,3 +147,26 @@ const (
 	// concludes the write was never sent and decides afresh.
 	ReasonIntentAbandoned = "IntentAbandoned"
 )
+
+// BridgedVM: the guest's own network, as VMware Tools report it.
+const (
+	// TypeGuestNetworkConfigured is True when the guest has what its
+	// failover IPs need: each address as a /32 on the interface carrying
+	// its virtual MAC, an on-link route to the server's gateway there, and
+	// the default route via that gateway.
+	TypeGuestNetworkConfigured = "GuestNetworkConfigured"
+
+	ReasonGuestAddressMissing    = "GuestAddressMissing"
+	ReasonGuestAddressOnWrongNIC = "GuestAddressOnWrongNIC"
+	// ReasonGuestForeignAddress: an address on the virtual MAC's interface
+	// that no FailoverIP bound to that MAC holds.
+	ReasonGuestForeignAddress = "GuestForeignAddress"
+	// ReasonGuestDefaultRouteWithoutGateway: the write-up's ARP flood, in
+	// any bridged VM.
+	ReasonGuestDefaultRouteWithoutGateway = "GuestDefaultRouteWithoutGateway"
+	ReasonGuestGatewayRouteMissing        = "GuestGatewayRouteMissing"
+	ReasonGuestDefaultRouteMissing        = "GuestDefaultRouteMissing"
+	// ReasonGuestToolsNotRunning makes GuestNetworkConfigured Unknown:
+	// without VMware Tools nothing can be known of the guest.
+	ReasonGuestToolsNotRunning = "GuestToolsNotRunning"
+)

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/ovhbridge/ovhbridge-operator/test/controlplane"
+	esxisim "github.com/ovhbridge/ovhbridge-operator/test/sim/esxi"
 	"github.com/ovhbridge/ovhbridge-operator/test/world"
 )
 
@@ -134,8 +135,9 @@ func run(operatorBin string, keep bool, timeout time.Duration) error {
 	arpAtReady, arpErr := d.w.Router.ARPRequests()
 
 	var results []result
-	for i, f := range d.w.Failures() {
-		d.step("Failure %d/%d: %s", i+1, len(d.w.Failures()), f.Name)
+	failures := d.failures()
+	for i, f := range failures {
+		d.step("Failure %d/%d: %s", i+1, len(failures), f.Name)
 		r, err := d.replay(f)
 		if err != nil {
 			return err
@@ -146,7 +148,11 @@ func run(operatorBin string, keep bool, timeout time.Duration) error {
 	d.step("Summary (%s in all)", time.Since(d.started).Round(time.Second))
 	fmt.Printf("    %-88s %-28s %9s %9s\n", "failure", "reported as", "detected", "repaired")
 	for _, r := range results {
-		fmt.Printf("    %-88s %-28s %8.1fs %8.1fs\n", r.name, r.reason, r.detected.Seconds(), r.repaired.Seconds())
+		by := ""
+		if r.byHand {
+			by = "  (by hand, inside the guest)"
+		}
+		fmt.Printf("    %-88s %-28s %8.1fs %8.1fs%s\n", r.name, r.reason, r.detected.Seconds(), r.repaired.Seconds(), by)
 	}
 	if now, err := d.w.Router.ARPRequests(); err == nil && arpErr == nil {
 		for k, v := range arpAtReady {
@@ -156,7 +162,7 @@ func run(operatorBin string, keep bool, timeout time.Duration) error {
 	}
 	out, _ := d.cp.Run("get", "ovhbridge", "-n", ns)
 	fmt.Print(indent(out))
-	fmt.Println("\n✓ every failure of the write-up was detected and repaired")
+	fmt.Println("\n✓ every failure of the write-up was detected and repaired (the guest's by hand, as the operator told)")
 	if keep {
 		d.keep()
 	}
@@ -166,12 +172,64 @@ func run(operatorBin string, keep bool, timeout time.Duration) error {
 type result struct {
 	name, reason       string
 	detected, repaired time.Duration
+	byHand             bool
+}
+
+// failure is one of the world's failures, or one only a person can repair:
+// the operator never logs into a guest, so after the detection the demo
+// prints what the operator says to run inside the guest, and runs it.
+type failure struct {
+	world.Failure
+	// condition is the condition whose message says what to do by hand.
+	condition string
+	// byHand is the person's repair.
+	byHand func() error
+}
+
+func (d *demo) failures() []failure {
+	var out []failure
+	for _, f := range d.w.Failures() {
+		out = append(out, failure{Failure: f})
+	}
+	return append(out, d.guestRebootFailure())
+}
+
+// guestRebootFailure: web1's guest got the write-up's `route add` by hand,
+// never in its configuration, and reboots. The kernel then refuses the
+// default route too (its gateway is off the /32), and the VM is offline.
+func (d *demo) guestRebootFailure() failure {
+	const vm = "web1"
+	full := *esxisim.WriteUpGuest(world.WebWANIP, world.Gateway)
+	esx := d.w.ESXi
+	return failure{
+		Failure: world.Failure{
+			Name: "web1's guest reboots: the gateway route added by hand (never saved) is gone",
+			Kind: "bridgedvm", Object: vm, Reasons: []string{"GuestGatewayRouteMissing"},
+			Do: func(context.Context) error {
+				boot := full
+				boot.Routes = nil // the address is in the configuration, the two routes were typed
+				if err := esx.SetGuestBootNetwork(vm, boot); err != nil {
+					return err
+				}
+				return esx.RebootGuest(vm)
+			},
+		},
+		condition: "GuestNetworkConfigured",
+		byHand: func() error {
+			for _, r := range full.Routes {
+				if err := esx.AddGuestRoute(vm, r); err != nil {
+					return err
+				}
+			}
+			return esx.SetGuestBootNetwork(vm, full) // and, this time, into the configuration
+		},
+	}
 }
 
 // replay breaks the world and follows the object's Ready condition through
 // `kubectl get -w`, which sees every status update — even a flip that lasts
 // less than a poll interval.
-func (d *demo) replay(f world.Failure) (result, error) {
+func (d *demo) replay(f failure) (result, error) {
 	obj := f.Kind + "/" + f.Object
 	watch := d.cp.KubectlCmd("get", "-n", ns, obj, "-w", "--output-watch-events=false", "-o",
 		`jsonpath={.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].reason}{"\n"}`)
@@ -238,6 +296,12 @@ func (d *demo) replay(f world.Failure) (result, error) {
 			}
 			if r.detected == 0 {
 				r.detected, r.reason = c.at.Sub(start), c.reason
+				if f.byHand != nil {
+					if err := d.repairByHand(f, obj, r.detected); err != nil {
+						return r, err
+					}
+					r.byHand = true
+				}
 			}
 			path = append(path, c.status+"/"+c.reason)
 		case <-ctx.Done():
@@ -245,6 +309,26 @@ func (d *demo) replay(f world.Failure) (result, error) {
 				obj, d.timeout, strings.Join(path, " → "), d.op.LogPath)
 		}
 	}
+}
+
+// repairByHand prints what the operator says to run inside the guest, then
+// plays the person who runs it.
+func (d *demo) repairByHand(f failure, obj string, after time.Duration) error {
+	msg, err := d.cp.Run("get", "-n", ns, obj, "-o",
+		fmt.Sprintf(`jsonpath={.status.conditions[?(@.type=="%s")].message}`, f.condition))
+	if err != nil {
+		return err
+	}
+	fmt.Printf("    %s named it after %.2fs; kubectl describe %s says (%s):\n", obj, after.Seconds(), obj, f.condition)
+	const each = "; inside the guest of VM "
+	for i, part := range strings.Split(msg, each) {
+		if i > 0 {
+			part = strings.TrimPrefix(each, "; ") + part
+		}
+		fmt.Printf("      %s\n", part)
+	}
+	fmt.Printf("    a person logs into %s and runs those commands (the operator never does)\n", f.Object)
+	return f.byHand()
 }
 
 // printRepairs shows the Warning Events the operator recorded since start:
@@ -339,13 +423,15 @@ Everything keeps running. In another shell:
 Simulators (break things, then watch the conditions):
   OVH API      %s   (admin: curl -X POST '%s/_sim/ip/move' -d '{"ip":"%s","to":"%s"}')
   ESXi         %s   (admin: %s/vms/vyatta)
+  web1's guest (inside the VM, as Tools report it):
+               curl -X DELETE %s/vms/web1/guest/routes/default; curl %s/vms/web1/guest/state
   router SSH   %s   (admin: curl -X POST '%s/route/delete?dst=default')
   operator log %s
 
 Ctrl-C stops everything.
 `, d.cp.Kubeconfig, d.cp.Kubectl, ns, d.cp.Kubectl, ns,
 		d.w.OVH.Endpoint(), d.w.OVH.URL(), world.RouterWANIP, world.OtherServer,
-		d.w.ESXi.URL.String(), d.w.ESXiAdminURL, d.w.Router.SSHAddr(), d.w.RouterAdminURL, d.op.LogPath)
+		d.w.ESXi.URL.String(), d.w.ESXiAdminURL, d.w.ESXiAdminURL, d.w.ESXiAdminURL, d.w.Router.SSHAddr(), d.w.RouterAdminURL, d.op.LogPath)
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	<-sig

@@ -105,3 +105,26 @@ func TestNewsworthy(t *testing.T) {
 		}
 	}
 }
+
+// A move changes what guests must hold only once the IP's route or gateway
+// changes, not with every status the FailoverIP goes through.
+func TestGuestUpdateMatters(t *testing.T) {
+	fip := func(routedTo, gw string) *v1.FailoverIP {
+		f := &v1.FailoverIP{}
+		f.Status.RoutedTo, f.Status.Gateway = routedTo, gw
+		return f
+	}
+	for _, tc := range []struct {
+		name     string
+		old, new *v1.FailoverIP
+		want     bool
+	}{
+		{"steady", fip("ns1", "198.51.100.254"), fip("ns1", "198.51.100.254"), false},
+		{"routed elsewhere", fip("ns1", "198.51.100.254"), fip("ns2", "192.0.2.254"), true},
+		{"gateway first seen", fip("ns1", ""), fip("ns1", "198.51.100.254"), true},
+	} {
+		if got := GuestUpdateMatters(tc.old, tc.new); got != tc.want {
+			t.Errorf("%s: GuestUpdateMatters = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

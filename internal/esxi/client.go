@@ -98,8 +98,20 @@ func (vm VM) NICByIndex(i int) (NIC, bool) {
 type Guest struct {
 	ToolsRunning bool
 	// IPs lists the guest's addresses per NIC, keyed by lower-case MAC.
-	IPs    map[string][]string
+	IPs map[string][]string
+	// NICs are the guest's interfaces in the order Tools list them
+	// (guest.net); a route's Device is a position in this list.
+	NICs   []GuestNIC
 	Routes []Route
+}
+
+// GuestNIC is one interface of the guest.
+type GuestNIC struct {
+	MAC string // lower case, colon separated
+	// Addresses in CIDR notation ("203.0.113.124/32"), IPv4 and IPv6. An
+	// address Tools give without its prefix length (an old Tools filling
+	// only the deprecated guest.net[].ipAddress) is bare.
+	Addresses []string
 }
 
 // Route is one entry of the guest's routing table.

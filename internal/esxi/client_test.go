@@ -149,6 +149,7 @@ func TestFindVMReadsNICsPowerAndGuest(t *testing.T) {
 	wantGuest := esxi.Guest{
 		ToolsRunning: true,
 		IPs:          map[string][]string{wan: {"203.0.113.123"}},
+		NICs:         []esxi.GuestNIC{{MAC: wan, Addresses: []string{"203.0.113.123/32"}}},
 		Routes: []esxi.Route{
 			{Network: "198.51.100.254", PrefixLength: 32, Device: "1"},
 			{Network: "0.0.0.0", PrefixLength: 0, Gateway: "198.51.100.254", Device: "1"},
@@ -156,6 +157,32 @@ func TestFindVMReadsNICsPowerAndGuest(t *testing.T) {
 	}
 	if !reflect.DeepEqual(vm.Guest, wantGuest) {
 		t.Fatalf("guest = %+v, want %+v", vm.Guest, wantGuest)
+	}
+}
+
+// A Linux guest as Tools report it (the simulator's seed web1): every
+// address with its prefix length, IPv6 link-local included, NICs in Tools'
+// order, on-link routes without a gateway.
+func TestFindVMReadsGuestPrefixesAndOnLinkRoutes(t *testing.T) {
+	h := esxisim.StartT(t, esxisim.Options{PoweredOn: true})
+	vm, err := connect(t, h).FindVM(testContext(t), "web1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := vm.Guest
+	if !g.ToolsRunning || len(g.NICs) != 1 || g.NICs[0].MAC != vm.NICs[0].MAC {
+		t.Fatalf("guest = %+v", g)
+	}
+	if a := g.NICs[0].Addresses; len(a) != 2 || a[0] != "203.0.113.124/32" || !strings.HasPrefix(a[1], "fe80::") || !strings.HasSuffix(a[1], "/64") {
+		t.Errorf("addresses = %v", a)
+	}
+	want := []esxi.Route{
+		{Network: "fe80::", PrefixLength: 64, Device: "0"},
+		{Network: "198.51.100.254", PrefixLength: 32, Device: "0"},
+		{Network: "0.0.0.0", PrefixLength: 0, Gateway: "198.51.100.254", Device: "0"},
+	}
+	if !reflect.DeepEqual(g.Routes, want) {
+		t.Errorf("routes = %+v, want %+v", g.Routes, want)
 	}
 }
 

@@ -193,13 +193,14 @@ func vmFromMO(m mo.VirtualMachine) VM {
 	if g := m.Guest; g != nil && g.ToolsRunningStatus == string(types.VirtualMachineToolsRunningStatusGuestToolsRunning) {
 		vm.Guest.ToolsRunning = true
 		for _, n := range g.Net {
+			mac := strings.ToLower(n.MacAddress)
+			vm.Guest.NICs = append(vm.Guest.NICs, GuestNIC{MAC: mac, Addresses: guestAddresses(n)})
 			if n.MacAddress == "" || len(n.IpAddress) == 0 {
 				continue
 			}
 			if vm.Guest.IPs == nil {
 				vm.Guest.IPs = map[string][]string{}
 			}
-			mac := strings.ToLower(n.MacAddress)
 			vm.Guest.IPs[mac] = append(vm.Guest.IPs[mac], n.IpAddress...)
 		}
 		for _, st := range g.IpStack {
@@ -215,6 +216,20 @@ func vmFromMO(m mo.VirtualMachine) VM {
 		}
 	}
 	return vm
+}
+
+// guestAddresses reads a guest NIC's addresses with their prefix lengths
+// from ipConfig (vSphere API 5.0 and later), or bare from the deprecated
+// ipAddress list when ipConfig is absent.
+func guestAddresses(n types.GuestNicInfo) []string {
+	var out []string
+	if n.IpConfig != nil && len(n.IpConfig.IpAddress) > 0 {
+		for _, a := range n.IpConfig.IpAddress {
+			out = append(out, fmt.Sprintf("%s/%d", a.IpAddress, a.PrefixLength))
+		}
+		return out
+	}
+	return append(out, n.IpAddress...)
 }
 
 // PortGroups implements Client. On a standalone host the port groups are

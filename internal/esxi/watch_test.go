@@ -84,6 +84,16 @@ func TestWatcherDeliversOutOfBandChangesWithoutPolling(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect(t, ch, "guest change", is("vyatta", esxi.VMModified))
+	// Inside the router's guest, someone deletes the gateway route, then
+	// stops Tools: each is one more update of the same watch.
+	if err := h.DeleteGuestRoute("vyatta", "198.51.100.254"); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, ch, "guest route deleted", is("vyatta", esxi.VMModified))
+	if err := h.SetTools("vyatta", false); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, ch, "Tools stopped", is("vyatta", esxi.VMModified))
 
 	// Everything above came from long polls: no property retrieval, no
 	// other call.

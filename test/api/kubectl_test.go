@@ -20,7 +20,7 @@ func TestGetByCategory(t *testing.T) {
 	t.Logf("kubectl get ovhbridge:\n%s", out)
 	headers := map[string]*regexp.Regexp{
 		"FailoverIP":   regexp.MustCompile(`NAME\s+IP\s+SERVER\s+ROUTED-TO\s+VMAC\s+READY\s+REASON\s+AGE`),
-		"BridgedVM":    regexp.MustCompile(`NAME\s+VM\s+POWER\s+READY\s+REASON\s+AGE`),
+		"BridgedVM":    regexp.MustCompile(`NAME\s+VM\s+POWER\s+GUEST\s+READY\s+REASON\s+AGE`),
 		"RouterConfig": regexp.MustCompile(`NAME\s+ADDRESS\s+PLATFORM\s+READY\s+REASON\s+AGE`),
 	}
 	for kind, re := range headers {
@@ -59,6 +59,7 @@ func TestExplain(t *testing.T) {
 		"failoverip.status.gateway":                        ".254",
 		"bridgedvm.spec.allowPowerCycle":                   "PowerOffRequired",
 		"bridgedvm.spec.nics.macFrom":                      "status.macAddress",
+		"bridgedvm.spec.guest.check":                       "VMware Tools",
 		"routerconfig.spec.wan.gatewayRouteMode":           "BootScript on Vyatta 6",
 		"routerconfig.status.wanNeighbours.offLinkEntries": "ARP flood",
 		"routerconfig.spec.health.arpFloodThreshold":       "off-link",

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 
 	v1 "github.com/ovhbridge/ovhbridge-operator/api/v1alpha1"
 	"github.com/ovhbridge/ovhbridge-operator/internal/esxi"
+	esxisim "github.com/ovhbridge/ovhbridge-operator/test/sim/esxi"
 	"github.com/ovhbridge/ovhbridge-operator/test/world"
 )
 
@@ -22,6 +24,7 @@ import (
 type trialSet struct {
 	Failure  string // what was done out of band
 	Kind     string
+	Key      string        // the report's row: Kind, or keyGuest
 	Mode     string        // how the operator looked: change events or polling
 	Interval time.Duration // the polling interval in effect
 	// Latencies run from the instant before the out-of-band change to the
@@ -45,7 +48,14 @@ type failure struct {
 	object  func(i int) string
 	reasons []string
 	do      func(i int) error
+	// key names the report row when a kind has two (keyGuest); fix is a
+	// person's repair, for drift the operator only reports.
+	key string
+	fix func(i int) error
 }
+
+// keyGuest is the row of a change inside a BridgedVM's guest.
+const keyGuest = "BridgedVM guest"
 
 // failures are the three kinds of drift. The drift topology has three
 // failover IPs per trial so that no trial's object is touched by another
@@ -61,6 +71,14 @@ func (e *env) failures() []failure {
 			reasons: []string{"MACMismatch", "PowerOffRequired"},
 			do: func(i int) error {
 				return e.w.ESXi.RestoreNICMAC(t.vmName(i), "Network adapter 1", fmt.Sprintf("00:50:56:3f:%02x:%02x", i>>8, i&0xff))
+			},
+		},
+		{
+			name: "guest's default route deleted inside the VM (VMware Tools report it)", kind: kindBVM, key: keyGuest,
+			object: t.bvmName, reasons: []string{"GuestDefaultRouteMissing"},
+			do: func(i int) error { return e.w.ESXi.DeleteGuestRoute(t.vmName(i), "default") },
+			fix: func(i int) error {
+				return e.w.ESXi.AddGuestRoute(t.vmName(i), esxisim.GuestIPRoute{Destination: "default", Gateway: world.Gateway})
 			},
 		},
 		{
@@ -165,7 +183,7 @@ func (b *bench) drift(ctx context.Context) ([]trialSet, error) {
 // object's polling), and times each detection; then it waits for the
 // operator to have repaired them all.
 func (e *env) trials(ctx context.Context, f failure, mode string, interval time.Duration) (trialSet, error) {
-	set := trialSet{Failure: f.name, Kind: f.kind, Mode: mode, Interval: interval, Reasons: map[string]int{}}
+	set := trialSet{Failure: f.name, Kind: f.kind, Key: cmp.Or(f.key, f.kind), Mode: mode, Interval: interval, Reasons: map[string]int{}}
 	// Changes come at random instants over one interval (each at an
 	// independent phase of its object's polling), and never faster than one
 	// per b.spacing on average: a realistic rate of out-of-band changes,
@@ -242,6 +260,11 @@ func (e *env) trial(ctx context.Context, f failure, i int, delay, timeout time.D
 	if e.probe != nil && f.kind == kindBVM {
 		if at, ok := e.probe.first(e.top.vmName(i), start); ok {
 			o.delivered = at.Sub(start)
+		}
+	}
+	if f.fix != nil {
+		if err := f.fix(i); err != nil {
+			return o, fmt.Errorf("%s: fixing by hand: %w", key, err)
 		}
 	}
 	if _, err := e.tr.first(ctx, key, seen.At, readiness.ready); err != nil {

@@ -111,12 +111,13 @@ func (t topology) vmCount() int {
 }
 
 // vms are the ESXi VMs, powered on, each with one NIC on WAN carrying its
-// failover IP's virtual MAC.
+// failover IP's virtual MAC and a guest configured as the write-up says.
 func (t topology) vms() []esxisim.VMSpec {
 	out := make([]esxisim.VMSpec, t.vmCount())
 	for i := range out {
 		out[i] = esxisim.VMSpec{Name: t.vmName(i), PoweredOn: true,
-			NICs: []esxisim.NICSpec{{PortGroup: esxisim.PortGroupWAN, MAC: t.mac(i)}}}
+			NICs:  []esxisim.NICSpec{{PortGroup: esxisim.PortGroupWAN, MAC: t.mac(i)}},
+			Guest: esxisim.WriteUpGuest(t.ip(i), world.Gateway)}
 	}
 	return out
 }

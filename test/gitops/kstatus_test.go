@@ -33,6 +33,11 @@ func TestKstatus(t *testing.T) {
 		// Degraded for drift).
 		"first-observation": {kstatus.InProgressStatus, "Ready"},
 		"drifted":           {kstatus.InProgressStatus, "Ready"},
+		// BridgedVM: a guest to fix by hand (Argo CD: Degraded), and one
+		// whose Tools do not run, so Ready is Unknown (Argo CD:
+		// Progressing): kstatus sees both as InProgress.
+		"guest-drifted":           {kstatus.InProgressStatus, "Ready"},
+		"guest-tools-not-running": {kstatus.InProgressStatus, "Ready"},
 		// kstatus ignores the pause annotation (Argo CD: Suspended).
 		"paused": {kstatus.CurrentStatus, "Ready"},
 		// kstatus cannot tell that an object without status is new (Argo

@@ -121,7 +121,9 @@ func StartFleet(opts FleetOptions) (*Fleet, error) {
 		// Routed to the other server: a move, then a virtual MAC, then the
 		// VM's MAC change.
 		seed.IPs = append(seed.IPs, ovhsim.IP{IP: ip, RoutedTo: OtherServer})
-		vms = append(vms, esxisim.VMSpec{Name: vm, PoweredOn: true, NICs: []esxisim.NICSpec{{PortGroup: esxisim.PortGroupWAN}}})
+		// Each guest is configured as the write-up says for its failover IP.
+		vms = append(vms, esxisim.VMSpec{Name: vm, PoweredOn: true, NICs: []esxisim.NICSpec{{PortGroup: esxisim.PortGroupWAN}},
+			Guest: esxisim.WriteUpGuest(ip, Gateway)})
 	}
 	f.createVMAC = opts.OVHTaskFunctions.CreateVirtualMAC
 	if f.createVMAC == "" {

@@ -26,9 +26,11 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"sort"
 	"sync"
 	"testing"
@@ -79,6 +81,10 @@ type VMSpec struct {
 	PoweredOn bool
 	// NICs in order; they are labelled "Network adapter 1", "Network adapter 2"...
 	NICs []NICSpec
+	// Guest, when set, gives the VM a guest with VMware Tools, booting with
+	// this network configuration (guest.go); nil leaves Tools not
+	// installed, as vcsim does.
+	Guest *GuestNetwork
 }
 
 // NICSpec is one virtual NIC. An empty MAC lets the host generate one.
@@ -89,10 +95,12 @@ type NICSpec struct {
 
 // DefaultVMs is the seed's inventory: the router VM with its LAN and WAN legs
 // and the web server bridged on the WAN.
+// Both guests are configured as the write-up says (seedGuests).
 func DefaultVMs(poweredOn bool) []VMSpec {
+	g := seedGuests()
 	return []VMSpec{
-		{Name: "vyatta", PoweredOn: poweredOn, NICs: []NICSpec{{PortGroup: PortGroupLAN}, {PortGroup: PortGroupWAN}}},
-		{Name: "web1", PoweredOn: poweredOn, NICs: []NICSpec{{PortGroup: PortGroupWAN}}},
+		{Name: "vyatta", PoweredOn: poweredOn, NICs: []NICSpec{{PortGroup: PortGroupLAN}, {PortGroup: PortGroupWAN}}, Guest: g["vyatta"]},
+		{Name: "web1", PoweredOn: poweredOn, NICs: []NICSpec{{PortGroup: PortGroupWAN}}, Guest: g["web1"]},
 	}
 }
 
@@ -115,6 +123,7 @@ type Harness struct {
 	model  *simulator.Model
 	server *simulator.Server
 	rules  *rules
+	guests *guests
 
 	adminMu sync.Mutex
 	admin   *vim25.Client
@@ -174,9 +183,11 @@ func Start(opts Options) (*Harness, error) {
 		VCenter:    opts.VCenter,
 		model:      model,
 		rules:      newRules(),
+		guests:     newGuests(),
 	}
 	h.rules.install(model)
 	model.Map().AddHandler(vmStates{})
+	model.Map().AddHandler(h.guests)
 	h.server = model.Service.NewServer()
 	u := *h.server.URL
 	u.User = nil
@@ -288,10 +299,27 @@ func (h *Harness) build(ctx context.Context, vms []VMSpec) error {
 		if err := g.Wait(); err != nil {
 			return err
 		}
-		for _, ref := range refs {
+		// Rules and guests are in place before the first power-on, which
+		// boots the guest.
+		for i, ref := range refs {
 			h.rules.wrapVM(h.model.Map(), ref)
+			if vms[i].Guest != nil {
+				h.guests.add(ref, *vms[i].Guest)
+				// vcsim lists every vNIC in guest.net already: a VM that
+				// is off reports nothing.
+				if err := h.changeGuest(vms[i].Name, func(*guestOS, *mo.VirtualMachine) error { return nil }); err != nil {
+					return err
+				}
+			}
 		}
-		return nil
+		g, gctx = errgroup.WithContext(ctx)
+		g.SetLimit(8)
+		for i, spec := range vms {
+			if spec.PoweredOn {
+				g.Go(func() error { return powerOn(gctx, object.NewVirtualMachine(c, refs[i]), spec.Name) })
+			}
+		}
+		return g.Wait()
 	})
 }
 
@@ -331,19 +359,18 @@ func createVM(ctx context.Context, folder *object.Folder, pool *object.ResourceP
 	if err != nil {
 		return ref, fmt.Errorf("esxisim: create VM %s: %w", spec.Name, err)
 	}
-	ref = info.Result.(types.ManagedObjectReference)
-	if !spec.PoweredOn {
-		return ref, nil
-	}
-	vm := object.NewVirtualMachine(folder.Client(), ref)
-	task, err = vm.PowerOn(ctx)
+	return info.Result.(types.ManagedObjectReference), nil
+}
+
+func powerOn(ctx context.Context, vm *object.VirtualMachine, name string) error {
+	task, err := vm.PowerOn(ctx)
 	if err == nil {
 		err = task.Wait(ctx)
 	}
 	if err != nil {
-		return ref, fmt.Errorf("esxisim: power on %s: %w", spec.Name, err)
+		return fmt.Errorf("esxisim: power on %s: %w", name, err)
 	}
-	return ref, nil
+	return nil
 }
 
 // withAdmin runs fn with the harness's own session — a person at the vSphere
@@ -565,7 +592,8 @@ func (h *Harness) RenameVM(ctx context.Context, vmName, newName string) error {
 	})
 }
 
-// Guest is what VMware Tools report about a running guest.
+// Guest is a report of VMware Tools given as is (SetGuest), bypassing the
+// guest model of guest.go.
 type Guest struct {
 	ToolsRunning bool         `json:"toolsRunning"`
 	NICs         []GuestNIC   `json:"nics"`
@@ -574,9 +602,11 @@ type Guest struct {
 
 // GuestNIC is one guest interface as Tools see it.
 type GuestNIC struct {
-	MAC     string   `json:"mac"`
-	Network string   `json:"network"`
-	IPs     []string `json:"ips"`
+	MAC     string `json:"mac"`
+	Network string `json:"network"`
+	// IPs are addresses, with their prefix length when written as CIDR
+	// (203.0.113.124/32); a bare address is taken as a host address.
+	IPs []string `json:"ips"`
 }
 
 // GuestRoute is one entry of the guest's routing table.
@@ -587,21 +617,40 @@ type GuestRoute struct {
 	Device       string `json:"device"` // index of the guest NIC, as Tools report it ("0", "1", ...)
 }
 
-// SetGuest sets what Tools report for a VM. There is no API for this (the
-// guest agent writes it), so the simulator object is updated directly; the
-// update still reaches property collectors like Tools' own would.
+// SetGuest makes Tools report exactly g for a VM, whatever its guest
+// model says, until the guest is changed through the model again
+// (SetGuestNetwork, RebootGuest, SetTools...) or the VM's power changes.
+// There is no API for this (the guest agent writes it), so the simulator
+// object is updated directly; the update still reaches property collectors
+// like Tools' own would.
 func (h *Harness) SetGuest(vmName string, g Guest) error {
 	vm, err := h.vmObject(vmName)
 	if err != nil {
 		return err
 	}
-	status := string(types.VirtualMachineToolsRunningStatusGuestToolsNotRunning)
+	h.guests.setRaw(vm.Self)
+	status, tools := types.VirtualMachineToolsRunningStatusGuestToolsNotRunning, types.VirtualMachineToolsStatusToolsNotRunning
 	if g.ToolsRunning {
-		status = string(types.VirtualMachineToolsRunningStatusGuestToolsRunning)
+		status, tools = types.VirtualMachineToolsRunningStatusGuestToolsRunning, types.VirtualMachineToolsStatusToolsOk
 	}
-	var nics []types.GuestNicInfo
+	nics := []types.GuestNicInfo{}
 	for _, n := range g.NICs {
-		nics = append(nics, types.GuestNicInfo{MacAddress: n.MAC, Network: n.Network, IpAddress: n.IPs, Connected: true})
+		info := types.GuestNicInfo{MacAddress: n.MAC, Network: n.Network, Connected: true}
+		for _, ip := range n.IPs {
+			p, err := parsePrefix(ip)
+			if err != nil {
+				return fmt.Errorf("esxisim: guest address %q: %w", ip, err)
+			}
+			if info.IpConfig == nil {
+				info.IpConfig = &types.NetIpConfigInfo{}
+			}
+			info.IpAddress = append(info.IpAddress, p.Addr().String())
+			info.IpConfig.IpAddress = append(info.IpConfig.IpAddress, types.NetIpConfigInfoIpAddress{
+				IpAddress: p.Addr().String(), PrefixLength: int32(p.Bits()),
+				State: string(types.NetIpConfigInfoIpAddressStatusPreferred),
+			})
+		}
+		nics = append(nics, info)
 	}
 	var routes []types.NetIpRouteConfigInfoIpRoute
 	for _, r := range g.Routes {
@@ -614,11 +663,171 @@ func (h *Harness) SetGuest(vmName string, g Guest) error {
 	stack := []types.GuestStackInfo{{IpRouteConfig: &types.NetIpRouteConfigInfo{IpRoute: routes}}}
 	ctx := h.model.Service.Context
 	h.model.Map().AtomicUpdate(ctx, vm, []types.PropertyChange{
-		{Name: "guest.toolsRunningStatus", Val: status},
+		{Name: "guest.toolsStatus", Val: tools},
+		{Name: "guest.toolsRunningStatus", Val: string(status)},
 		{Name: "guest.net", Val: nics},
 		{Name: "guest.ipStack", Val: stack},
 	})
 	return nil
+}
+
+// changeGuest edits a VM's guest and publishes what Tools then report, as
+// one property-collector update.
+func (h *Harness) changeGuest(vmName string, edit func(*guestOS, *mo.VirtualMachine) error) error {
+	vm, err := h.vmObject(vmName)
+	if err != nil {
+		return err
+	}
+	ctx := h.model.Service.Context
+	h.model.Map().WithLock(ctx, vm, func() {
+		var changes []types.PropertyChange
+		changes, err = h.guests.change(vm.Self, &vm.VirtualMachine, func(o *guestOS) error { return edit(o, &vm.VirtualMachine) })
+		if err == nil {
+			h.model.Map().Update(ctx, vm, changes)
+		}
+	})
+	return err
+}
+
+// running refuses to change the running configuration of a guest that is
+// not running.
+func running(vm *mo.VirtualMachine) error {
+	if vm.Runtime.PowerState != types.VirtualMachinePowerStatePoweredOn {
+		return fmt.Errorf("esxisim: VM %s is %s: its guest does not run", vm.Name, vm.Runtime.PowerState)
+	}
+	return nil
+}
+
+// SetGuestNetwork sets what a running guest has now, as a person logged
+// into it would with ip addr/ip route commands; it is lost at the next
+// reboot unless SetGuestBootNetwork says the same.
+func (h *Harness) SetGuestNetwork(vmName string, n GuestNetwork) error {
+	return h.changeGuest(vmName, func(o *guestOS, vm *mo.VirtualMachine) error {
+		if err := running(vm); err != nil {
+			return err
+		}
+		o.running = cloneNetwork(n)
+		return nil
+	})
+}
+
+// SetGuestBootNetwork sets the configuration a guest boots with (its
+// /etc/network/interfaces, say). What runs now does not change.
+func (h *Harness) SetGuestBootNetwork(vmName string, n GuestNetwork) error {
+	return h.changeGuest(vmName, func(o *guestOS, _ *mo.VirtualMachine) error {
+		o.boot = cloneNetwork(n)
+		return nil
+	})
+}
+
+// SetGuestAddresses sets the addresses of the guest's interface on the
+// vNIC at position nic (0: "Network adapter 1"), as
+// `ip addr flush dev eth0` followed by `ip addr add` would.
+func (h *Harness) SetGuestAddresses(vmName string, nic int, addrs ...string) error {
+	return h.changeGuest(vmName, func(o *guestOS, vm *mo.VirtualMachine) error {
+		if err := running(vm); err != nil {
+			return err
+		}
+		for _, a := range addrs {
+			if _, err := parsePrefix(a); err != nil {
+				return fmt.Errorf("esxisim: address %q: %w", a, err)
+			}
+		}
+		var out []GuestInterface
+		for _, i := range o.running.Interfaces {
+			if i.NIC != nic {
+				out = append(out, i)
+			}
+		}
+		if len(addrs) > 0 {
+			out = append(out, GuestInterface{NIC: nic, Addresses: slices.Clone(addrs)})
+		}
+		o.running.Interfaces = out
+		return nil
+	})
+}
+
+// AddGuestRoute adds a route inside a running guest, as `ip route add`
+// would: a route through a gateway the guest cannot reach on the link is
+// refused, as the kernel refuses it.
+func (h *Harness) AddGuestRoute(vmName string, r GuestIPRoute) error {
+	return h.changeGuest(vmName, func(o *guestOS, vm *mo.VirtualMachine) error {
+		if err := running(vm); err != nil {
+			return err
+		}
+		for _, e := range o.running.Routes {
+			if sameDestination(e.Destination, r.Destination) {
+				// iproute2's answer to EEXIST.
+				return errors.New("esxisim: RTNETLINK answers: File exists")
+			}
+		}
+		if err := reachable(o.running, r); err != nil {
+			return err
+		}
+		o.running.Routes = append(o.running.Routes, r)
+		return nil
+	})
+}
+
+// DeleteGuestRoute deletes the route to destination ("default", an address
+// or a prefix) inside a running guest, as `ip route del` would. Routes
+// through the deleted one's gateway stay, as they do in Linux.
+func (h *Harness) DeleteGuestRoute(vmName, destination string) error {
+	return h.changeGuest(vmName, func(o *guestOS, vm *mo.VirtualMachine) error {
+		if err := running(vm); err != nil {
+			return err
+		}
+		for i, e := range o.running.Routes {
+			if sameDestination(e.Destination, destination) {
+				o.running.Routes = slices.Delete(o.running.Routes, i, i+1)
+				return nil
+			}
+		}
+		// iproute2's answer to ESRCH.
+		return errors.New("esxisim: RTNETLINK answers: No such process")
+	})
+}
+
+// RebootGuest reboots the guest OS (the VM stays powered on): what was
+// changed by hand is gone, the boot configuration is back.
+func (h *Harness) RebootGuest(vmName string) error {
+	return h.changeGuest(vmName, func(o *guestOS, vm *mo.VirtualMachine) error {
+		if err := running(vm); err != nil {
+			return err
+		}
+		o.running = boot(o.boot)
+		o.toolsStopped = false
+		return nil
+	})
+}
+
+// SetTools stops or starts VMware Tools inside a running guest
+// (systemctl stop open-vm-tools).
+func (h *Harness) SetTools(vmName string, run bool) error {
+	return h.changeGuest(vmName, func(o *guestOS, vm *mo.VirtualMachine) error {
+		if err := running(vm); err != nil && run {
+			return err
+		}
+		o.toolsStopped = !run
+		return nil
+	})
+}
+
+// GuestState reads a VM's guest as the harness models it.
+func (h *Harness) GuestState(vmName string) (GuestState, error) {
+	vm, err := h.vmObject(vmName)
+	if err != nil {
+		return GuestState{}, err
+	}
+	var st GuestState
+	ok := false
+	h.model.Map().WithLock(h.model.Service.Context, vm, func() {
+		st, ok = h.guests.state(vm.Self, &vm.VirtualMachine)
+	})
+	if !ok {
+		return st, fmt.Errorf("esxisim: VM %s has no VMware Tools (no guest configuration was given)", vmName)
+	}
+	return st, nil
 }
 
 // ExpireSessions terminates every session but the harness's own, as an idle

@@ -227,6 +227,32 @@ func TestAdminAPI(t *testing.T) {
 	if code, _ := call("PUT", "/vms/vyatta/guest", `{"toolsRunning": true, "nics": [{"mac": "02:00:00:aa:bb:cc", "ips": ["203.0.113.123"]}]}`); code != 200 {
 		t.Fatalf("set guest: %d", code)
 	}
+	// Inside web1's guest, as a person logged into it would.
+	if code, body := call("DELETE", "/vms/web1/guest/routes/default", ""); code != 409 || !strings.Contains(body, "does not run") {
+		t.Fatalf("a route deleted in a guest that is off: %d %s", code, body)
+	}
+	if code, body := call("PUT", "/vms/web1/power", `{"on": true}`); code != 200 {
+		t.Fatalf("power on web1: %d %s", code, body)
+	}
+	if code, body := call("DELETE", "/vms/web1/guest/routes/198.51.100.254", ""); code != 200 ||
+		!strings.Contains(body, `"running":{"interfaces":[{"nic":0,"addresses":["203.0.113.124/32"]}],"routes":[{"destination":"default"`) {
+		t.Fatalf("delete the gateway route: %d %s", code, body)
+	}
+	if code, body := call("POST", "/vms/web1/guest/routes", `{"destination": "198.51.100.254", "nic": 0}`); code != 200 {
+		t.Fatalf("add it back: %d %s", code, body)
+	}
+	if code, body := call("PUT", "/vms/web1/guest/tools", `{"running": false}`); code != 200 || !strings.Contains(body, `"toolsRunning":false`) {
+		t.Fatalf("stop Tools: %d %s", code, body)
+	}
+	if code, body := call("POST", "/vms/web1/guest/reboot", ""); code != 200 || !strings.Contains(body, `"toolsRunning":true`) {
+		t.Fatalf("reboot: %d %s", code, body)
+	}
+	if code, body := call("PUT", "/vms/web1/guest/network", `{"interfaces": [], "routes": [{"destination": "default", "nic": 0}]}`); code != 200 {
+		t.Fatalf("set the running network: %d %s", code, body)
+	}
+	if code, body := call("GET", "/vms/web1/guest/state", ""); code != 200 || !strings.Contains(body, `"running":{"interfaces":[],"routes":[{"destination":"default","nic":0}]}`) {
+		t.Fatalf("state: %d %s", code, body)
+	}
 	if code, body := call("PUT", "/vms/web1/power", `{"on": "yes"}`); code != 400 {
 		t.Fatalf("bad body: %d %s", code, body)
 	}

@@ -15,6 +15,13 @@
 //
 //	curl -X PUT -d '{"on": false}' $ADMIN/vms/web1/power
 //	curl -X PUT -d '{"mac": "02:00:00:aa:bb:cc"}' $ADMIN/vms/web1/nics/1
+//
+// and inside a guest, as a person logged into it would (VMware Tools report
+// each change):
+//
+//	curl -X DELETE $ADMIN/vms/web1/guest/routes/198.51.100.254
+//	curl -X POST $ADMIN/vms/web1/guest/reboot
+//	curl -X PUT -d '{"running": false}' $ADMIN/vms/web1/guest/tools
 package main
 
 import (
