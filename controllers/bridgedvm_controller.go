@@ -191,6 +191,9 @@ func (e *endpointRegistry) forget(name types.NamespacedName) {
 func (r *BridgedVMReconciler) requestsFor(ctx context.Context, c esxi.VMChange) []reconcile.Request {
 	var list v1.BridgedVMList
 	if err := r.Client.List(ctx, &list, client.MatchingFields{indexVMName: c.VMName}); err != nil {
+		// A map function cannot return an error: the VM's BridgedVMs still
+		// come back at their resyncInterval.
+		log.FromContext(ctx).Error(err, "cannot list the BridgedVMs of a VM that changed", "vm", c.VMName)
 		return nil
 	}
 	var reqs []reconcile.Request

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	v1 "github.com/ovhbridge/ovhbridge-operator/api/v1alpha1"
@@ -140,9 +141,16 @@ func enqueueUsers(c client.Client, list client.ObjectList, index string) handler
 	return handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
 		l := list.DeepCopyObject().(client.ObjectList)
 		if err := c.List(ctx, l, client.InNamespace(o.GetNamespace()), client.MatchingFields{index: o.GetName()}); err != nil {
+			// A map function cannot return an error: the users still come
+			// back at their own interval.
+			log.FromContext(ctx).Error(err, "cannot list the objects that use a changed object", "object", client.ObjectKeyFromObject(o), "index", index)
 			return nil
 		}
-		items, _ := meta.ExtractList(l)
+		items, err := meta.ExtractList(l)
+		if err != nil {
+			log.FromContext(ctx).Error(err, "cannot read a list of users", "index", index)
+			return nil
+		}
 		reqs := make([]reconcile.Request, 0, len(items))
 		for _, it := range items {
 			m := it.(client.Object)
