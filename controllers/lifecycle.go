@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -17,6 +19,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -66,6 +69,53 @@ type lifecycle[T managed] struct {
 	claims *claimRule[T]
 	// timeout bounds one reconcile (Options.ReconcileTimeout); zero: none.
 	timeout time.Duration
+	// written is this process's last write to each object (readYourWrites).
+	written writeLog
+}
+
+// writeLog remembers the resourceVersion of this process's last write to
+// each object. The informer cache can lag behind that write by a few
+// milliseconds (much more on a loaded API server), and a pass deciding from
+// a copy without it would not see its own recorded intent or save hash —
+// and send the same external write again. Such a pass waits for the cache
+// instead.
+type writeLog struct {
+	mu sync.Mutex
+	rv map[types.NamespacedName]uint64
+}
+
+// record notes obj's resourceVersion after a write this process made.
+func (w *writeLog) record(obj client.Object) {
+	v, err := strconv.ParseUint(obj.GetResourceVersion(), 10, 64)
+	if err != nil {
+		return // not an etcd revision: no ordering to rely on
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.rv == nil {
+		w.rv = map[types.NamespacedName]uint64{}
+	}
+	w.rv[client.ObjectKeyFromObject(obj)] = v
+}
+
+// behind reports whether the cached obj predates this process's last write
+// to it. resourceVersions are opaque to clients by contract; every
+// kube-apiserver backed by etcd issues them as its increasing revision, and
+// one that does not parse only turns the check off.
+func (w *writeLog) behind(obj client.Object) bool {
+	v, err := strconv.ParseUint(obj.GetResourceVersion(), 10, 64)
+	if err != nil {
+		return false
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return v < w.rv[client.ObjectKeyFromObject(obj)]
+}
+
+func (w *writeLog) forget(name types.NamespacedName) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.rv, name)
 }
 
 // statusReserve is the part of a reconcile's time kept for writing the
@@ -114,9 +164,15 @@ func (l *lifecycle[T]) reconcile(ctx context.Context, req reconcile.Request) (re
 	if err := l.client.Get(ctx, req.NamespacedName, obj); err != nil {
 		if apierrors.IsNotFound(err) {
 			forgetDrift(l.kind, req.Namespace, req.Name)
+			l.written.forget(req.NamespacedName)
 			return reconcile.Result{}, nil
 		}
 		return reconcile.Result{}, err
+	}
+	if l.written.behind(obj) {
+		// Our own last write has not reached the cache yet: decide from it,
+		// not from the copy before it.
+		return reconcile.Result{RequeueAfter: 50 * time.Millisecond}, nil
 	}
 	before := obj.DeepCopyObject().(T)
 	policies := obj.GetPolicies()
@@ -343,9 +399,13 @@ func (l *lifecycle[T]) ensureFinalizer(ctx context.Context, obj T, want bool) er
 	} else {
 		controllerutil.RemoveFinalizer(obj, v1.Finalizer)
 	}
-	if err := l.client.Patch(ctx, obj, patch); err != nil && !(apierrors.IsNotFound(err) && !want) {
+	if err := l.client.Patch(ctx, obj, patch); err != nil {
+		if apierrors.IsNotFound(err) && !want {
+			return nil
+		}
 		return err
 	}
+	l.written.record(obj)
 	return nil
 }
 
@@ -381,6 +441,7 @@ func (l *lifecycle[T]) patchStatus(ctx context.Context, before, after T) error {
 		}
 		return err
 	}
+	l.written.record(after)
 	l.emitTransitions(before, after)
 	return nil
 }
