@@ -246,7 +246,7 @@ func (r *BridgedVMReconciler) Sync(ctx context.Context, b *v1.BridgedVM, save fu
 		}
 		// Applied together with its FailoverIP, whose MAC is a moment
 		// away: its watch brings this object back with it.
-		if d := deferFirstSight(b, r.Now()); d != nil {
+		if d := deferFirstSight(b, r.Now(), quietFirstSight); d != nil {
 			return 0, d
 		}
 	}

@@ -66,7 +66,10 @@ type FailoverIPReconciler struct {
 	// followed the IP is waited for on the new server before a new one is
 	// made (default decide.MACReappearGrace).
 	MACReappearGrace time.Duration
-	Now              func() time.Time
+	// QuietFirstSight is how long a new FailoverIP stays silent at
+	// Ready=Unknown before saying what it waits for (default 10s).
+	QuietFirstSight time.Duration
+	Now             func() time.Time
 
 	recorder events.EventRecorder
 }
@@ -84,6 +87,9 @@ func (r *FailoverIPReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Ma
 	}
 	if r.MACReappearGrace <= 0 {
 		r.MACReappearGrace = decide.MACReappearGrace
+	}
+	if r.QuietFirstSight <= 0 {
+		r.QuietFirstSight = quietFirstSight
 	}
 	if err := indexBySecret(ctx, mgr.GetFieldIndexer(), &v1.FailoverIP{}, func(f *v1.FailoverIP) string {
 		return f.Spec.OVH.CredentialsSecretRef.Name
@@ -179,7 +185,7 @@ func (r *FailoverIPReconciler) Sync(ctx context.Context, f *v1.FailoverIP, save 
 		// back, the interval is only a safety net. A Ready already known
 		// (an operator restart) is kept meanwhile, and so is a first sight
 		// still quiet: most first observations end within it.
-		if d := deferFirstSight(f, r.Now()); d != nil {
+		if d := deferFirstSight(f, r.Now(), r.QuietFirstSight); d != nil {
 			return 0, d
 		}
 		if c := meta.FindStatusCondition(f.Status.Conditions, v1.TypeReady); c != nil && c.Status == metav1.ConditionUnknown {

@@ -19,7 +19,10 @@ func hourly(f *v1.FailoverIP) { f.Spec.OVH.SyncInterval = &metav1.Duration{Durat
 // hold a worker until the observation ends: it says what it waits for, and
 // the Observer's announcement brings it back at once, not its syncInterval.
 func TestFailoverIPWaitsForItsServersFirstObservationWithoutBlocking(t *testing.T) {
-	e := &ovhEnv{sim: startOVHSim(t, ovhsim.Options{}), ns: testNamespace(t)}
+	// A quiet first sight of 1s, not 10s: the test is about what is said
+	// after it, and 10s would sit at the edge of its wait.
+	e := &ovhEnv{sim: startOVHSim(t, ovhsim.Options{}), ns: testNamespace(t),
+		tune: []func(*FailoverIPReconciler){func(r *FailoverIPReconciler) { r.QuietFirstSight = time.Second }}}
 	if err := k8sClient.Create(context.Background(), ovhSecret(e.ns, "ovh", e.sim.Endpoint(), appSecret)); err != nil {
 		t.Fatal(err)
 	}

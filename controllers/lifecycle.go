@@ -310,13 +310,13 @@ func (d *deferred) Error() string { return fmt.Sprintf("nothing to report yet; a
 const quietFirstSight = 10 * time.Second
 
 // deferFirstSight returns a deferred for an object still in its quiet first
-// sight, nil otherwise.
-func deferFirstSight(obj managed, now time.Time) error {
+// sight (quiet long after its first sight), nil otherwise.
+func deferFirstSight(obj managed, now time.Time, quiet time.Duration) error {
 	c := meta.FindStatusCondition(obj.GetResourceStatus().Conditions, v1.TypeReady)
 	if c == nil || c.Status != metav1.ConditionUnknown || c.Reason != v1.ReasonFirstObservation {
 		return nil
 	}
-	left := quietFirstSight - now.Sub(c.LastTransitionTime.Time)
+	left := quiet - now.Sub(c.LastTransitionTime.Time)
 	if left <= 0 {
 		return nil
 	}
