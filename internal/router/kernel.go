@@ -29,6 +29,12 @@ type Route struct {
 // IsDefault reports whether r is a default route.
 func (r Route) IsDefault() bool { return r.Dst == "default" || r.Dst == "0.0.0.0/0" || r.Dst == "::/0" }
 
+// IsIPv6 reports whether r is an IPv6 route (by its destination or, for a
+// default route, its gateway).
+func (r Route) IsIPv6() bool {
+	return strings.Contains(r.Dst, ":") || strings.Contains(r.Gateway, ":")
+}
+
 // HasFlag reports whether r carries the given flag.
 func (r Route) HasFlag(f string) bool {
 	for _, x := range r.Flags {

@@ -1,9 +1,11 @@
 package router
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"strings"
+	"time"
 )
 
 // IPv6 reads. The route listings are the same formats as IPv4's and go
@@ -24,6 +26,144 @@ import (
 //     Interface, Link layer address, State — the table `show arp` prints there.
 //     (`show ipv6 route` without `forward` is FRR's RIB through vtysh, not the
 //     kernel's table, which is where the gateway-less default shows.)
+
+const (
+	cmdRoutes6JSON = "ip -j -6 route show table main"
+	cmdRoutes6Text = "ip -6 route show table main"
+)
+
+// cmdNeigh6 lists the IPv6 neighbours of dev: JSON where iproute2 has -j.
+func cmdNeigh6(json bool, dev string) string {
+	cmd := "ip -6 neigh show"
+	if json {
+		cmd = "ip -j -6 neigh show"
+	}
+	if dev != "" {
+		cmd += " dev " + dev
+	}
+	return cmd
+}
+
+// parseRoutes6 reads cmdRoutes6JSON or cmdRoutes6Text output.
+func parseRoutes6(json bool, out string) ([]Route, error) {
+	if json {
+		return ParseRoutesJSON([]byte(out))
+	}
+	return ParseRoutesText(out)
+}
+
+// parseNeigh6 reads cmdNeigh6 output.
+func parseNeigh6(json bool, out, dev string) ([]Neighbour, error) {
+	if json {
+		return ParseNeighboursJSON([]byte(out), dev)
+	}
+	return ParseNeighboursText(out, dev)
+}
+
+func (d *sshDriver) Routes6(ctx context.Context) (_ []Route, err error) {
+	defer observe("Routes6", time.Now(), &err)
+	p, err := d.platform(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cmd := cmdRoutes6Text
+	if p.HasJSONIproute() {
+		cmd = cmdRoutes6JSON
+	}
+	out, err := d.readLines(ctx, "Routes6", cmd)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := parseRoutes6(p.HasJSONIproute(), out)
+	if err != nil {
+		return nil, unexpected("Routes6", "unparsable "+cmd+" output", out, err)
+	}
+	return rs, nil
+}
+
+func (d *sshDriver) Neighbours6(ctx context.Context, dev string) (_ []Neighbour, err error) {
+	defer observe("Neighbours6", time.Now(), &err)
+	if dev != "" && !devName.MatchString(dev) {
+		return nil, invalid("Neighbours6", fmt.Sprintf("bad interface name %q", dev), nil)
+	}
+	p, err := d.platform(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cmd := cmdNeigh6(p.HasJSONIproute(), dev)
+	out, err := d.readLines(ctx, "Neighbours6", cmd)
+	if err != nil {
+		return nil, err
+	}
+	ns, err := parseNeigh6(p.HasJSONIproute(), out, dev)
+	if err != nil {
+		return nil, unexpected("Neighbours6", "unparsable "+cmd+" output", out, err)
+	}
+	return ns, nil
+}
+
+func (d *sshDriver) FlushNeighbours6(ctx context.Context, dev string) (err error) {
+	defer observe("FlushNeighbours6", time.Now(), &err)
+	if !devName.MatchString(dev) {
+		return invalid("FlushNeighbours6", fmt.Sprintf("bad interface name %q", dev), nil)
+	}
+	unlock, err := routerLocks.lock(ctx, lockKey(d.addr), "FlushNeighbours6")
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	res, err := d.run(ctx, "FlushNeighbours6", "sudo ip -6 neigh flush dev "+dev, "")
+	if err != nil {
+		return err
+	}
+	if res.exit != 0 {
+		return invalid("FlushNeighbours6", "ip -6 neigh flush failed: "+sanitize(res.output()), nil)
+	}
+	return nil
+}
+
+func (d *apiDriver) Routes6(ctx context.Context) (_ []Route, err error) {
+	defer observe("Routes6", time.Now(), &err)
+	text, err := d.show(ctx, "Routes6", "ipv6", "route", "forward")
+	if err != nil {
+		return nil, err
+	}
+	rs, err := ParseRoutesText(text)
+	if err != nil {
+		return nil, unexpected("Routes6", "unparsable show ipv6 route forward output", text, err)
+	}
+	return rs, nil
+}
+
+func (d *apiDriver) Neighbours6(ctx context.Context, dev string) (_ []Neighbour, err error) {
+	defer observe("Neighbours6", time.Now(), &err)
+	text, err := d.show(ctx, "Neighbours6", "ipv6", "neighbors")
+	if err != nil {
+		return nil, err
+	}
+	ns, err := ParseShowIPv6Neighbors(text, dev)
+	if err != nil {
+		return nil, unexpected("Neighbours6", "unparsable show ipv6 neighbors output", text, err)
+	}
+	return ns, nil
+}
+
+func (d *apiDriver) FlushNeighbours6(ctx context.Context, dev string) (err error) {
+	defer observe("FlushNeighbours6", time.Now(), &err)
+	if !devName.MatchString(dev) {
+		return invalid("FlushNeighbours6", fmt.Sprintf("bad interface name %q", dev), nil)
+	}
+	unlock, err := routerLocks.lock(ctx, lockKey(d.base.Host), "FlushNeighbours6")
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	// `reset ipv6 neighbors interface D`: `ip -f inet6 neigh flush dev D`
+	// on 1.3 (equuleus op-mode-definitions/ipv6-route.xml.in), neighbor.py
+	// reset --family inet6 --interface D from 1.4 (sagitta).
+	_, err = d.ok(ctx, "FlushNeighbours6", "/reset", map[string]any{"op": "reset", "path": []string{"ipv6", "neighbors", "interface", dev}})
+	return err
+}
 
 // ParseNeighboursText parses `ip neigh show [dev D]` text of any family and
 // iproute2 version: "ADDR [dev D] [lladdr MAC] [router] [proxy] STATE...",

@@ -61,8 +61,9 @@ var (
 
 var wan6 = drift.RouterWAN6{Interface: "eth2", Gateway: gw6Addr, OnLink: []netip.Prefix{netip.MustParsePrefix(wan6Block)}}
 
-// lab6 is the router's WAN and OVH's IPv6 gateway in two namespaces this
-// test creates and removes by name.
+// lab6 is the router (WAN eth2, LAN eth1), OVH's IPv6 gateway and the
+// LAN's end of the cable in three namespaces this test creates and removes
+// by name.
 type lab6 struct {
 	*lab
 	ns *netns.NSCounter
@@ -71,8 +72,8 @@ type lab6 struct {
 func newLab6(t *testing.T) *lab6 {
 	requireNetAdmin(t)
 	suffix := strconv.Itoa(os.Getpid())
-	l := &lab6{lab: &lab{t: t, router: "ovhb6-rt-" + suffix, gw: "ovhb6-gw-" + suffix}}
-	for _, ns := range []string{l.router, l.gw} {
+	l := &lab6{lab: &lab{t: t, router: "ovhb6-rt-" + suffix, gw: "ovhb6-gw-" + suffix, lan: "ovhb6-lan-" + suffix}}
+	for _, ns := range []string{l.router, l.gw, l.lan} {
 		if err := netns.Add(ns); err != nil {
 			t.Fatalf("%v (this test needs CAP_NET_ADMIN)", err)
 		}
@@ -85,8 +86,15 @@ func newLab6(t *testing.T) *lab6 {
 		// Before the links exist, so that their link-local addresses
 		// skip duplicate address detection too: usable at once.
 		l.sysctl(ns, "net/ipv6/conf/default/accept_dad", "0")
+		// Nor do hosts solicit routers: the router's table holds what
+		// the test sends, not what a link coming up happens to.
+		l.sysctl(ns, "net/ipv6/conf/default/router_solicitations", "0")
 	}
 	l.ip("", "link", "add", "eth2", "netns", l.router, "address", wanMAC, "type", "veth", "peer", "name", "gw0", "netns", l.gw, "address", gwMAC)
+	// The LAN cable: up at both ends, so eth1 has its link-local route as
+	// every interface a router configures does.
+	l.ip("", "link", "add", "eth1", "netns", l.router, "address", lanMAC, "type", "veth", "peer", "name", "lan0", "netns", l.lan, "address", lanHostMAC)
+	l.ip(l.lan, "link", "set", "lan0", "up")
 	answer := append([]string{}, fromRouter6...)
 	if err := netns.ProxyNDPGateway(l.gw, "gw0", gw6Addr+"/56", answer); err != nil {
 		t.Fatal(err)
@@ -94,6 +102,7 @@ func newLab6(t *testing.T) *lab6 {
 	// A router forwards (and so sends no router solicitations of its own).
 	l.sysctl(l.router, "net/ipv6/conf/all/forwarding", "1")
 	l.ip(l.router, "link", "set", "lo", "up")
+	l.ip(l.router, "link", "set", "eth1", "up")
 	l.ip(l.router, "link", "set", "eth2", "up")
 	l.ip(l.router, "-6", "addr", "add", wan6Addr+"/64", "dev", "eth2", "nodad")
 	// Unanswered destinations fail after three solicitations 50 ms apart.
@@ -145,12 +154,13 @@ type state6 struct {
 var (
 	connected6 = []router.Route{
 		{Dst: wan6Block, Dev: "eth2", Protocol: "kernel", Metric: 256},
+		{Dst: "fe80::/64", Dev: "eth1", Protocol: "kernel", Metric: 256},
 		{Dst: "fe80::/64", Dev: "eth2", Protocol: "kernel", Metric: 256},
 	}
 	fixed6Routes = []router.Route{
 		connected6[0],
 		{Dst: gw6Addr, Dev: "eth2", Protocol: "boot", Metric: 1024},
-		connected6[1],
+		connected6[1], connected6[2],
 		{Dst: "default", Gateway: gw6Addr, Dev: "eth2", Protocol: "boot", Metric: 1024},
 	}
 )
@@ -182,7 +192,7 @@ func states6() []state6 {
 		routes: []router.Route{
 			connected6[0],
 			{Dst: gw6Addr, Dev: "eth2", Protocol: "zebra", Metric: 1024},
-			connected6[1],
+			connected6[1], connected6[2],
 			{Dst: "default", Dev: "eth2", Protocol: "zebra", Metric: 1024},
 		},
 		neigh: flood, solicited: onePerDestination,
@@ -228,7 +238,7 @@ func states6() []state6 {
 		routes: []router.Route{
 			connected6[0],
 			{Dst: gw6Addr, Dev: "eth2", Protocol: "static", Metric: 20},
-			connected6[1],
+			connected6[1], connected6[2],
 			{Dst: "default", Gateway: gw6Addr, Dev: "eth2", Protocol: "static", Metric: 20, Flags: []string{"onlink"}},
 		},
 		neigh: onlyGateway, solicited: map[string]int{gw6Addr: 1},
