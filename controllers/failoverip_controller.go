@@ -297,6 +297,10 @@ func (r *FailoverIPReconciler) session(ctx context.Context, f *v1.FailoverIP, sa
 	}
 	f.Status.Gateway = snap.Network.Gateway
 	f.Status.ServerMainIP = snap.Network.MainIP
+	f.Status.IPv6 = nil
+	if n := snap.Network; n.IPv6Block != "" || n.IPv6Gateway != "" {
+		f.Status.IPv6 = &v1.ServerIPv6{Block: n.IPv6Block, Gateway: n.IPv6Gateway}
+	}
 	return &fipSession{
 		r: r, f: f, creds: creds, api: api, snap: snap, block: block,
 		addr: strings.TrimSuffix(block, "/32"), save: save,

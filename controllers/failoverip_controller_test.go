@@ -177,6 +177,16 @@ func TestFailoverIPMovedAndVirtualMACCreated(t *testing.T) {
 		f.Status.ServerMainIP != "198.51.100.17" || f.Status.PendingTask != nil {
 		t.Errorf("status = %+v", f.Status)
 	}
+	// The server's IPv6 block and gateway, from the same observation.
+	var block string
+	for _, srv := range e.sim.World().Servers {
+		if srv.Name == esxServer {
+			block = srv.IPv6
+		}
+	}
+	if v6 := f.Status.IPv6; block == "" || v6 == nil || v6.Block != block || !strings.HasSuffix(v6.Gateway, "ff:ff:ff:ff:ff") {
+		t.Errorf("status.ipv6 = %+v, want block %q and the /56's last addresses as gateway", v6, block)
+	}
 	if n := e.sim.CallCount(ovhsim.RouteIPMove); n != 1 {
 		t.Errorf("move POSTs = %d, want 1", n)
 	}

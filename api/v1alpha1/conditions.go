@@ -115,6 +115,24 @@ const (
 	// ReasonRepairing: a router repair (commit, save, boot script, routes)
 	// is under way (Reconciling).
 	ReasonRepairing = "Repairing"
+
+	// RouterConfig, IPv6 (the same failure modes as IPv4's: OVH's IPv6
+	// gateway is outside the server's block, so off-link too).
+	//
+	// ReasonGatewayRoute6Missing: no IPv6 default route via the gateway on
+	// the WAN, or no on-link route to a global gateway.
+	ReasonGatewayRoute6Missing = "GatewayRoute6Missing"
+	// ReasonDefaultRoute6WithoutGateway: the IPv6 default route names the
+	// WAN interface but no gateway, so every destination is on-link and the
+	// router sends a neighbour solicitation for each one.
+	ReasonDefaultRoute6WithoutGateway = "DefaultRoute6WithoutGateway"
+	// ReasonNDPFlood: the WAN's IPv6 neighbour table holds entries for
+	// off-link destinations, most of them sharing one MAC (or never
+	// resolved): IPv6's ARP flood.
+	ReasonNDPFlood = "NDPFlood"
+	// ReasonGatewayNDPMissing: off-link destinations have neighbour entries
+	// but the IPv6 gateway has no resolved one.
+	ReasonGatewayNDPMissing = "GatewayNDPMissing"
 )
 
 // Reasons of conditions that are True: what is right, in one word each.

@@ -229,6 +229,14 @@ type FailoverIPStatus struct {
 	// +optional
 	ServerMainIP string `json:"serverMainIP,omitempty"`
 
+	// ipv6 is the IPv6 block and gateway of the same server, as the OVH API
+	// states them (specifications/network, routing.ipv6), read with the
+	// observation every FailoverIP of that server shares. RouterConfigs
+	// take their WAN IPv6 address (a host part in the block) and IPv6
+	// gateway from here, as they take the IPv4 gateway from status.gateway.
+	// +optional
+	IPv6 *ServerIPv6 `json:"ipv6,omitempty"`
+
 	// movedAt is when the operator last saw its move of the IP complete.
 	// For a while after it (5 minutes), a virtual MAC that followed the IP
 	// and is not on the new server yet is waited for, not created again:
@@ -262,6 +270,21 @@ type FailoverIPStatus struct {
 	// +listMapKey=ip
 	// +optional
 	Addresses []AddressStatus `json:"addresses,omitempty"`
+}
+
+// ServerIPv6 is a dedicated server's IPv6 block and gateway.
+type ServerIPv6 struct {
+	// block is the server's IPv6 block, e.g. 2001:db8:1:1::/64 (a /64 on
+	// most ranges, a /56 on some).
+	// +optional
+	Block string `json:"block,omitempty"`
+	// gateway is the block's gateway, outside the block: the enclosing
+	// /56's last addresses on OVH's older ranges (2001:db8:1:ff:ff:ff:ff:ff
+	// for 2001:db8:1:1::/64), fe80::1 on some newer ones. Like the IPv4
+	// gateway it is off-link for addresses of the block, hence an on-link
+	// route to it before the default route.
+	// +optional
+	Gateway string `json:"gateway,omitempty"`
 }
 
 // AddressStatus is what OVH shows of one address of a block.

@@ -104,6 +104,14 @@ type ServerNetwork struct {
 	VMACSupported bool
 	// VMACQuota is how many virtual MACs the server may have (vmac.quota).
 	VMACQuota int
+	// IPv6Block is the server's IPv6 block (routing.ipv6.ip, a /64 on
+	// most ranges, e.g. "2001:db8:1:1::/64") and IPv6Gateway its gateway
+	// (routing.ipv6.gateway): outside the block — the enclosing /56's
+	// last addresses on the older ranges, fe80::1 on some newer ones
+	// (ovh/docs pages/bare_metal_cloud/dedicated_servers/network_ipv6/
+	// guide.en-gb.md). Both empty when OVH states no IPv6 for the server.
+	IPv6Block   string
+	IPv6Gateway string
 }
 
 // Task functions, as OVH names them: one name per kind of task the operator
@@ -379,6 +387,14 @@ func (c *apiClient) ServerNetwork(ctx context.Context, server string) (ServerNet
 				IP      string `json:"ip"`
 				Network string `json:"network"`
 			} `json:"ipv4"`
+			// dedicated.server.RoutingDetailsIpv6 (ovhcloud-cli
+			// internal/assets/api-schemas/baremetal.json): gateway an
+			// ipv6, ip an ipv6Block, network an ipv6Block; null where a
+			// server has no IPv6.
+			IPv6 *struct {
+				Gateway string `json:"gateway"`
+				IP      string `json:"ip"`
+			} `json:"ipv6"`
 		} `json:"routing"`
 		VMAC struct {
 			Supported bool `json:"supported"`
@@ -389,13 +405,17 @@ func (c *apiClient) ServerNetwork(ctx context.Context, server string) (ServerNet
 		return ServerNetwork{}, err
 	}
 	mainIP, _, _ := strings.Cut(spec.Routing.IPv4.IP, "/")
-	return ServerNetwork{
+	n := ServerNetwork{
 		Gateway:       spec.Routing.IPv4.Gateway,
 		MainIP:        mainIP,
 		Network:       spec.Routing.IPv4.Network,
 		VMACSupported: spec.VMAC.Supported,
 		VMACQuota:     spec.VMAC.Quota,
-	}, nil
+	}
+	if v6 := spec.Routing.IPv6; v6 != nil {
+		n.IPv6Block, n.IPv6Gateway = canonicalIPv6Block(v6.IP), canonicalIPv6(v6.Gateway)
+	}
+	return n, nil
 }
 
 func (c *apiClient) MoveIP(ctx context.Context, ip, to string) (Task, error) {
@@ -706,4 +726,26 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// canonicalIPv6 writes an IPv6 address the way iproute2 prints it (RFC 5952:
+// OVH's guide notes the gateway may come with its leading zeros,
+// 2607:5300:60:62ff:00ff:00ff:00ff:00ff), so that it compares equal to what
+// a router reports; anything unparsable is kept as OVH sent it.
+func canonicalIPv6(s string) string {
+	a, err := netip.ParseAddr(strings.TrimSpace(s))
+	if err != nil || !a.Is6() || a.Is4In6() {
+		return s
+	}
+	return a.String()
+}
+
+// canonicalIPv6Block is canonicalIPv6 for a block (network address, prefix
+// length kept).
+func canonicalIPv6Block(s string) string {
+	p, err := netip.ParsePrefix(strings.TrimSpace(s))
+	if err != nil || !p.Addr().Is6() {
+		return s
+	}
+	return p.Masked().String()
 }

@@ -50,9 +50,26 @@ func TestClientObservesTheSeedTopology(t *testing.T) {
 		t.Fatalf("VirtualMAC = %+v, %v", vm, err)
 	}
 	net, err := c.ServerNetwork(ctx, esx)
-	want := ovh.ServerNetwork{Gateway: "198.51.100.254", MainIP: "198.51.100.17", Network: "198.51.100.0/24", VMACSupported: true, VMACQuota: 256}
+	// The IPv6 block and its gateway come in the same call: the /56's
+	// last addresses, outside the /64 (the sim's older-range rule).
+	want := ovh.ServerNetwork{Gateway: "198.51.100.254", MainIP: "198.51.100.17", Network: "198.51.100.0/24", VMACSupported: true, VMACQuota: 256,
+		IPv6Block: esxIPv6, IPv6Gateway: "2001:db8:1:ff:ff:ff:ff:ff"}
 	if err != nil || net != want {
 		t.Fatalf("ServerNetwork = %+v, %v", net, err)
+	}
+	// OVH may write the gateway with its leading zeros (its IPv6 guide
+	// says so); the operator keeps iproute2's spelling, which routers print.
+	if err := sim.SetNetwork(esx, ovhsim.Network{IPv6Gateway: "2001:0db8:0001:00ff:00ff:00ff:00ff:00ff"}); err != nil {
+		t.Fatal(err)
+	}
+	if net, err := c.ServerNetwork(ctx, esx); err != nil || net.IPv6Gateway != "2001:db8:1:ff:ff:ff:ff:ff" {
+		t.Fatalf("ServerNetwork with a zero-padded IPv6 gateway = %+v, %v", net, err)
+	}
+	if err := sim.SetNetwork(esx, ovhsim.Network{IPv6Gateway: "fe80::1"}); err != nil {
+		t.Fatal(err)
+	}
+	if net, err := c.ServerNetwork(ctx, esx); err != nil || net.IPv6Gateway != "fe80::1" || net.IPv6Block != esxIPv6 {
+		t.Fatalf("ServerNetwork with a link-local IPv6 gateway = %+v, %v", net, err)
 	}
 	if net, _ := c.ServerNetwork(ctx, novmac); net.VMACSupported {
 		t.Fatal("a server without vMAC support reports it")

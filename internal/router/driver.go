@@ -36,6 +36,11 @@ type Driver interface {
 	Routes(ctx context.Context) ([]Route, error)
 	// Neighbours lists the IPv4 neighbour cache of dev (all devices if "").
 	Neighbours(ctx context.Context, dev string) ([]Neighbour, error)
+	// Routes6 lists the kernel's IPv6 main routing table.
+	Routes6(ctx context.Context) ([]Route, error)
+	// Neighbours6 lists the IPv6 neighbour (NDP) cache of dev (all
+	// devices if "").
+	Neighbours6(ctx context.Context, dev string) ([]Neighbour, error)
 	// BootScript reads the post-config boot script.
 	BootScript(ctx context.Context) (BootScript, error)
 	// WriteBootScript replaces the boot script's content atomically and
@@ -50,6 +55,9 @@ type Driver interface {
 	// table would keep looking flooded — and a stale entry keeps traffic for
 	// that destination on-link.
 	FlushNeighbours(ctx context.Context, dev string) error
+	// FlushNeighbours6 empties dev's IPv6 neighbour cache, for the same
+	// reason after an NDP flood.
+	FlushNeighbours6(ctx context.Context, dev string) error
 	// Close releases the connection.
 	Close() error
 }

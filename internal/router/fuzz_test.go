@@ -192,3 +192,29 @@ func FuzzPlatformFromVersionFile(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseNeighboursText(f *testing.F) {
+	f.Add(flood6Neigh, "eth2")
+	f.Add("fe80::1 dev eth1 lladdr 52:54:00:00:0a:0a router REACHABLE\n2001:db8:1:1::124 dev eth2 used 12/3/1 probes 0 INCOMPLETE\n", "")
+	f.Add("192.0.2.20 dev eth2 lladdr 00:05:73:a0:00:01 STALE \n", "")
+	f.Fuzz(func(t *testing.T, s, dev string) {
+		ns, err := ParseNeighboursText(s, dev)
+		if err != nil {
+			return
+		}
+		for _, n := range ns {
+			if n.Dev == "" || dev != "" && n.Dev != dev {
+				t.Fatalf("entry %+v kept when filtering %q", n, dev)
+			}
+		}
+	})
+}
+
+func FuzzParseShowIPv6Neighbors(f *testing.F) {
+	f.Add(showIPv6NeighborsTable, "eth2")
+	f.Add(flood6Neigh, "eth2")
+	f.Add("Address  Interface  Link layer address  State\n-  -  -\n", "")
+	f.Fuzz(func(t *testing.T, s, dev string) {
+		_, _ = ParseShowIPv6Neighbors(s, dev)
+	})
+}

@@ -8,11 +8,12 @@ import (
 	"strings"
 )
 
-// Route is one IPv4 route of the kernel's main table, normalised across
-// `ip -j route`, `ip route` text and the HTTP API's `show ip route forward`.
+// Route is one route of the kernel's main table, IPv4 or IPv6, normalised
+// across `ip -j route`, `ip route` text and the HTTP API's `show ip route
+// forward` / `show ipv6 route forward`.
 type Route struct {
-	// Dst is "default" or a prefix; host routes are written without /32,
-	// as iproute2 prints them.
+	// Dst is "default" or a prefix; host routes are written without /32
+	// (/128), as iproute2 prints them.
 	Dst string `json:"dst"`
 	// Gateway is the next hop, empty for on-link routes — and for the
 	// default route Quagga installs under the Vyatta bug.
@@ -26,7 +27,13 @@ type Route struct {
 }
 
 // IsDefault reports whether r is a default route.
-func (r Route) IsDefault() bool { return r.Dst == "default" || r.Dst == "0.0.0.0/0" }
+func (r Route) IsDefault() bool { return r.Dst == "default" || r.Dst == "0.0.0.0/0" || r.Dst == "::/0" }
+
+// IsIPv6 reports whether r is an IPv6 route (by its destination or, for a
+// default route, its gateway).
+func (r Route) IsIPv6() bool {
+	return strings.Contains(r.Dst, ":") || strings.Contains(r.Gateway, ":")
+}
 
 // HasFlag reports whether r carries the given flag.
 func (r Route) HasFlag(f string) bool {
@@ -63,12 +70,17 @@ func (r Route) String() string {
 	return b.String()
 }
 
-// Neighbour is one entry of the kernel's IPv4 neighbour (ARP) cache.
+// Neighbour is one entry of the kernel's neighbour cache: ARP for IPv4,
+// neighbour discovery (NDP) for IPv6.
 type Neighbour struct {
 	IP  string `json:"ip"`
 	Dev string `json:"dev"`
 	// MAC is empty for entries that never resolved (INCOMPLETE, FAILED).
 	MAC string `json:"mac,omitempty"`
+	// Router: the neighbour said it is a router (the R flag of an IPv6
+	// neighbour advertisement, RFC 4861 4.4; iproute2 prints "router").
+	// Always false for IPv4.
+	Router bool `json:"router,omitempty"`
 	// State is iproute2's NUD state (REACHABLE, STALE, DELAY, PROBE,
 	// INCOMPLETE, FAILED, NOARP, PERMANENT, several joined by ","), or
 	// COMPLETE where the source (/proc/net/arp, arp -e) cannot tell
@@ -245,10 +257,14 @@ func routeAttrs(f []string, r *Route) error {
 }
 
 func normaliseRoute(r Route) Route {
-	if r.Dst == "0.0.0.0/0" {
+	if r.Dst == "0.0.0.0/0" || r.Dst == "::/0" {
 		r.Dst = "default"
 	}
-	r.Dst = strings.TrimSuffix(r.Dst, "/32")
+	if strings.Contains(r.Dst, ":") {
+		r.Dst = strings.TrimSuffix(r.Dst, "/128")
+	} else {
+		r.Dst = strings.TrimSuffix(r.Dst, "/32")
+	}
 	if r.Protocol == "" {
 		r.Protocol = "boot"
 	}
@@ -269,6 +285,10 @@ func ParseNeighboursJSON(data []byte, dev string) ([]Neighbour, error) {
 		Dev    string   `json:"dev"`
 		Lladdr string   `json:"lladdr"`
 		State  []string `json:"state"`
+		// iproute2 prints flags as keys with a null value ("router":null,
+		// ip/ipneigh.c print_neigh with print_null): a RawMessage holds
+		// "null" when the key is there, nothing when it is not.
+		Router json.RawMessage `json:"router"`
 	}
 	if err := json.Unmarshal(data, &raw); err != nil {
 		return nil, fmt.Errorf("ip -j neigh: %w", err)
@@ -278,7 +298,7 @@ func ParseNeighboursJSON(data []byte, dev string) ([]Neighbour, error) {
 		if _, err := netip.ParseAddr(r.Dst); err != nil {
 			return nil, fmt.Errorf("ip -j neigh: bad address %q", r.Dst)
 		}
-		n := Neighbour{IP: r.Dst, Dev: r.Dev, MAC: strings.ToLower(r.Lladdr), State: strings.Join(r.State, ",")}
+		n := Neighbour{IP: r.Dst, Dev: r.Dev, MAC: strings.ToLower(r.Lladdr), State: strings.Join(r.State, ","), Router: len(r.Router) > 0}
 		if n.Dev == "" {
 			n.Dev = dev
 		}

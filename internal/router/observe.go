@@ -20,6 +20,8 @@ type ObserveRequest struct {
 	BootScript bool
 	// Dev is the interface whose neighbour cache is read ("" for all).
 	Dev string
+	// IPv6 asks for the IPv6 routes and Dev's IPv6 neighbours too.
+	IPv6 bool
 }
 
 // Observation is one look at a router: everything a RouterConfig's health
@@ -39,6 +41,9 @@ type Observation struct {
 	Boot       BootScript
 	Routes     []Route
 	Neighbours []Neighbour
+	// Routes6 and Neighbours6 are IPv6's, when asked for.
+	Routes6     []Route
+	Neighbours6 []Neighbour
 }
 
 // PlatformMismatch: the router runs another platform than the one the
@@ -92,7 +97,13 @@ func observeEach(ctx context.Context, d Driver, req ObserveRequest) (o Observati
 	if o.Routes, err = d.Routes(ctx); err != nil {
 		return o, err
 	}
-	o.Neighbours, err = d.Neighbours(ctx, req.Dev)
+	if o.Neighbours, err = d.Neighbours(ctx, req.Dev); err != nil || !req.IPv6 {
+		return o, err
+	}
+	if o.Routes6, err = d.Routes6(ctx); err != nil {
+		return o, err
+	}
+	o.Neighbours6, err = d.Neighbours6(ctx, req.Dev)
 	return o, err
 }
 
@@ -114,6 +125,8 @@ const (
 	secBoot    = "boot"
 	secRoutes  = "routes"
 	secNeigh   = "neighbours"
+	secRoutes6 = "routes6"
+	secNeigh6  = "neighbours6"
 )
 
 // Observe over SSH: one exec session runs a script that prints each section
@@ -184,6 +197,14 @@ func healthScript(p Platform, req ObserveRequest, nonce string) (string, []strin
 	} else {
 		section(secRoutes, cmdRoutesText)
 		section(secNeigh, cmdProcARP)
+	}
+	if req.IPv6 {
+		if p.HasJSONIproute() {
+			section(secRoutes6, cmdRoutes6JSON)
+		} else {
+			section(secRoutes6, cmdRoutes6Text)
+		}
+		section(secNeigh6, cmdNeigh6(p.HasJSONIproute(), req.Dev))
 	}
 	return b.String(), order
 }
@@ -290,7 +311,7 @@ func parseObservation(hint PlatformInfo, req ObserveRequest, secs map[string]sec
 		if o.Neighbours, err = ParseNeighboursJSON([]byte(out), req.Dev); err != nil {
 			return o, unexpected("Observe", "unparsable ip -j neigh output", out, err)
 		}
-		return o, nil
+		return parseObservation6(o, req, must)
 	}
 	if out, err = must(secRoutes, cmdRoutesText, true); err != nil {
 		return o, err
@@ -303,6 +324,33 @@ func parseObservation(hint PlatformInfo, req ObserveRequest, secs map[string]sec
 	}
 	if o.Neighbours, err = ParseProcNetARP(out, req.Dev); err != nil {
 		return o, unexpected("Observe", "unparsable /proc/net/arp", out, err)
+	}
+	return parseObservation6(o, req, must)
+}
+
+// parseObservation6 reads the IPv6 sections, when asked for.
+func parseObservation6(o Observation, req ObserveRequest, must func(name, what string, lines bool) (string, error)) (Observation, error) {
+	if !req.IPv6 {
+		return o, nil
+	}
+	json := o.Info.Platform.HasJSONIproute()
+	cmd := cmdRoutes6Text
+	if json {
+		cmd = cmdRoutes6JSON
+	}
+	out, err := must(secRoutes6, cmd, true)
+	if err != nil {
+		return o, err
+	}
+	if o.Routes6, err = parseRoutes6(json, out); err != nil {
+		return o, unexpected("Observe", "unparsable "+cmd+" output", out, err)
+	}
+	cmd = cmdNeigh6(json, req.Dev)
+	if out, err = must(secNeigh6, cmd, true); err != nil {
+		return o, err
+	}
+	if o.Neighbours6, err = parseNeigh6(json, out, req.Dev); err != nil {
+		return o, unexpected("Observe", "unparsable "+cmd+" output", out, err)
 	}
 	return o, nil
 }

@@ -44,7 +44,11 @@ type Interface struct {
 type WAN struct {
 	Interface string // eth2
 	Gateway   string // 198.51.100.254: the server's /24 .254, off-link for a /32 failover IP
-	Mode      GatewayRouteMode
+	// Gateway6 is the server's IPv6 gateway (empty: IPv6 not owned): the
+	// /56's last addresses, off-link for the server's /64 as the IPv4
+	// gateway is for a /32, or fe80::1, on-link by definition.
+	Gateway6 string
+	Mode     GatewayRouteMode
 }
 
 // SourceNATRule is one `nat source rule`.
@@ -112,9 +116,14 @@ func Render(p Platform, d Desired) (Rendered, error) {
 		seenIface[in.Name] = true
 		own("interfaces", "ethernet", in.Name, "address")
 		for _, a := range in.Addresses {
+			// IPv4 and IPv6 share the address leaf on every platform
+			// (vyos-1x interface-definitions/interfaces-ethernet.xml.in,
+			// include/interface/address-ipv4-ipv6-dhcp.xml.i: ipv4net or
+			// ipv6net; Vyatta 6.5 the same, vyatta-cfg-system
+			// templates/interfaces/ethernet/node.tag/address).
 			pfx, err := netip.ParsePrefix(a)
-			if err != nil || !pfx.Addr().Is4() {
-				return Rendered{}, invalid("Render", fmt.Sprintf("interface %s: address %q is not an IPv4 address/prefix-length", in.Name, a), nil)
+			if err != nil || pfx.Addr().Is4In6() || pfx.Addr().Is6() && pfx.Addr().IsLinkLocalUnicast() {
+				return Rendered{}, invalid("Render", fmt.Sprintf("interface %s: address %q is not an IPv4 or global IPv6 address/prefix-length", in.Name, a), nil)
 			}
 			add("interfaces", "ethernet", in.Name, "address", pfx.String())
 		}
@@ -165,6 +174,17 @@ func Render(p Platform, d Desired) (Rendered, error) {
 			r.BootScriptBlock = bootScriptBlock(r.BootRoutes)
 		default:
 			return Rendered{}, invalid("Render", fmt.Sprintf("gateway route mode %q: want %s or %s (resolve Auto first)", d.WAN.Mode, InterfaceRouteMode, BootScriptMode), nil)
+		}
+	}
+
+	if d.WAN.Gateway6 != "" {
+		boot, err := renderGateway6(p, d.WAN, add, own)
+		if err != nil {
+			return Rendered{}, err
+		}
+		r.BootRoutes = append(r.BootRoutes, boot...)
+		if d.WAN.Mode == BootScriptMode {
+			r.BootScriptBlock = bootScriptBlock(r.BootRoutes)
 		}
 	}
 
@@ -270,6 +290,67 @@ func Render(p Platform, d Desired) (Rendered, error) {
 	}
 	r.Config = NewConfig(lines...)
 	return r, nil
+}
+
+// renderGateway6 renders the IPv6 pair of the WAN gateway routes: an on-link
+// route to the gateway (none for a link-local one, on-link by definition)
+// and the default via it — OVH's guide's two `ip -f inet6 route add` lines
+// (ovh/docs pages/bare_metal_cloud/dedicated_servers/network_ipv6/
+// guide.en-gb.md) in each platform's syntax:
+//   - Vyatta 6.5 and VyOS 1.3: `protocols static interface-route6 GW/128
+//     next-hop-interface eth2`, `protocols static route6 ::/0 next-hop GW
+//     [interface eth2]` (vyos/vyatta-cfg-quagga templates/protocols/static/
+//     interface-route6 and route6, branches pacifica and equuleus; the
+//     `interface` child of next-hop exists on both);
+//   - VyOS 1.4 and 1.5: `protocols static route6 GW/128 interface eth2`,
+//     `protocols static route6 ::/0 next-hop GW [interface eth2]` (vyos-1x
+//     interface-definitions/include/static/static-route6.xml.i, sagitta and
+//     circinus).
+//
+// A link-local next hop names its interface (the kernel needs one to
+// choose the link). In BootScript mode the same two routes are `ip -6 route
+// replace` lines: on Vyatta 6.5 the next hop resolved through the
+// interface route is expected to meet IPv4's Quagga bug (a default route
+// without its gateway: the NDP flood) — inferred from the IPv4 bug, not
+// observed; every spelling is owned so that switching modes deletes it.
+func renderGateway6(p Platform, w WAN, add, own func(...string)) ([]Route, error) {
+	gw, err := netip.ParseAddr(w.Gateway6)
+	if err != nil || !gw.Is6() || gw.Is4In6() || gw.IsMulticast() || gw.IsUnspecified() {
+		return nil, invalid("Render", fmt.Sprintf("WAN IPv6 gateway %q is not an IPv6 unicast address", w.Gateway6), nil)
+	}
+	if !ifaceName.MatchString(w.Interface) {
+		return nil, invalid("Render", fmt.Sprintf("WAN interface %q: only ethernet interfaces (ethN) are supported", w.Interface), nil)
+	}
+	g, dev, linkLocal := gw.String(), w.Interface, gw.IsLinkLocalUnicast()
+	oldSyntax := p == Vyatta6 || p == VyOS13
+	own("protocols", "static", "route6", "::/0")
+	if !linkLocal {
+		own("protocols", "static", "route6", g+"/128")
+		if oldSyntax {
+			own("protocols", "static", "interface-route6", g+"/128")
+		}
+	}
+	switch w.Mode {
+	case InterfaceRouteMode:
+		if !linkLocal {
+			if oldSyntax {
+				add("protocols", "static", "interface-route6", g+"/128", "next-hop-interface", dev)
+			} else {
+				add("protocols", "static", "route6", g+"/128", "interface", dev)
+			}
+			add("protocols", "static", "route6", "::/0", "next-hop", g)
+		} else {
+			add("protocols", "static", "route6", "::/0", "next-hop", g, "interface", dev)
+		}
+		return nil, nil
+	case BootScriptMode:
+		var routes []Route
+		if !linkLocal {
+			routes = append(routes, Route{Dst: g, Dev: dev})
+		}
+		return append(routes, Route{Dst: "default", Gateway: g, Dev: dev}), nil
+	}
+	return nil, invalid("Render", fmt.Sprintf("gateway route mode %q: want %s or %s (resolve Auto first)", w.Mode, InterfaceRouteMode, BootScriptMode), nil)
 }
 
 // natAddress validates a NAT address or prefix. VyOS 1.4 stores prefixes in
@@ -489,15 +570,26 @@ func bootScriptBlock(routes []Route) string {
 	b.WriteString("# interface, then use it as the default gateway. These routes stay out of the\n")
 	b.WriteString("# router configuration because Quagga would install the default without its gateway.\n")
 	for _, r := range routes {
+		if r.IsIPv6() {
+			b.WriteString("# The same for IPv6: the server's IPv6 gateway is outside its block.\n")
+			break
+		}
+	}
+	for _, r := range routes {
 		b.WriteString(strings.Join(append([]string{"ip"}, RouteReplaceArgs(r)...), " ") + "\n")
 	}
 	b.WriteString(BootScriptEnd + "\n")
 	return b.String()
 }
 
-// RouteReplaceArgs are the `ip` arguments that install r idempotently.
+// RouteReplaceArgs are the `ip` arguments that install r idempotently;
+// an IPv6 route says -6 (a default route's family would otherwise hang on
+// its gateway's spelling).
 func RouteReplaceArgs(r Route) []string {
 	args := []string{"route", "replace", r.Dst}
+	if r.IsIPv6() {
+		args = append([]string{"-6"}, args...)
+	}
 	if r.Gateway != "" {
 		args = append(args, "via", r.Gateway)
 	}

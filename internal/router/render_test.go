@@ -361,3 +361,88 @@ func TestRenderRefusesDoubleQuotes(t *testing.T) {
 		}
 	}
 }
+
+// The IPv6 gateway routes in each platform's syntax (render.go
+// renderGateway6 names the templates), the WAN's IPv6 address beside its
+// IPv4 one, and the boot script's `ip -6 route replace` lines.
+func TestRenderIPv6PerPlatform(t *testing.T) {
+	const gw6 = "2001:db8:1:ff:ff:ff:ff:ff"
+	dual := func(mode GatewayRouteMode, gw string) Desired {
+		d := seedDesired(mode)
+		d.Interfaces[1].Addresses = append(d.Interfaces[1].Addresses, "2001:0db8:1:1::123/64")
+		d.WAN.Gateway6 = gw
+		return d
+	}
+	cases := []struct {
+		platform Platform
+		mode     GatewayRouteMode
+		gw       string
+		lines    []string
+		owned    []string
+		boot     []string
+	}{
+		{Vyatta6, BootScriptMode, gw6, nil,
+			[]string{"protocols static route6 ::/0", "protocols static route6 " + gw6 + "/128", "protocols static interface-route6 " + gw6 + "/128"},
+			[]string{"ip -6 route replace " + gw6 + " dev eth2", "ip -6 route replace default via " + gw6 + " dev eth2"}},
+		{VyOS13, InterfaceRouteMode, gw6, []string{
+			"protocols static interface-route6 " + gw6 + "/128 next-hop-interface eth2",
+			"protocols static route6 ::/0 next-hop " + gw6},
+			[]string{"protocols static interface-route6 " + gw6 + "/128"}, nil},
+		{VyOS14, InterfaceRouteMode, gw6, []string{
+			"protocols static route6 " + gw6 + "/128 interface eth2",
+			"protocols static route6 ::/0 next-hop " + gw6}, nil, nil},
+		{VyOS15, InterfaceRouteMode, "fe80::1", []string{"protocols static route6 ::/0 next-hop fe80::1 interface eth2"}, nil, nil},
+		{VyOS15, BootScriptMode, "fe80::1", nil, []string{"protocols static route6 ::/0"}, []string{"ip -6 route replace default via fe80::1 dev eth2"}},
+	}
+	for _, c := range cases {
+		t.Run(string(c.platform)+"/"+string(c.mode)+"/"+c.gw, func(t *testing.T) {
+			r, err := Render(c.platform, dual(c.mode, c.gw))
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines := strings.Join(r.Config.Lines(), "\n")
+			if !strings.Contains(lines, "interfaces ethernet eth2 address 2001:db8:1:1::123/64") {
+				t.Errorf("the WAN's IPv6 address, canonical:\n%s", lines)
+			}
+			var v6 []string
+			for _, l := range r.Config.Lines() {
+				if strings.Contains(l, "route6") {
+					v6 = append(v6, l)
+				}
+			}
+			if strings.Join(v6, "\n") != strings.Join(c.lines, "\n") {
+				t.Errorf("IPv6 route statements:\n%s\nwant\n%s", strings.Join(v6, "\n"), strings.Join(c.lines, "\n"))
+			}
+			owned := map[string]bool{}
+			for _, o := range r.Owned {
+				owned[o.String()] = true
+			}
+			for _, o := range c.owned {
+				if !owned[o] {
+					t.Errorf("%q not owned: %v", o, r.Owned)
+				}
+			}
+			if c.gw == "fe80::1" && owned["protocols static route6 fe80::1/128"] {
+				t.Error("a link-local gateway has no route of its own to own")
+			}
+			for _, b := range c.boot {
+				if !strings.Contains(r.BootScriptBlock, b+"\n") {
+					t.Errorf("boot script lacks %q:\n%s", b, r.BootScriptBlock)
+				}
+			}
+			if c.mode == InterfaceRouteMode && r.BootScriptBlock != "" {
+				t.Errorf("boot script in InterfaceRoute mode:\n%s", r.BootScriptBlock)
+			}
+		})
+	}
+	for _, bad := range []string{"198.51.100.254", "ff02::1", "::", "not-an-address", "::ffff:198.51.100.254"} {
+		if _, err := Render(VyOS14, dual(InterfaceRouteMode, bad)); err == nil {
+			t.Errorf("IPv6 gateway %q accepted", bad)
+		}
+	}
+	d := seedDesired(InterfaceRouteMode)
+	d.Interfaces[1].Addresses = append(d.Interfaces[1].Addresses, "fe80::1/64")
+	if _, err := Render(VyOS14, d); err == nil {
+		t.Error("a link-local interface address accepted")
+	}
+}

@@ -112,6 +112,12 @@ func simulator(t *testing.T) *routersim.Router {
 // drivers do.
 func simCaptures(t *testing.T, s *routersim.Router) map[string]string {
 	t.Helper()
+	return simCapturesOf(t, s, captures)
+}
+
+// simCapturesOf runs the given commands on the simulator over SSH.
+func simCapturesOf(t *testing.T, s *routersim.Router, captures []capture) map[string]string {
+	t.Helper()
 	c, err := ssh.Dial("tcp", s.SSHAddr(), &ssh.ClientConfig{
 		User: s.Username(), Auth: []ssh.AuthMethod{ssh.Password(s.Password())},
 		HostKeyCallback: ssh.FixedHostKey(s.HostPublicKey()),

@@ -2,8 +2,9 @@
 // run on a real Linux kernel: namespaces created and removed by name (`ip
 // netns add|del`, bound under /run/netns), iproute2 and other commands run
 // inside them, sysctls and sockets opened from a thread moved into one,
-// real UDP traffic, OVH's gateway as a proxy-ARP namespace, and a packet
-// socket counting the ARP requests a namespace receives. Everything needs
+// real UDP traffic, OVH's gateway as a proxy-ARP (IPv4) or proxy-NDP
+// (IPv6) namespace, and packet sockets counting the ARP requests and the
+// neighbour solicitations a namespace receives. Everything needs
 // CAP_NET_ADMIN and CAP_SYS_ADMIN (root, as CI runs); Check says so when
 // they are missing.
 package netns
@@ -160,13 +161,13 @@ func ReadFile(ns, path string) (string, error) {
 	return string(b), err
 }
 
-// SendUDP makes ns send one UDP datagram to port 9 of each destination:
-// real packets, routed by the namespace's kernel, which resolves the next
-// hop by ARP.
+// SendUDP makes ns send one UDP datagram to port 9 of each destination
+// (IPv4 or IPv6): real packets, routed by the namespace's kernel, which
+// resolves the next hop by ARP or neighbour discovery.
 func SendUDP(ns string, dsts ...string) error {
 	return Do(ns, func() error {
 		for _, d := range dsts {
-			c, err := net.DialUDP("udp4", nil, &net.UDPAddr{IP: net.ParseIP(d), Port: 9})
+			c, err := net.DialUDP("udp", nil, &net.UDPAddr{IP: net.ParseIP(d), Port: 9})
 			if err != nil {
 				return fmt.Errorf("%s: %w", d, err)
 			}
@@ -300,12 +301,17 @@ func (c *ARPCounter) Close() error {
 
 // Neighbours is the IPv4 neighbour table of dev in ns: address -> state
 // (iproute2's names, comma-joined when several).
-func Neighbours(ns, dev string) (map[string]string, error) {
+func Neighbours(ns, dev string) (map[string]string, error) { return neighbours(ns, dev, "-4") }
+
+// Neighbours6 is Neighbours for IPv6 (neighbour discovery).
+func Neighbours6(ns, dev string) (map[string]string, error) { return neighbours(ns, dev, "-6") }
+
+func neighbours(ns, dev, family string) (map[string]string, error) {
 	var raw []struct {
 		Dst   string   `json:"dst"`
 		State []string `json:"state"`
 	}
-	out, err := IP(ns, "-j", "-4", "neigh", "show", "dev", dev)
+	out, err := IP(ns, "-j", family, "neigh", "show", "dev", dev)
 	if err != nil {
 		return nil, err
 	}
@@ -324,6 +330,15 @@ func Neighbours(ns, dev string) (map[string]string, error) {
 // group RTMGRP_NEIGH), not by a timer. The deadline only turns a kernel
 // that never gets there into an error, which carries the last table seen.
 func WaitNeigh(ns, dev string, deadline time.Duration, cond func(map[string]string) bool) (map[string]string, error) {
+	return waitNeigh(ns, dev, "-4", deadline, cond)
+}
+
+// WaitNeigh6 is WaitNeigh for the IPv6 neighbour table.
+func WaitNeigh6(ns, dev string, deadline time.Duration, cond func(map[string]string) bool) (map[string]string, error) {
+	return waitNeigh(ns, dev, "-6", deadline, cond)
+}
+
+func waitNeigh(ns, dev, family string, deadline time.Duration, cond func(map[string]string) bool) (map[string]string, error) {
 	var fd int
 	err := Do(ns, func() error {
 		var err error
@@ -345,7 +360,7 @@ func WaitNeigh(ns, dev string, deadline time.Duration, cond func(map[string]stri
 	buf := make([]byte, 1<<16)
 	for {
 		// Subscribed before reading the table: no change is missed.
-		st, err := Neighbours(ns, dev)
+		st, err := neighbours(ns, dev, family)
 		if err != nil {
 			return nil, err
 		}
@@ -359,4 +374,131 @@ func WaitNeigh(ns, dev string, deadline time.Duration, cond func(map[string]stri
 			return st, fmt.Errorf("neighbour notifications: %w", err)
 		}
 	}
+}
+
+// ProxyNDPGateway makes dev in ns OVH's IPv6 gateway as far as the tests
+// can tell: it holds addr (the gateway, with the enclosing /56 as its
+// prefix), answers neighbour solicitations for itself and, by proxy, for
+// each of answerFor (net/ipv6/ndisc.c ndisc_recv_ns: a proxy entry
+// answers when the interface forwards and has proxy_ndp, at once when
+// proxy_delay is 0; pndisc_constructor joins the entry's solicited-node
+// group, so the multicast solicitation is received), and drops what it is
+// sent to forward (a blackhole default: no ICMPv6 errors come back to
+// disturb the router's neighbour table). Duplicate address detection is
+// off in ns, so addresses are usable at once. Linux proxies NDP per
+// address, not per prefix: answerFor lists the destinations a test will
+// send to. That OVH's router answers solicitations for off-link
+// destinations at all is a guess, modelled on its proxy-ARP (the seed's
+// ARP log).
+func ProxyNDPGateway(ns, dev, addr string, answerFor []string) error {
+	for _, kv := range [][2]string{
+		{"net/ipv6/conf/all/accept_dad", "0"},
+		{"net/ipv6/conf/" + dev + "/accept_dad", "0"},
+		{"net/ipv6/conf/all/forwarding", "1"},
+		{"net/ipv6/conf/" + dev + "/proxy_ndp", "1"},
+		{"net/ipv6/neigh/" + dev + "/proxy_delay", "0"},
+	} {
+		if err := Sysctl(ns, kv[0], kv[1]); err != nil {
+			return err
+		}
+	}
+	steps := [][]string{
+		{"link", "set", "lo", "up"}, {"link", "set", dev, "up"},
+		{"-6", "addr", "add", addr, "dev", dev, "nodad"},
+		{"-6", "route", "add", "blackhole", "default"},
+	}
+	for _, a := range answerFor {
+		steps = append(steps, []string{"-6", "neigh", "add", "proxy", a, "dev", dev})
+	}
+	for _, s := range steps {
+		if _, err := IP(ns, s...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// NSCounter counts the IPv6 neighbour solicitations one interface of a
+// namespace receives, by target address, through a packet socket
+// (AF_PACKET, ETH_P_IPV6) bound to it: like ARPCounter, it holds every
+// solicitation the namespace has answered by the time the answer is seen.
+// Duplicate address detection probes (source ::) are not counted.
+type NSCounter struct {
+	mu sync.Mutex
+	fd int
+}
+
+// CountNS opens an NSCounter on dev in ns.
+func CountNS(ns, dev string) (*NSCounter, error) {
+	c := &NSCounter{fd: -1}
+	err := Do(ns, func() error {
+		ifi, err := net.InterfaceByName(dev)
+		if err != nil {
+			return err
+		}
+		proto := htons(unix.ETH_P_IPV6)
+		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, int(proto))
+		if err != nil {
+			return err
+		}
+		if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: proto, Ifindex: ifi.Index}); err != nil {
+			unix.Close(fd)
+			return err
+		}
+		c.fd = fd
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("counting neighbour solicitations on %s in %s: %w", dev, ns, err)
+	}
+	return c, nil
+}
+
+// Drain reads every neighbour solicitation received since the last Drain
+// and returns their number by target address. Frames the namespace sent
+// itself are not counted.
+func (c *NSCounter) Drain() (map[string]int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string]int{}
+	buf := make([]byte, 1500)
+	for {
+		n, from, err := unix.Recvfrom(c.fd, buf, 0)
+		if errors.Is(err, unix.EAGAIN) {
+			return out, nil
+		}
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return out, err
+		}
+		if ll, ok := from.(*unix.SockaddrLinklayer); ok && ll.Pkttype == unix.PACKET_OUTGOING {
+			continue
+		}
+		// RFC 8200 header (40 bytes, next header 58 = ICMPv6, no
+		// extension headers on NDP), then RFC 4861 4.3: type 135, code,
+		// checksum, reserved, target address.
+		if n < 64 || buf[0]>>4 != 6 || buf[6] != 58 || buf[40] != 135 {
+			continue
+		}
+		src, _ := netip.AddrFromSlice(buf[8:24])
+		if src.IsUnspecified() {
+			continue
+		}
+		target, _ := netip.AddrFromSlice(buf[48:64])
+		out[target.String()]++
+	}
+}
+
+// Close closes the socket.
+func (c *NSCounter) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.fd < 0 {
+		return nil
+	}
+	err := unix.Close(c.fd)
+	c.fd = -1
+	return err
 }

@@ -426,6 +426,8 @@ type Network struct {
 	Gateway             string `json:"gateway,omitempty"`
 	Network             string `json:"network,omitempty"`
 	VirtualMACSupported *bool  `json:"vmacSupported,omitempty"`
+	// IPv6Gateway, when set, is routing.ipv6.gateway from now on.
+	IPv6Gateway string `json:"ipv6Gateway,omitempty"`
 }
 
 // SetNetwork changes what GET .../specifications/network answers.
@@ -449,6 +451,11 @@ func (s *Server) SetNetwork(server string, n Network) error {
 	next := *d
 	if err := next.setNetwork(mainIP, gateway, network); err != nil {
 		return err
+	}
+	if n.IPv6Gateway != "" {
+		if err := next.setIPv6Gateway(n.IPv6Gateway); err != nil {
+			return err
+		}
 	}
 	if n.VirtualMACSupported != nil {
 		if *n.VirtualMACSupported && s.opts.Profile == ProfileKimsufi {

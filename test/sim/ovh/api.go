@@ -365,7 +365,7 @@ func (s *Server) serverNetwork(c *call) reply {
 				"network": d.network.String(),
 			},
 			"ipv6": map[string]any{
-				"gateway": ipv6Gateway(d.ipv6).String(),
+				"gateway": d.ipv6GatewayText(),
 				"ip":      d.ipv6.String(),
 				// Guess: the network OVH states around the server's /64.
 				"network": netip.PrefixFrom(d.ipv6.Addr(), 56).Masked().String(),
@@ -378,10 +378,14 @@ func (s *Server) serverNetwork(c *call) reply {
 	})
 }
 
-// ipv6Gateway follows the rule OVH's IPv6 guide for dedicated servers gives
-// (github ovh/docs, configuring IPv6 on a dedicated server, as remembered:
-// the block's first 56 bits, then ff, then ff:ff:ff:ff). Nothing in the
-// operator reads it; unverified.
+// ipv6Gateway follows the older ranges' rule in OVH's IPv6 guide for
+// dedicated servers (github ovh/docs, branch develop, pages/bare_metal_cloud/
+// dedicated_servers/network_ipv6/guide.en-gb.md: gateway
+// "2607:5300:xxxx:xxff:ff:ff:ff:ff", e.g. 2607:5300:60:62ff:ff:ff:ff:ff):
+// the block's first 56 bits, then ff, then ff:ff:ff:ff — outside the /64.
+// The guide also names fe80::1 for some ranges: DedicatedServer.IPv6Gateway
+// answers that (or any spelling) instead. The operator reads it into
+// FailoverIP status.ipv6.gateway.
 func ipv6Gateway(block netip.Prefix) netip.Addr {
 	b := block.Addr().As16()
 	b[7] = 0xff

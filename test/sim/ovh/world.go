@@ -78,6 +78,10 @@ type DedicatedServer struct {
 	// listed by GET /ip with its main IP). Default: a /64 in 2001:db8::/32
 	// derived from the name.
 	IPv6 string `json:"ipv6,omitempty"`
+	// IPv6Gateway is what routing.ipv6.gateway answers, exactly as given
+	// (OVH may spell it with leading zeros, or answer fe80::1 on newer
+	// ranges). Default: the older ranges' rule, see ipv6Gateway.
+	IPv6Gateway string `json:"ipv6Gateway,omitempty"`
 }
 
 // IP is an additional IP block. A bare address means its /32.
@@ -139,6 +143,7 @@ type dedicated struct {
 	gateway       netip.Addr
 	network       netip.Prefix
 	ipv6          netip.Prefix
+	ipv6Gateway   string // as OVH would spell it; "" for the rule's
 	vmacSupported bool
 	vmacQuota     int
 	macs          map[string]*vmac
@@ -257,6 +262,9 @@ func (st *state) addServer(s DedicatedServer, profile Profile) error {
 	if err := d.setIPv6(s.IPv6); err != nil {
 		return fmt.Errorf("server %s: %w", s.Name, err)
 	}
+	if err := d.setIPv6Gateway(s.IPv6Gateway); err != nil {
+		return fmt.Errorf("server %s: %w", s.Name, err)
+	}
 	d.vmacSupported = profile != ProfileKimsufi
 	if s.VirtualMACSupported != nil && profile != ProfileKimsufi {
 		d.vmacSupported = *s.VirtualMACSupported
@@ -310,6 +318,26 @@ func (d *dedicated) setIPv6(block string) error {
 	}
 	d.ipv6 = p.Masked()
 	return nil
+}
+
+// setIPv6Gateway sets what routing.ipv6.gateway answers ("" for the
+// older ranges' rule).
+func (d *dedicated) setIPv6Gateway(gw string) error {
+	if gw != "" {
+		if a, err := netip.ParseAddr(gw); err != nil || !a.Is6() {
+			return fmt.Errorf("IPv6 gateway %q is not an IPv6 address", gw)
+		}
+	}
+	d.ipv6Gateway = gw
+	return nil
+}
+
+// ipv6GatewayText is routing.ipv6.gateway as OVH spells it.
+func (d *dedicated) ipv6GatewayText() string {
+	if d.ipv6Gateway != "" {
+		return d.ipv6Gateway
+	}
+	return ipv6Gateway(d.ipv6).String()
 }
 
 // ownBlocks are the blocks that come with a server and never move: its main
@@ -457,6 +485,7 @@ func (st *state) world(auth *authRegistry) World {
 		w.Servers = append(w.Servers, DedicatedServer{
 			Name: d.name, MainIP: d.mainIP.String(), Gateway: d.gateway.String(), Network: d.network.String(),
 			Datacenter: d.datacenter, VirtualMACSupported: &supported, VirtualMACQuota: d.vmacQuota, IPv6: d.ipv6.String(),
+			IPv6Gateway: d.ipv6Gateway,
 		})
 		macs := make([]string, 0, len(d.macs))
 		for m := range d.macs {

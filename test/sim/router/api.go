@@ -498,13 +498,23 @@ func (r *Router) apiReset(w http.ResponseWriter, data json.RawMessage) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if len(c.Path) == 4 && c.Path[0] == "ipv6" && c.Path[1] == "neighbors" && c.Path[2] == "interface" {
+		if !r.hasNIC(c.Path[3]) {
+			failure(w, http.StatusBadRequest, fmt.Sprintf("Interface '%s' does not exist in the system", c.Path[3]))
+			return nil
+		}
+		r.count("ip -6 neigh flush")
+		r.flushNeigh(c.Path[3], fam6)
+		success(w, "")
+		return nil
+	}
 	if len(c.Path) == 4 && c.Path[0] == "ip" && c.Path[1] == "arp" && c.Path[2] == "interface" {
 		if !r.hasNIC(c.Path[3]) {
 			failure(w, http.StatusBadRequest, fmt.Sprintf("Interface '%s' does not exist in the system", c.Path[3]))
 			return nil
 		}
 		r.count("ip neigh flush")
-		r.flushNeigh(c.Path[3])
+		r.flushNeigh(c.Path[3], fam4)
 		success(w, "")
 		return nil
 	}

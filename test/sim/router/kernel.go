@@ -47,17 +47,28 @@ type nexthop struct {
 	onlink bool
 }
 
-func (r kroute) key() string { return r.dst.String() + "/" + strconv.Itoa(r.metric) }
+func (r kroute) key() string {
+	k := r.dst.String() + "/" + strconv.Itoa(r.metric)
+	if r.v6() && r.origin == fromKernel {
+		// Every interface has its own fe80::/64, same metric: the
+		// kernel keeps them all (fib6 nodes hold several routes).
+		k += "/" + r.dev
+	}
+	return k
+}
 
 func (r kroute) dstText() string {
 	if r.dst.Bits() == 0 {
 		return "default"
 	}
-	if r.dst.Bits() == 32 {
+	if r.dst.Bits() == r.dst.Addr().BitLen() {
 		return r.dst.Addr().String()
 	}
 	return r.dst.String()
 }
+
+// v6 reports whether the route is IPv6's.
+func (r kroute) v6() bool { return r.dst.Addr().Is6() }
 
 // linkdown: the route's device has no carrier, or all its next hops'
 // (RTNH_F_LINKDOWN on the route, include/uapi/linux/rtnetlink.h).
@@ -95,6 +106,9 @@ func (r kroute) usesDev(dev string) bool {
 // capture available: its layout is the one the old driver tests use)
 // separates the attributes after dev with two spaces.
 func (r kroute) text(oldIproute bool, down func(string) bool) string {
+	if r.v6() {
+		return r.text6(oldIproute, down)
+	}
 	var b strings.Builder
 	if r.typ != "" {
 		b.WriteString(r.typ + " ")
@@ -166,16 +180,19 @@ func (r kroute) text(oldIproute bool, down func(string) bool) string {
 // captures): type only when not unicast, no protocol for boot, no scope for
 // universe, no dev for routes without one, flags always present.
 type jsonRoute struct {
-	Type     string    `json:"type,omitempty"`
-	Dst      string    `json:"dst"`
-	NHID     int       `json:"nhid,omitempty"`
-	Gateway  string    `json:"gateway,omitempty"`
-	Dev      string    `json:"dev,omitempty"`
-	Protocol string    `json:"protocol,omitempty"`
-	Scope    string    `json:"scope,omitempty"`
-	Prefsrc  string    `json:"prefsrc,omitempty"`
-	Metric   int       `json:"metric,omitempty"`
-	Flags    []string  `json:"flags"`
+	Type     string   `json:"type,omitempty"`
+	Dst      string   `json:"dst"`
+	NHID     int      `json:"nhid,omitempty"`
+	Gateway  string   `json:"gateway,omitempty"`
+	Dev      string   `json:"dev,omitempty"`
+	Protocol string   `json:"protocol,omitempty"`
+	Scope    string   `json:"scope,omitempty"`
+	Prefsrc  string   `json:"prefsrc,omitempty"`
+	Metric   int      `json:"metric,omitempty"`
+	Flags    []string `json:"flags"`
+	// Pref is IPv6's router preference, "medium" unless set (RFC 4191);
+	// IPv4 routes have none.
+	Pref     string    `json:"pref,omitempty"`
 	Nexthops []jsonHop `json:"nexthops,omitempty"`
 }
 
@@ -197,6 +214,9 @@ func (r kroute) json(down func(string) bool) jsonRoute {
 	if r.linkdown(down) {
 		j.Flags = append(j.Flags, "linkdown")
 	}
+	if r.v6() {
+		j.Pref = "medium"
+	}
 	for _, h := range r.hops {
 		jh := jsonHop{Gateway: h.gw, Dev: h.dev, Weight: h.weight, Flags: []string{}}
 		if h.onlink {
@@ -215,20 +235,56 @@ type neighbour struct {
 	dev   string
 	mac   string
 	state string
+	// router: an IPv6 neighbour that said it routes (the R flag of its
+	// neighbour advertisement; iproute2 prints "router").
+	router bool
 }
 
-// sortRoutes orders the table like a kernel dump: by address, then prefix
-// length, then metric — which puts the default route first.
+func (n neighbour) v6() bool { return strings.Contains(n.ip, ":") }
+
+// family selects IPv4, IPv6 or both, as iproute2's -4 / -6 (none: both
+// for neighbours, IPv4 for routes).
+type family int
+
+const (
+	famAll family = 0
+	fam4   family = 4
+	fam6   family = 6
+)
+
+func (f family) has6(v6 bool) bool {
+	switch f {
+	case fam4:
+		return !v6
+	case fam6:
+		return v6
+	}
+	return true
+}
+
+// sortRoutes orders the table like a kernel dump: IPv4 by address, then
+// prefix length, then metric — which puts the default route first; IPv6 the
+// same but its default route last (test/kernel testdata/ipv6: the fib6
+// tree's walk), same prefixes by device.
 func sortRoutes(rs []kroute) {
 	sort.SliceStable(rs, func(i, j int) bool {
 		a, b := rs[i], rs[j]
+		if a.v6() != b.v6() {
+			return !a.v6()
+		}
+		if a.v6() && (a.dst.Bits() == 0) != (b.dst.Bits() == 0) {
+			return b.dst.Bits() == 0
+		}
 		if c := a.dst.Addr().Compare(b.dst.Addr()); c != 0 {
 			return c < 0
 		}
 		if a.dst.Bits() != b.dst.Bits() {
 			return a.dst.Bits() < b.dst.Bits()
 		}
-		return a.metric < b.metric
+		if a.metric != b.metric {
+			return a.metric < b.metric
+		}
+		return a.dev < b.dev
 	})
 }
 
@@ -256,13 +312,25 @@ func (r *Router) deriveRoutes() (kernel, daemon []kroute) {
 		w := st.words
 		if len(w) == 5 && w[0] == "interfaces" && w[1] == "ethernet" && w[3] == "address" && ifaces[w[2]] {
 			p, err := netip.ParsePrefix(w[4])
-			if err != nil || p.Bits() == 32 {
+			if err != nil || p.Bits() == p.Addr().BitLen() {
 				continue // a /32 has no connected route: the gateway is off-link
+			}
+			if p.Addr().Is6() {
+				// IPv6 connected routes: no scope, no source, metric
+				// 256 (test/kernel testdata/ipv6).
+				kernel = append(kernel, kroute{dst: p.Masked(), dev: w[2], proto: "kernel", metric: 256, origin: fromKernel})
+				continue
 			}
 			kernel = append(kernel, kroute{dst: p.Masked(), dev: w[2], proto: "kernel", scope: "link", src: p.Addr().String(), origin: fromKernel})
 			connected = append(connected, conn{p.Masked(), w[2]})
 		}
 	}
+	// Every interface up has its IPv6 link-local route (the kernel's
+	// addrconf, test/kernel testdata/ipv6).
+	for dev := range ifaces {
+		kernel = append(kernel, kroute{dst: netip.MustParsePrefix("fe80::/64"), dev: dev, proto: "kernel", metric: 256, origin: fromKernel})
+	}
+	daemon = append(daemon, r.deriveRoutes6(cfg, ifaces, kernel)...)
 	quagga := r.profile == Vyatta65
 	proto, metric := "static", 20
 	if quagga {
@@ -410,7 +478,7 @@ func (r *Router) syncRoutes() {
 func (r *Router) lookup(dst netip.Addr) (kroute, bool) {
 	best, found := kroute{}, false
 	for _, rt := range r.routes {
-		if !rt.dst.Contains(dst) {
+		if !rt.dst.Contains(dst) || rt.v6() != dst.Is6() {
 			continue
 		}
 		if !found || rt.dst.Bits() > best.dst.Bits() || rt.dst.Bits() == best.dst.Bits() && rt.metric < best.metric {
@@ -474,6 +542,10 @@ func (r *Router) inject(dst netip.Addr) {
 	if !ok || rt.typ != "" {
 		return
 	}
+	resolve := r.resolveMAC
+	if dst.Is6() {
+		resolve = r.resolveMAC6
+	}
 	hop, dev := dst.String(), rt.dev
 	switch {
 	case len(rt.hops) > 0:
@@ -493,13 +565,14 @@ func (r *Router) inject(dst netip.Addr) {
 			n.state = nudDelay
 		case nudFailed:
 			n.state = nudIncomplete
-			if n.mac = r.resolveMAC(hop, dev); n.mac != "" {
+			if n.mac = resolve(hop, dev); n.mac != "" {
 				n.state = nudReachable
 			}
 		}
 		return
 	}
-	n := neighbour{ip: hop, dev: dev, mac: r.resolveMAC(hop, dev), state: nudReachable}
+	n := neighbour{ip: hop, dev: dev, mac: resolve(hop, dev), state: nudReachable}
+	n.router = dst.Is6() && hop == r.gateway6()
 	if n.mac == "" {
 		n.state = nudIncomplete
 	}
@@ -518,20 +591,26 @@ func (r *Router) learn(src netip.Addr, dev string) {
 	r.neigh = append(r.neigh, neighbour{ip: src.String(), dev: dev, mac: r.resolveMAC(src.String(), dev), state: nudStale})
 }
 
-func (r *Router) flushNeigh(dev string) {
+// flushNeigh is `ip [-4|-6] neigh flush dev D`: without a family iproute2
+// dumps and flushes both tables (ip/ipneigh.c, family AF_UNSPEC).
+func (r *Router) flushNeigh(dev string, f family) {
 	if r.nk != nil {
 		if dev == "" {
 			dev = "all"
 		} else {
 			dev = "dev " + dev
 		}
-		_, _, _ = r.nk.ip(append([]string{"neigh", "flush"}, strings.Fields(dev)...)...)
+		args := append([]string{"neigh", "flush"}, strings.Fields(dev)...)
+		if f != famAll {
+			args = append([]string{"-" + strconv.Itoa(int(f))}, args...)
+		}
+		_, _, _ = r.nk.ip(args...)
 		return
 	}
 	var keep []neighbour
 	for _, n := range r.neigh {
 		// `ip neigh flush` leaves PERMANENT entries (and NOARP) alone.
-		if (dev != "" && n.dev != dev) || n.state == nudPermanent {
+		if (dev != "" && n.dev != dev) || n.state == nudPermanent || !f.has6(n.v6()) {
 			keep = append(keep, n)
 		}
 	}
@@ -541,39 +620,56 @@ func (r *Router) flushNeigh(dev string) {
 // down reports whether dev has no carrier (SetCarrier).
 func (r *Router) down(dev string) bool { return r.noCarrier[dev] }
 
-func (r *Router) routesText(old bool) string {
+func (r *Router) routesText(old bool) string { return r.routesTextFamily(old, fam4) }
+
+// routesTextFamily is `ip -4|-6 route show table main` (IPv4 or IPv6, never
+// both: iproute2 lists IPv4 when no family is given).
+func (r *Router) routesTextFamily(old bool, f family) string {
+	if f == famAll {
+		f = fam4
+	}
 	if r.nk != nil {
-		return r.nk.text("-4", "route", "show", "table", "main")
+		return r.nk.text("-"+strconv.Itoa(int(f)), "route", "show", "table", "main")
 	}
 	var b strings.Builder
 	for _, rt := range r.routes {
-		b.WriteString(rt.text(old, r.down) + "\n")
+		if f.has6(rt.v6()) {
+			b.WriteString(rt.text(old, r.down) + "\n")
+		}
 	}
 	return b.String()
 }
 
-func (r *Router) routesJSON() string {
+// routesJSONFamily is `ip -j -4|-6 route show table main`.
+func (r *Router) routesJSONFamily(f family) string {
+	if f == famAll {
+		f = fam4
+	}
 	if r.nk != nil {
-		return r.nk.text("-j", "-4", "route", "show", "table", "main")
+		return r.nk.text("-j", "-"+strconv.Itoa(int(f)), "route", "show", "table", "main")
 	}
 	js := make([]jsonRoute, 0, len(r.routes))
 	for _, rt := range r.routes {
-		js = append(js, rt.json(r.down))
+		if f.has6(rt.v6()) {
+			js = append(js, rt.json(r.down))
+		}
 	}
 	b, _ := json.Marshal(js)
 	return string(b) + "\n"
 }
 
-// neighText renders `ip -4 neigh show [dev D]` (ip/ipneigh.c print_neigh,
-// as test/kernel captured it): "dev" only when not filtered by device, no
-// lladdr for unresolved entries, and a space after every field.
-func (r *Router) neighText(dev string) string {
+// neighTextFamily renders `ip [-4|-6] neigh show [dev D]` (ip/ipneigh.c
+// print_neigh, as test/kernel captured it): "dev" only when not filtered by
+// device, no lladdr for unresolved entries, "router" before the state of an
+// IPv6 router's entry, and a space after every field. Without a family,
+// both tables.
+func (r *Router) neighTextFamily(dev string, f family) string {
 	if r.nk != nil {
-		return r.nk.text(append([]string{"-4", "neigh", "show"}, devArgs(dev)...)...)
+		return r.nk.text(append(familyArgs(f), append([]string{"neigh", "show"}, devArgs(dev)...)...)...)
 	}
 	var b strings.Builder
-	for _, n := range r.neigh {
-		if dev != "" && n.dev != dev {
+	for _, n := range r.neighOrdered() {
+		if dev != "" && n.dev != dev || !f.has6(n.v6()) {
 			continue
 		}
 		b.WriteString(n.ip + " ")
@@ -583,27 +679,57 @@ func (r *Router) neighText(dev string) string {
 		if n.mac != "" {
 			b.WriteString("lladdr " + n.mac + " ")
 		}
+		if n.router {
+			b.WriteString("router ")
+		}
 		b.WriteString(n.state + " \n")
 	}
 	return b.String()
 }
 
-func (r *Router) neighJSON(dev string) string {
+// neighOrdered lists IPv4's table before IPv6's, as a dump of both does
+// (the kernel's neigh_tables order: ARP, then ND).
+func (r *Router) neighOrdered() []neighbour {
+	out := make([]neighbour, 0, len(r.neigh))
+	for _, v6 := range []bool{false, true} {
+		for _, n := range r.neigh {
+			if n.v6() == v6 {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+func familyArgs(f family) []string {
+	if f == famAll {
+		return nil
+	}
+	return []string{"-" + strconv.Itoa(int(f))}
+}
+
+// neighJSONFamily is `ip -j [-4|-6] neigh show [dev D]`.
+func (r *Router) neighJSONFamily(dev string, f family) string {
 	if r.nk != nil {
-		return r.nk.text(append([]string{"-j", "-4", "neigh", "show"}, devArgs(dev)...)...)
+		return r.nk.text(append(append([]string{"-j"}, familyArgs(f)...), append([]string{"neigh", "show"}, devArgs(dev)...)...)...)
 	}
 	type jn struct {
-		Dst    string   `json:"dst"`
-		Dev    string   `json:"dev,omitempty"`
-		Lladdr string   `json:"lladdr,omitempty"`
-		State  []string `json:"state"`
+		Dst    string `json:"dst"`
+		Dev    string `json:"dev,omitempty"`
+		Lladdr string `json:"lladdr,omitempty"`
+		// "router":null, iproute2's way of printing a flag
+		Router json.RawMessage `json:"router,omitempty"`
+		State  []string        `json:"state"`
 	}
 	out := []jn{}
-	for _, n := range r.neigh {
-		if dev != "" && n.dev != dev {
+	for _, n := range r.neighOrdered() {
+		if dev != "" && n.dev != dev || !f.has6(n.v6()) {
 			continue
 		}
 		e := jn{Dst: n.ip, Lladdr: n.mac, State: []string{n.state}}
+		if n.router {
+			e.Router = json.RawMessage("null")
+		}
 		if dev == "" {
 			// iproute2 omits dev when the listing is filtered by device.
 			e.Dev = n.dev
@@ -627,6 +753,9 @@ func (r *Router) procNetARP() string {
 	var b strings.Builder
 	b.WriteString("IP address       HW type     Flags       HW address            Mask     Device\n")
 	for _, n := range r.neigh {
+		if n.v6() {
+			continue
+		}
 		flags, mac := "0x2", n.mac
 		switch n.state {
 		case nudPermanent:
@@ -655,7 +784,7 @@ func (r *Router) arpEN(dev string) string {
 	var b strings.Builder
 	b.WriteString("Address                  HWtype  HWaddress           Flags Mask            Iface\n")
 	for _, n := range r.neigh {
-		if dev != "" && n.dev != dev {
+		if dev != "" && n.dev != dev || n.v6() {
 			continue
 		}
 		if n.mac == "" {
@@ -680,10 +809,19 @@ func (r *Router) showARP() string {
 	if r.profile == VyOS13 {
 		return r.arpEN("")
 	}
+	return r.neighborTable(false)
+}
+
+// neighborTable is neighbor.py's `show` (vyos-1x src/op_mode/neighbor.py,
+// sagitta): the family's entries through tabulate with the headers
+// Address, Interface, Link layer address, State; states joined with ", ".
+func (r *Router) neighborTable(v6 bool) string {
 	var b strings.Builder
 	rows := [][]string{{"Address", "Interface", "Link layer address", "State"}}
 	for _, n := range r.neigh {
-		rows = append(rows, []string{n.ip, n.dev, n.mac, n.state})
+		if n.v6() == v6 {
+			rows = append(rows, []string{n.ip, n.dev, n.mac, strings.ReplaceAll(n.state, ",", ", ")})
+		}
 	}
 	widths := make([]int, 4)
 	for _, row := range rows {
@@ -717,19 +855,31 @@ func (r *Router) showARP() string {
 // (test/kernel's lab); Vyatta's older kernel says "RTNETLINK answers:
 // Network is unreachable" for an off-link gateway.
 func (r *Router) ipRouteModify(args []string, replace bool) (string, int) {
+	return r.ipRouteModifyFamily(args, replace, famAll)
+}
+
+// ipRouteModifyFamily is ipRouteModify under `ip -4|-6`. IPv6's refusals
+// are the kernel's own (test/kernel's lab, Linux 6.x): an off-link gateway
+// is "No route to host", a link-local one without a device "Egress device
+// not specified".
+func (r *Router) ipRouteModifyFamily(args []string, replace bool, f family) (string, int) {
 	if r.nk != nil {
 		verb := "add"
 		if replace {
 			verb = "replace"
 		}
-		_, errOut, code := r.nk.ip(append([]string{"route", verb}, args...)...)
+		_, errOut, code := r.nk.ip(append(familyArgs(f), append([]string{"route", verb}, args...)...)...)
 		return errOut, code
 	}
-	rt, msg, code := r.parseRouteSpec(args)
+	rt, msg, code := r.parseRouteSpec(args, f)
 	if code != 0 {
 		return msg, code
 	}
-	if rt.typ == "" && len(rt.hops) == 0 {
+	if rt.v6() && rt.typ == "" && len(rt.hops) == 0 {
+		if msg, code := r.checkGateway6(&rt); code != 0 {
+			return msg, code
+		}
+	} else if rt.typ == "" && len(rt.hops) == 0 {
 		if rt.gw != "" && !rt.onlink {
 			// The kernel accepts a gateway only if it is on-link through
 			// a route without a gateway on the same device.
@@ -764,8 +914,42 @@ func (r *Router) ipRouteModify(args []string, replace bool) (string, int) {
 	return "", 0
 }
 
-// parseRouteSpec reads the arguments of `ip route add|replace|del`.
-func (r *Router) parseRouteSpec(args []string) (kroute, string, int) {
+// checkGateway6 is the kernel's check of an IPv6 route's next hop
+// (net/ipv6/route.c ip6_validate_gw): a link-local gateway needs a device;
+// another needs a route without a gateway to it on the same device, or the
+// onlink flag.
+func (r *Router) checkGateway6(rt *kroute) (string, int) {
+	if rt.gw == "" {
+		if rt.dev == "" {
+			return "RTNETLINK answers: No such device\n", 2
+		}
+		return "", 0
+	}
+	gw := netip.MustParseAddr(rt.gw)
+	switch {
+	case gw.IsLinkLocalUnicast():
+		if rt.dev == "" {
+			return "Error: Egress device not specified.\n", 2
+		}
+	case rt.onlink:
+		if rt.dev == "" {
+			return "Error: Egress device not specified.\n", 2
+		}
+	default:
+		nh, ok := r.lookup(gw)
+		if !ok || nh.gw != "" || nh.typ != "" || (rt.dev != "" && nh.dev != rt.dev) {
+			return "RTNETLINK answers: No route to host\n", 2
+		}
+		if rt.dev == "" {
+			rt.dev = nh.dev
+		}
+	}
+	return "", 0
+}
+
+// parseRouteSpec reads the arguments of `ip route add|replace|del`; the
+// family is -4/-6's or, without one, the addresses'.
+func (r *Router) parseRouteSpec(args []string, f family) (kroute, string, int) {
 	rt := kroute{proto: "boot", origin: fromManual}
 	if len(args) > 0 && (args[0] == "blackhole" || args[0] == "unreachable" || args[0] == "prohibit" || args[0] == "unicast") {
 		if args[0] != "unicast" {
@@ -777,7 +961,8 @@ func (r *Router) parseRouteSpec(args []string) (kroute, string, int) {
 		return rt, "Command line is not complete. Try option \"help\"\n", 255
 	}
 	dst := args[0]
-	if dst == "default" || dst == "0/0" {
+	isDefault := dst == "default" || dst == "0/0" || dst == "::/0"
+	if isDefault {
 		rt.dst = netip.MustParsePrefix("0.0.0.0/0")
 	} else {
 		p, err := parsePrefixOrAddr(dst)
@@ -843,6 +1028,18 @@ func (r *Router) parseRouteSpec(args []string) (kroute, string, int) {
 	if rt.dev != "" && !r.hasNIC(rt.dev) {
 		return rt, fmt.Sprintf("Cannot find device \"%s\"\n", rt.dev), 1
 	}
+	if isDefault && (f == fam6 || dst == "::/0" || strings.Contains(rt.gw, ":")) {
+		rt.dst = netip.MustParsePrefix("::/0")
+	}
+	if rt.v6() {
+		// IPv6 routes have no scope, and a metric of 1024 unless given
+		// (ip6_route_info_create, IP6_RT_PRIO_USER).
+		rt.scope = ""
+		if rt.metric == 0 {
+			rt.metric = 1024
+		}
+		return rt, "", 0
+	}
 	if !scopeGiven && rt.typ == "" && rt.gw == "" && len(rt.hops) == 0 {
 		// iproute2 gives a unicast route without a gateway link scope
 		// unless told otherwise (ip/iproute.c iproute_modify): `ip route
@@ -905,22 +1102,33 @@ func (r *Router) ipNeighModify(verb string, args []string) (string, int) {
 
 // ipRouteDel implements `ip route del`: the first route of the
 // destination (lowest metric) matching what was given.
-func (r *Router) ipRouteDel(args []string) (string, int) {
+func (r *Router) ipRouteDel(args []string) (string, int) { return r.ipRouteDelFamily(args, famAll) }
+
+func (r *Router) ipRouteDelFamily(args []string, f family) (string, int) {
 	if r.nk != nil {
-		_, errOut, code := r.nk.ip(append([]string{"route", "del"}, args...)...)
+		_, errOut, code := r.nk.ip(append(familyArgs(f), append([]string{"route", "del"}, args...)...)...)
 		return errOut, code
 	}
-	want, msg, code := r.parseRouteSpec(args)
+	want, msg, code := r.parseRouteSpec(args, f)
 	if code != 0 {
 		return msg, code
 	}
+	metricGiven := false
+	for _, a := range args {
+		if a == "metric" || a == "preference" || a == "priority" {
+			metricGiven = true
+		}
+	}
 	for i, cur := range r.routes {
 		if cur.dst != want.dst || (want.typ != "" && cur.typ != want.typ) || (want.dev != "" && cur.dev != want.dev) ||
-			(want.gw != "" && cur.gw != want.gw) || (want.metric != 0 && cur.metric != want.metric) {
+			(want.gw != "" && cur.gw != want.gw) || (metricGiven && cur.metric != want.metric) {
 			continue
 		}
 		r.routes = append(r.routes[:i:i], r.routes[i+1:]...)
 		return "", 0
+	}
+	if want.v6() {
+		return "RTNETLINK answers: No such file or directory\n", 2
 	}
 	return "RTNETLINK answers: No such process\n", 2
 }
@@ -967,7 +1175,7 @@ func parsePrefixOrAddr(s string) (netip.Prefix, error) {
 	if err != nil {
 		return netip.Prefix{}, err
 	}
-	return netip.PrefixFrom(a, 32), nil
+	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 func devArgs(dev string) []string {

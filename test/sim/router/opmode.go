@@ -28,6 +28,20 @@ func (sh *shell) opCommand(words []string) (bool, int) {
 			return true, sh.opSetTerminal(words[2:])
 		}
 	case "reset":
+		if len(words) == 5 && words[1] == "ipv6" && words[2] == "neighbors" && words[3] == "interface" && sh.r.profile != Vyatta65 {
+			// vyos-1x op-mode-definitions/ipv6-route.xml.in: `ip -f inet6
+			// neigh flush dev` (equuleus), neighbor.py reset --family
+			// inet6 --interface (sagitta on).
+			if !sh.r.hasNIC(words[4]) {
+				sh.errf("Interface '%s' does not exist in the system\n", words[4])
+				return true, 1
+			}
+			sh.r.mu.Lock()
+			sh.r.count("ip -6 neigh flush")
+			sh.r.flushNeigh(words[4], fam6)
+			sh.r.mu.Unlock()
+			return true, 0
+		}
 		if len(words) == 5 && words[1] == "ip" && words[2] == "arp" && words[3] == "interface" {
 			if !sh.r.hasNIC(words[4]) {
 				sh.errf("Interface '%s' does not exist in the system\n", words[4])
@@ -35,7 +49,7 @@ func (sh *shell) opCommand(words []string) (bool, int) {
 			}
 			sh.r.mu.Lock()
 			sh.r.count("ip neigh flush")
-			sh.r.flushNeigh(words[4])
+			sh.r.flushNeigh(words[4], fam4)
 			sh.r.mu.Unlock()
 			return true, 0
 		}
@@ -99,6 +113,32 @@ func (sh *shell) opShow(w []string) int {
 			return sh.incomplete([]string{"show", "ip"})
 		}
 		return sh.invalid([]string{"show", "ip"}, w[1])
+	case "ipv6":
+		// vyos-1x op-mode-definitions: show-ipv6-route.xml.in (`show ipv6
+		// route forward` = `ip -f inet6 route list`, equuleus to current)
+		// and ipv6-route.xml.in (`show ipv6 neighbors` = `ip -f inet6
+		// neigh list` on equuleus, neighbor.py's table from sagitta on).
+		// Vyatta 6.5's IPv6 op mode is not modelled.
+		if r.profile == Vyatta65 {
+			return sh.invalid([]string{"show"}, w[0])
+		}
+		switch {
+		case len(w) == 3 && w[1] == "route" && w[2] == "forward":
+			r.count("ip -6 route")
+			sh.outf("%s", r.routesTextFamily(false, fam6))
+			return 0
+		case len(w) == 2 && w[1] == "neighbors":
+			r.count("ip -6 neigh")
+			if r.profile == VyOS13 {
+				sh.outf("%s", r.neighTextFamily("", fam6))
+				return 0
+			}
+			sh.outf("%s\n", r.neighborTable(true))
+			return 0
+		case len(w) == 1:
+			return sh.incomplete([]string{"show", "ipv6"})
+		}
+		return sh.invalid([]string{"show", "ipv6"}, w[1])
 	case "arp":
 		if len(w) == 1 {
 			r.count("ip neigh")
@@ -280,7 +320,7 @@ func (r *Router) showIPRoute() string {
 			"       t - trapped, o - offload failure\n\n")
 	}
 	for _, rt := range r.routes {
-		if rt.typ != "" {
+		if rt.typ != "" || rt.v6() {
 			continue
 		}
 		code, dist := "K", "[0/0]"

@@ -16,7 +16,10 @@ import (
 //   - NAT `outbound-interface X` became `outbound-interface name X` in 1.4
 //     (nat/5-to-6 then nat/6-to-7, sagitta); the same for inbound.
 //   - `protocols static interface-route` became `protocols static route X
-//     interface` in 1.4 (quagga/8-to-9, sagitta).
+//     interface` in 1.4 (quagga/8-to-9, sagitta); the same for
+//     interface-route6 and route6 (vyatta-cfg-quagga templates/protocols/
+//     static/interface-route6, pacifica and equuleus; vyos-1x
+//     include/static/static-route6.xml.i, sagitta).
 //   - `system gateway-address` went in 1.2 (a static default route), and
 //     `system login user X level` in 1.3 (system/16-to-17, equuleus).
 //   - `service https api rest` exists from 1.5 only (the REST API must be
@@ -53,6 +56,18 @@ protocols
       blackhole
         distance = num
     interface-route * prefix @vyatta-6.5,vyos-1.3
+      next-hop-interface * iface
+        distance = num
+    route6 * prefix6
+      next-hop * ipv6
+        interface = iface
+        distance = num
+        disable !
+      interface * iface @vyos-1.4,vyos-1.5
+        distance = num
+      blackhole
+        distance = num
+    interface-route6 * prefix6 @vyatta-6.5,vyos-1.3
       next-hop-interface * iface
         distance = num
 nat
@@ -261,11 +276,21 @@ func validValue(typ, v string) bool {
 		p, err := netip.ParsePrefix(v)
 		return err == nil && p.Addr().Is4() && p.Masked() == p
 	case "ifaddr":
-		if v == "dhcp" {
+		// ipv4net or ipv6net (vyos-1x include/interface/
+		// address-ipv4-ipv6-dhcp.xml.i; Vyatta's address node.def).
+		if v == "dhcp" || v == "dhcpv6" {
 			return true
 		}
 		p, err := netip.ParsePrefix(v)
-		return err == nil && p.Addr().Is4()
+		return err == nil && !p.Addr().Is4In6()
+	case "ipv6":
+		a, err := netip.ParseAddr(v)
+		return err == nil && a.Is6() && !a.Is4In6()
+	case "prefix6":
+		// check_prefix_boundary (Vyatta), ipv6-prefix (VyOS): the network
+		// address, no host bits.
+		p, err := netip.ParsePrefix(v)
+		return err == nil && p.Addr().Is6() && !p.Addr().Is4In6() && p.Masked() == p
 	case "natnet":
 		v = strings.TrimPrefix(v, "!")
 		if strings.Contains(v, "/") {

@@ -766,6 +766,7 @@ func (sh *shell) cliShellAPI(args []string) int {
 // ip implements the `ip route` and `ip neigh` forms the drivers use.
 func (sh *shell) ip(args []string) int {
 	jsonOut := false
+	fam := famAll
 	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
 		switch args[0] {
 		case "-j", "-json", "--json":
@@ -775,6 +776,21 @@ func (sh *shell) ip(args []string) int {
 			}
 			jsonOut = true
 		case "-4":
+			fam = fam4
+		case "-6":
+			fam = fam6
+		case "-f", "-family", "--family":
+			// `ip -f inet6 route list` (VyOS's show ipv6 route forward),
+			// `ip --family inet6 --json neighbor list` (neighbor.py).
+			if len(args) < 2 || args[1] != "inet" && args[1] != "inet6" {
+				sh.errf("Error: argument \"%s\" is wrong: invalid address family\n", strings.Join(args[1:min(2, len(args))], ""))
+				return 255
+			}
+			fam = fam4
+			if args[1] == "inet6" {
+				fam = fam6
+			}
+			args = args[1:]
 		default:
 			sh.errf("Option \"%s\" is unknown, try \"ip -help\".\n", args[0])
 			return 255
@@ -803,9 +819,9 @@ func (sh *shell) ip(args []string) int {
 			sh.r.mu.Lock()
 			var text string
 			if jsonOut {
-				text = sh.r.routesJSON()
+				text = sh.r.routesJSONFamily(fam)
 			} else {
-				text = sh.r.routesText(sh.r.profile == Vyatta65)
+				text = sh.r.routesTextFamily(sh.r.profile == Vyatta65, fam)
 			}
 			sh.r.mu.Unlock()
 			sh.outf("%s", text)
@@ -824,11 +840,11 @@ func (sh *shell) ip(args []string) int {
 			var code int
 			switch verb {
 			case "del":
-				msg, code = sh.r.ipRouteDel(rest)
+				msg, code = sh.r.ipRouteDelFamily(rest, fam)
 			case "flush":
 				msg, code = sh.r.ipRouteFlush(rest)
 			default:
-				msg, code = sh.r.ipRouteModify(rest, verb == "replace")
+				msg, code = sh.r.ipRouteModifyFamily(rest, verb == "replace", fam)
 			}
 			sh.r.mu.Unlock()
 			sh.errf("%s", msg)
@@ -851,9 +867,9 @@ func (sh *shell) ip(args []string) int {
 			sh.r.mu.Lock()
 			var text string
 			if jsonOut {
-				text = sh.r.neighJSON(dev)
+				text = sh.r.neighJSONFamily(dev, fam)
 			} else {
-				text = sh.r.neighText(dev)
+				text = sh.r.neighTextFamily(dev, fam)
 			}
 			sh.r.mu.Unlock()
 			sh.outf("%s", text)
@@ -880,7 +896,7 @@ func (sh *shell) ip(args []string) int {
 				return 255
 			}
 			sh.r.mu.Lock()
-			sh.r.flushNeigh(dev)
+			sh.r.flushNeigh(dev, fam)
 			sh.r.mu.Unlock()
 			return 0
 		}

@@ -68,6 +68,11 @@ type Options struct {
 	// GatewayMAC the MAC it answers ARP with, for itself and — by
 	// proxy-ARP — for every other address (default 00:05:73:a0:00:01).
 	Gateway, GatewayMAC string
+	// Gateway6 is OVH's IPv6 gateway: its neighbour entry is a router's.
+	// Default: whatever the IPv6 default route goes through. The same
+	// GatewayMAC answers its neighbour solicitations, and — a guess
+	// modelled on the seed's proxy-ARP — those for every off-link address.
+	Gateway6 string
 	// Hosts maps neighbour addresses that answer ARP themselves to MACs.
 	Hosts map[string]string
 	// Silent are addresses nothing answers ARP for: their neighbour entry
@@ -519,6 +524,13 @@ func (r *Router) RoutesText() string {
 	return r.routesText(r.profile == Vyatta65)
 }
 
+// RoutesText6 is `ip -6 route show` as the platform prints it.
+func (r *Router) RoutesText6() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.routesTextFamily(r.profile == Vyatta65, fam6)
+}
+
 // Neighbour is one entry of the simulated neighbour cache.
 type Neighbour struct{ IP, Dev, MAC, State string }
 
@@ -531,7 +543,20 @@ func (r *Router) Neighbours(dev string) []Neighbour {
 	}
 	var out []Neighbour
 	for _, n := range r.neigh {
-		if dev == "" || n.dev == dev {
+		if (dev == "" || n.dev == dev) && !n.v6() {
+			out = append(out, Neighbour{n.ip, n.dev, n.mac, n.state})
+		}
+	}
+	return out
+}
+
+// Neighbours6 lists the IPv6 neighbour cache of dev ("" for all).
+func (r *Router) Neighbours6(dev string) []Neighbour {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []Neighbour
+	for _, n := range r.neigh {
+		if (dev == "" || n.dev == dev) && n.v6() {
 			out = append(out, Neighbour{n.ip, n.dev, n.mac, n.state})
 		}
 	}
@@ -580,8 +605,9 @@ func (r *Router) count(kind string) { r.calls[kind]++ }
 
 // ---- world events and out-of-band edits ----
 
-// InjectTraffic makes the router send one packet to each destination, which
-// fills the neighbour cache the way the kernel would: with a correct default
+// InjectTraffic makes the router send one packet to each destination (IPv4
+// or IPv6), which fills the neighbour cache the way the kernel would (ARP,
+// or neighbour discovery): with a correct default
 // route only the gateway gets an entry; with a default route without gateway
 // every destination gets one, all with the gateway's (proxy-ARP) MAC.
 //
@@ -591,7 +617,7 @@ func (r *Router) InjectTraffic(dsts ...string) error {
 	defer r.mu.Unlock()
 	for _, d := range dsts {
 		a, err := netip.ParseAddr(d)
-		if err != nil || !a.Is4() {
+		if err != nil || a.Is4In6() {
 			return fmt.Errorf("routersim: bad destination %q", d)
 		}
 		if r.nk == nil {
@@ -769,7 +795,7 @@ func (r *Router) AddRoute(spec string) error {
 func (r *Router) FlushNeighbours(dev string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.flushNeigh(dev)
+	r.flushNeigh(dev, famAll)
 }
 
 // WriteBootScript replaces the boot script out of band.
