@@ -29,8 +29,9 @@ type RequestLog struct {
 // LoggedRequest is one request as the log saw it.
 type LoggedRequest struct {
 	At time.Time
-	// Key is the consumer key, or "app:"+application key when the request
-	// carried none and no consumer key was seen with that application yet.
+	// Key is the consumer key; a request that carried none is charged to
+	// the consumer key seen with its application (before or after it), or
+	// else to "app:"+application key.
 	Key   string
 	Route string // as Calls names it: "GET /ip", "GET /auth/time", ...
 }
@@ -52,8 +53,15 @@ func (l *RequestLog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	l.mu.Lock()
 	key := consumer
 	switch {
-	case consumer != "" && app != "":
+	case consumer != "" && app != "" && l.appOf[app] != consumer:
+		// Requests of the application seen before its consumer key (go-ovh
+		// asks /auth/time first) were the key's.
 		l.appOf[app] = consumer
+		for i := range l.entries {
+			if l.entries[i].Key == "app:"+app {
+				l.entries[i].Key = consumer
+			}
+		}
 	case consumer == "" && l.appOf[app] != "":
 		key = l.appOf[app]
 	case consumer == "":
