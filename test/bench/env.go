@@ -30,11 +30,12 @@ import (
 // measurement starts from a fresh env so that no cache (the operator's, the
 // API server's) carries over from the one before.
 type env struct {
-	b   *bench
-	top topology
-	dir string
-	cp  *controlplane.ControlPlane
-	w   *world.World
+	b    *bench
+	top  topology
+	size size // the scale runs' size (profile names)
+	dir  string
+	cp   *controlplane.ControlPlane
+	w    *world.World
 	// hosts are the ESXi hosts, hosts[0] being the world's own; routers
 	// likewise.
 	hosts   []*esxisim.Harness

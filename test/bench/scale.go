@@ -58,6 +58,10 @@ type scaleResult struct {
 	// OVHPeak is, per consumer key, the most OVH requests in any 60 s from
 	// the operator's start until all were Ready.
 	OVHPeak map[string]int
+	// ESXiCalls and OVHCalls are the simulators' counts from the operator's
+	// start until all were Ready, by SOAP method and route.
+	ESXiCalls map[string]int64
+	OVHCalls  map[string]int
 }
 
 type hostCalls struct{ Logins, Watches int64 }
@@ -116,6 +120,7 @@ func (b *bench) scale(ctx context.Context, sz size, latency time.Duration, esxiM
 		return res, err
 	}
 	defer e.close()
+	e.size = sz
 	if latency > 0 {
 		e.injectLatency(latency, esxiMethods)
 	}
@@ -172,6 +177,7 @@ func (b *bench) scale(ctx context.Context, sz size, latency time.Duration, esxiM
 	}
 
 	calls := e.esxiCalls()
+	res.ESXiCalls, res.OVHCalls = calls, e.w.OVH.Calls()
 	res.ESXiMethods = sortedKeys(calls)
 	for _, m := range res.ESXiMethods {
 		if latency > 0 && !slices.Contains(esxiMethods, m) {
@@ -214,7 +220,11 @@ func (e *env) steadyState(ctx context.Context, logins int64) (*costResult, error
 		return nil, err
 	}
 	start := time.Now()
-	if err := sleep(ctx, time.Duration(b.costIntervals)*b.costInterval); err != nil {
+	window := time.Duration(b.costIntervals) * b.costInterval
+	if e.pprofAddr != "" {
+		go e.profile(profileName("cpu-steady", e.size, 0), fmt.Sprintf("debug/pprof/profile?seconds=%d", int(window.Seconds())))
+	}
+	if err := sleep(ctx, window); err != nil {
 		return nil, err
 	}
 	c.OVH, c.ESXi = e.w.OVH.Calls(), e.esxiCalls()
