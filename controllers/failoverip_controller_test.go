@@ -50,6 +50,8 @@ func seedOVH() ovhsim.World {
 type ovhEnv struct {
 	sim *ovhsim.Server
 	ns  string
+	// keep runs the Observer with KeepObserved, as the operator does.
+	keep bool
 }
 
 func startOVHSim(t *testing.T, opts ovhsim.Options) *ovhsim.Server {
@@ -96,7 +98,7 @@ func (e *ovhEnv) startOperator(t *testing.T) (stop func()) {
 			Retry:             ovh.RetryPolicy{Attempts: 2, BaseDelay: 10 * time.Millisecond, MaxDelay: 50 * time.Millisecond},
 		})
 		r := &FailoverIPReconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), OVH: clients,
-			Observer: ovh.NewObserver(clients, ovh.ObserverOptions{}), TaskPoll: 100 * time.Millisecond}
+			Observer: ovh.NewObserver(clients, ovh.ObserverOptions{KeepObserved: e.keep}), TaskPoll: 100 * time.Millisecond}
 		return r.SetupWithManager(context.Background(), mgr, Options{
 			SkipNameValidation: true, RetryBaseDelay: 50 * time.Millisecond, RetryMaxDelay: time.Second,
 		})

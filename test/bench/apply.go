@@ -15,14 +15,19 @@ import (
 // operator, no simulator, only kubectl and the API server.
 type applyResult struct {
 	ServerSide bool
+	Parallel   int // kubectl processes at once
 	Objects    int
 	Took       time.Duration
 	// Requests are the API server's requests by verb during the apply.
 	Requests map[string]int
 }
 
-// applyModes times kubectl apply of the 10× objects, client-side then
-// server-side, each into its own namespace of one fresh control plane.
+// applyParallelism is how many kubectl processes the parallel mode runs.
+const applyParallelism = 4
+
+// applyModes times kubectl apply of the 10× objects, client-side, then
+// server-side, then server-side split among applyParallelism kubectl
+// processes, each into its own namespace of one fresh control plane.
 func (b *bench) applyModes(ctx context.Context) ([]applyResult, error) {
 	top := b.big().Top
 	dir, err := os.MkdirTemp("", "ovhbridge-bench-apply-")
@@ -37,13 +42,18 @@ func (b *bench) applyModes(ctx context.Context) ([]applyResult, error) {
 	defer func() { _ = cp.Stop() }()
 	manifest := top.objects(nil)
 	var out []applyResult
-	for _, serverSide := range []bool{false, true} {
+	modes := []struct {
+		serverSide bool
+		parallel   int
+	}{{false, 1}, {true, 1}, {true, applyParallelism}}
+	for _, m := range modes {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		ns := "apply-client-side"
+		serverSide := m.serverSide
+		ns := fmt.Sprintf("apply-client-side-%d", m.parallel)
 		if serverSide {
-			ns = "apply-server-side"
+			ns = fmt.Sprintf("apply-server-side-%d", m.parallel)
 		}
 		if _, err := cp.Run("create", "namespace", ns); err != nil {
 			return nil, err
@@ -52,8 +62,8 @@ func (b *bench) applyModes(ctx context.Context) ([]applyResult, error) {
 		if err != nil {
 			return nil, err
 		}
-		b.logf("apply: %d objects, server-side %v", top.objectCount(), serverSide)
-		took, err := applyManifest(cp, ns, manifest, serverSide)
+		b.logf("apply: %d objects, server-side %v, %d kubectl at once", top.objectCount(), serverSide, m.parallel)
+		took, err := applyParallel(cp, ns, manifest, serverSide, m.parallel)
 		if err != nil {
 			return nil, err
 		}
@@ -61,7 +71,7 @@ func (b *bench) applyModes(ctx context.Context) ([]applyResult, error) {
 		if err != nil {
 			return nil, err
 		}
-		res := applyResult{ServerSide: serverSide, Objects: top.objectCount(), Took: took, Requests: map[string]int{}}
+		res := applyResult{ServerSide: serverSide, Parallel: m.parallel, Objects: top.objectCount(), Took: took, Requests: map[string]int{}}
 		for _, verb := range []string{"GET", "LIST", "POST", "PATCH", "PUT", "APPLY"} {
 			m := map[string]string{"verb": verb}
 			if n := int(after.Sum("apiserver_request_total", m) - before.Sum("apiserver_request_total", m)); n > 0 {

@@ -117,7 +117,7 @@ func (b *bench) budgetStartup(ctx context.Context) (*budgetResult, error) {
 	}
 	opStart := time.Now()
 	start := time.Now()
-	if _, err := e.applyWith(top.objects(nil), true); err != nil {
+	if _, err := e.applySize(top.objects(nil), b.big()); err != nil {
 		return nil, e.fail(err)
 	}
 	if err := sleep(ctx, time.Until(start.Add(b.budgetWindow))); err != nil {
@@ -186,7 +186,7 @@ func (b *bench) budgetSteady(ctx context.Context) (*budgetSteady, error) {
 	}
 	opStart := time.Now()
 	start := time.Now()
-	if _, err := e.applyWith(top.objects(nil), true); err != nil {
+	if _, err := e.applySize(top.objects(nil), b.big()); err != nil {
 		return nil, e.fail(err)
 	}
 	wctx, cancel := context.WithTimeout(ctx, b.readyTimeout)

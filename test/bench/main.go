@@ -32,6 +32,7 @@ type bench struct {
 	servers, ips, routers                                                int
 	bigServers, bigIPs, bigRouters, bigAPIRouters, bigAccounts, bigHosts int
 	bigServerSide                                                        bool
+	bigApplyParallel                                                     int
 	// The OVH budget phase: how long start-up is watched, and the drift
 	// trials at steady state.
 	budgetWindow time.Duration
@@ -74,6 +75,7 @@ func main() {
 	flag.IntVar(&b.bigAccounts, "big-accounts", 2, "10× scale: OVH accounts (consumer keys) the servers are spread over")
 	flag.IntVar(&b.bigHosts, "big-hosts", 10, "10× scale: ESXi hosts the VMs are spread over")
 	flag.BoolVar(&b.bigServerSide, "big-server-side", true, "10× scale: kubectl apply --server-side (see the apply phase)")
+	flag.IntVar(&b.bigApplyParallel, "big-apply-parallel", 1, "10× scale: kubectl processes the manifest is split among, applied at once (see the apply phase)")
 	flag.DurationVar(&b.budgetWindow, "budget-window", 3*time.Minute, "budget: how long the start-up under OVH's default budget is watched")
 	flag.IntVar(&b.budgetTrials, "budget-trials", 10, "budget: FailoverIPs moved away at steady state under the default budget")
 	flag.DurationVar(&b.profileSeconds, "profile-seconds", 30*time.Second, "with -profile: how long the CPU profile runs from the start of the apply")

@@ -337,6 +337,9 @@ func (r *results) renderBig(w func(string, ...any)) {
 		if s.Size.ServerSide {
 			apply = "`--server-side`"
 		}
+		if s.Size.Parallel > 1 {
+			apply += fmt.Sprintf(", split among %d kubectl processes started together", s.Size.Parallel)
+		}
 		cond := fmt.Sprintf("%d FailoverIPs on %d servers in %d OVH accounts + %d BridgedVMs on %d ESXi hosts + %d RouterConfigs on %d routers (%d over the VyOS HTTP API), one kubectl apply (%s); no injected latency",
 			top.IPs, top.Servers, max(top.Accounts, 1), top.vmCount(), max(top.Hosts, 1), top.Routers, top.Routers, top.APIRouters, apply)
 		w("| 4a | apply → all %d objects Ready (%s) | %s | %s (the kubectl apply itself: %s; last FailoverIP / BridgedVM / RouterConfig Ready at %s); operator CPU %s | ≤ 180 s on 2 cores | %s |\n",
@@ -354,11 +357,14 @@ func (r *results) renderBig(w func(string, ...any)) {
 		for _, a := range r.apply {
 			mode := "client-side"
 			if a.ServerSide {
-				mode = "server-side"
+				mode = "`--server-side`"
+			}
+			if a.Parallel > 1 {
+				mode += fmt.Sprintf(" split among %d kubectl at once", a.Parallel)
 			}
 			parts = append(parts, fmt.Sprintf("%s %s (API server requests: %s)", mode, secs(a.Took), perMethod(a.Requests, 1)))
 		}
-		w("| 4e | `kubectl apply` of the %d objects alone | a fresh API server, no operator running: client-side apply, then `--server-side` into another namespace | %s | | |\n",
+		w("| 4e | `kubectl apply` of the %d objects alone | a fresh API server, no operator running, each mode into its own namespace | %s | | |\n",
 			r.apply[0].Objects, strings.Join(parts, "; "))
 	}
 }

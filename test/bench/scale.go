@@ -19,8 +19,10 @@ import (
 type size struct {
 	Name string // "1×", "10×"
 	Top  topology
-	// ServerSide applies with `kubectl apply --server-side`.
+	// ServerSide applies with `kubectl apply --server-side`; Parallel
+	// splits the manifest among that many kubectl processes (0, 1: one).
 	ServerSide bool
+	Parallel   int
 }
 
 // scaleResult is one apply of the whole topology.
@@ -102,7 +104,7 @@ func (b *bench) small() size {
 }
 
 func (b *bench) big() size {
-	return size{Name: "10×", ServerSide: b.bigServerSide, Top: topology{
+	return size{Name: "10×", ServerSide: b.bigServerSide, Parallel: b.bigApplyParallel, Top: topology{
 		Servers: b.bigServers, IPs: b.bigIPs, Routers: b.bigRouters, APIRouters: b.bigAPIRouters,
 		Accounts: b.bigAccounts, Hosts: b.bigHosts, Namespace: "bench",
 		OVHSync: b.costInterval, RouterHealth: b.costInterval}}
@@ -130,7 +132,7 @@ func (b *bench) scale(ctx context.Context, sz size, latency time.Duration, esxiM
 	opStart := time.Now()
 	manifest := top.objects(e.routers)
 
-	b.logf("%s: kubectl apply of %d objects (server-side: %v)", label, res.Objects, sz.ServerSide)
+	b.logf("%s: kubectl apply of %d objects (server-side: %v, %d kubectl at once)", label, res.Objects, sz.ServerSide, max(sz.Parallel, 1))
 	if e.pprofAddr != "" {
 		go e.profile(profileName("cpu", sz, latency), fmt.Sprintf("debug/pprof/profile?seconds=%d", int(b.profileSeconds.Seconds())))
 	}
@@ -139,7 +141,7 @@ func (b *bench) scale(ctx context.Context, sz size, latency time.Duration, esxiM
 		return res, err
 	}
 	start := time.Now()
-	if res.Apply, err = e.applyWith(manifest, sz.ServerSide); err != nil {
+	if res.Apply, err = e.applySize(manifest, sz); err != nil {
 		return res, e.fail(err)
 	}
 	b.logf("%s: kubectl apply took %.1fs", label, res.Apply.Seconds())
