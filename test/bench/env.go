@@ -47,8 +47,11 @@ type env struct {
 	op        *world.Operator
 	kube      client.Client
 	tr        *tracker
-	// pprofAddr serves the operator's pprof endpoints when profiling.
+	// pprofAddr serves the operator's pprof endpoints when profiling (with
+	// -profile, and always at 10×); profiles go to profDir.
 	pprofAddr string
+	profiling bool
+	profDir   string
 	probe     *vmProbe
 	closers   []func()
 }
@@ -112,7 +115,11 @@ func (b *bench) startEnv(ctx context.Context, top topology, opts world.Options) 
 // (world.StartOperator) plus args, and pprof on loopback when profiling.
 func (e *env) startOperator(args ...string) error {
 	args = append(args, e.b.operatorArgs...)
-	if e.b.profileDir != "" {
+	if e.b.profileDir != "" || e.profiling {
+		e.profDir = e.b.profileDir
+		if e.profDir == "" {
+			e.profDir = e.dir
+		}
 		port, err := freePort()
 		if err != nil {
 			return err

@@ -89,6 +89,7 @@ func (r *results) render() string {
 	r.renderBig(w)
 	r.renderBudget(w)
 	r.renderNotes(w)
+	r.renderProfiles(w)
 	return s.String()
 }
 

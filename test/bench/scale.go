@@ -60,6 +60,8 @@ type scaleResult struct {
 	// OVHPeak is, per consumer key, the most OVH requests in any 60 s from
 	// the operator's start until all were Ready.
 	OVHPeak map[string]int
+	// Profiles summarise the operator's CPU and allocation profiles.
+	Profiles []profileTop
 	// ESXiCalls and OVHCalls are the simulators' counts from the operator's
 	// start until all were Ready, by SOAP method and route.
 	ESXiCalls map[string]int64
@@ -123,6 +125,8 @@ func (b *bench) scale(ctx context.Context, sz size, latency time.Duration, esxiM
 	}
 	defer e.close()
 	e.size = sz
+	// The 10× run is always profiled: RESULTS.md says where its time goes.
+	e.profiling = sz.Name != "1×"
 	if latency > 0 {
 		e.injectLatency(latency, esxiMethods)
 	}
@@ -133,8 +137,14 @@ func (b *bench) scale(ctx context.Context, sz size, latency time.Duration, esxiM
 	manifest := top.objects(e.routers)
 
 	b.logf("%s: kubectl apply of %d objects (server-side: %v, %d kubectl at once)", label, res.Objects, sz.ServerSide, max(sz.Parallel, 1))
+	cpuDone := make(chan struct{})
 	if e.pprofAddr != "" {
-		go e.profile(profileName("cpu", sz, latency), fmt.Sprintf("debug/pprof/profile?seconds=%d", int(b.profileSeconds.Seconds())))
+		go func() {
+			defer close(cpuDone)
+			e.profile(profileName("cpu", sz, latency), fmt.Sprintf("debug/pprof/profile?seconds=%d", int(b.profileSeconds.Seconds())))
+		}()
+	} else {
+		close(cpuDone)
 	}
 	before, err := e.apiserverMetrics()
 	if err != nil {
@@ -191,9 +201,14 @@ func (b *bench) scale(ctx context.Context, sz size, latency time.Duration, esxiM
 		res.Hosts = append(res.Hosts, hostCalls{Logins: c["Login"], Watches: c["CreateFilter"]})
 	}
 	if cost {
+		<-cpuDone // one CPU profile at a time
 		if res.Cost, err = e.steadyState(ctx, calls["Login"]); err != nil {
 			return res, e.fail(err)
 		}
+	}
+	if e.profiling {
+		<-cpuDone
+		res.Profiles = e.summarise(sz, latency)
 	}
 	res.End, err = e.stopOperator()
 	return res, err
@@ -271,7 +286,7 @@ func (e *env) profile(name, path string) {
 	if path == "metrics" {
 		ext = ".txt"
 	}
-	f, err := os.Create(filepath.Join(e.b.profileDir, name+ext))
+	f, err := os.Create(filepath.Join(e.profDir, name+ext))
 	if err != nil {
 		e.b.logf("profile %s: %v", name, err)
 		return
