@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
@@ -82,6 +83,7 @@ func main() {
 		LeaderElectionReleaseOnCancel: true,
 		// Profiles are how a missed benchmark target is explained (test/bench).
 		PprofBindAddress: pprofAddr,
+		Cache:            cache.Options{DefaultTransform: controllers.CacheTransform},
 	})
 	if err != nil {
 		log.Error(err, "cannot create the manager")

@@ -261,8 +261,20 @@ func (r *FailoverIPReconciler) Sync(ctx context.Context, f *v1.FailoverIP, save 
 	if f.Status.PendingTask != nil {
 		return r.TaskPoll, nil
 	}
+	if len(findings) == 0 && r.Observer.KeepsObserved() {
+		// The Observer refreshes the server every syncInterval (stretched
+		// to the budget) on its own and announces every change, which
+		// brings this FailoverIP back: its own pass is only a safety net.
+		return max(syncInterval(f), keptResync), nil
+	}
 	return syncInterval(f), nil
 }
+
+// keptResync is how often a FailoverIP with nothing to fix passes when the
+// Observer keeps its server observed (a BridgedVM's resyncInterval plays
+// the same part beside ESXi's change events). It stays well within
+// ObserverOptions.KeptFor, so that its passes keep the server observed.
+const keptResync = 10 * time.Minute
 
 // session prepares one pass. Without wait, a server never observed yet
 // answers errNotObservedYet instead of holding the caller for its first

@@ -52,6 +52,8 @@ type ovhEnv struct {
 	ns  string
 	// tune changes the reconciler before it starts.
 	tune []func(*FailoverIPReconciler)
+	// keep runs the Observer with KeepObserved, as the operator does.
+	keep bool
 }
 
 func startOVHSim(t *testing.T, opts ovhsim.Options) *ovhsim.Server {
@@ -105,7 +107,7 @@ func (e *ovhEnv) startOperator(t *testing.T) (stop func()) {
 			Retry:             ovh.RetryPolicy{Attempts: 2, BaseDelay: 10 * time.Millisecond, MaxDelay: 50 * time.Millisecond},
 		})
 		r := &FailoverIPReconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), OVH: clients,
-			Observer: ovh.NewObserver(clients, ovh.ObserverOptions{}), TaskPoll: 100 * time.Millisecond}
+			Observer: ovh.NewObserver(clients, ovh.ObserverOptions{KeepObserved: e.keep}), TaskPoll: 100 * time.Millisecond}
 		for _, tune := range e.tune {
 			tune(r)
 		}

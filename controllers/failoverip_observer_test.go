@@ -110,3 +110,22 @@ func TestFailoverIPTornObservationIsNotAMissingMAC(t *testing.T) {
 		t.Errorf("%d virtual MAC creations for an IP that was only moved", n)
 	}
 }
+
+// With the Observer keeping servers observed (the operator's setting), a
+// FailoverIP with nothing to fix passes only every keptResync; a move at OVH
+// reaches it through the Observer's own refresh of its server and the
+// announcement, within its syncInterval.
+func TestFailoverIPOfAKeptServerSeesAMoveWithoutItsOwnPass(t *testing.T) {
+	e := &ovhEnv{sim: startOVHSim(t, ovhsim.Options{}), ns: testNamespace(t), keep: true}
+	if err := k8sClient.Create(context.Background(), ovhSecret(e.ns, "ovh", e.sim.Endpoint(), appSecret)); err != nil {
+		t.Fatal(err)
+	}
+	e.startOperator(t)
+	f := e.fip("web-wan", webIP, "", observeOnly) // syncInterval 1s
+	create(t, f)
+	eventually(t, 10*time.Second, "Ready", conditionIs(f, v1.TypeReady, metav1.ConditionTrue, ""))
+	if err := e.sim.MoveIP(webIP, otherServer); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the move reported", conditionIs(f, v1.TypeReady, metav1.ConditionFalse, v1.ReasonRoutedElsewhere))
+}

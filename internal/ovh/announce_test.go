@@ -164,3 +164,97 @@ func TestTrySnapshotReportsAFailedFirstObservation(t *testing.T) {
 		t.Fatalf("after the second observation: ok %v, err %v", ok, err)
 	}
 }
+
+// scheduler records the refreshes an Observer schedules, for a test to run
+// them when it likes.
+type scheduler struct {
+	mu    sync.Mutex
+	after []time.Duration
+	funcs []func()
+}
+
+func (s *scheduler) AfterFunc(d time.Duration, f func()) func() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.after, s.funcs = append(s.after, d), append(s.funcs, f)
+	return func() bool { return true }
+}
+
+// pending returns how many refreshes were scheduled and the delay of the
+// last one.
+func (s *scheduler) pending() (int, time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.after) == 0 {
+		return 0, 0
+	}
+	return len(s.after), s.after[len(s.after)-1]
+}
+
+// fire runs the last scheduled refresh.
+func (s *scheduler) fire() {
+	s.mu.Lock()
+	f := s.funcs[len(s.funcs)-1]
+	s.mu.Unlock()
+	f()
+}
+
+// Under KeepObserved, a server asked about is refreshed on its own once per
+// interval, and what changed is announced: its FailoverIPs need no pass of
+// their own to see it. Once nobody has asked for KeptFor, it is let go.
+func TestKeptServerIsRefreshedAndAnnouncedOnItsOwn(t *testing.T) {
+	sim := startSim(t, ovhsim.Options{})
+	clock := newFakeNow()
+	sched := &scheduler{}
+	obs := ovh.NewObserver(ovh.NewClients(fastOptions()), ovh.ObserverOptions{
+		Now: clock.Now, KeepObserved: true, KeptFor: 30 * time.Minute, AfterFunc: sched.AfterFunc})
+	seen := announcements(t, obs)
+	creds := signedCreds(sim)
+
+	if _, err := obs.Snapshot(context.Background(), creds, esx, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if n, d := sched.pending(); n != 1 || d != time.Minute {
+		t.Fatalf("%d refreshes scheduled, the last in %s; want 1 in 1m", n, d)
+	}
+	waitFor(t, "the first observation is announced", func() bool { return len(seen()) == 1 })
+
+	// Due, and the server changed: refreshed and announced with no call to
+	// Snapshot.
+	if err := sim.MoveIP(webIP, other); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Minute)
+	sched.fire()
+	waitFor(t, "the move is announced", func() bool { return equal(seen(), []string{esx, esx}) })
+	if n := sim.CallCount(ovhsim.RouteIPList); n != 2 {
+		t.Fatalf("%d IP list calls, want 2", n)
+	}
+	waitFor(t, "the next refresh is scheduled", func() bool { n, d := sched.pending(); return n == 2 && d == time.Minute })
+
+	// A refresh made for a caller meanwhile moves the next one on, without
+	// an extra call.
+	clock.Advance(30 * time.Second)
+	obs.Invalidate(creds, esx)
+	if _, err := obs.Snapshot(context.Background(), creds, esx, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(30 * time.Second)
+	sched.fire()
+	if n, d := sched.pending(); n != 3 || d != 30*time.Second {
+		t.Fatalf("%d scheduled, the last in %s; want a third in 30s (a minute after the caller's refresh)", n, d)
+	}
+	if n := sim.CallCount(ovhsim.RouteIPList); n != 3 {
+		t.Fatalf("%d IP list calls, want 3 (the caller's refresh, none for the early tick)", n)
+	}
+
+	// Nobody asked for KeptFor: no refresh, nothing scheduled.
+	clock.Advance(31 * time.Minute)
+	sched.fire()
+	if n, _ := sched.pending(); n != 3 {
+		t.Fatalf("%d scheduled, want no more once nobody asks", n)
+	}
+	if n := sim.CallCount(ovhsim.RouteIPList); n != 3 {
+		t.Fatalf("%d IP list calls, want no more once nobody asks", n)
+	}
+}

@@ -21,7 +21,9 @@ import (
 )
 
 // ServerSnapshot is what OVH says about one server at ObservedAt: enough for
-// every FailoverIP routed to it, gathered once for all of them.
+// every FailoverIP routed to it, gathered once for all of them. The Observer
+// hands the same snapshot to every caller and never changes it: read it,
+// never modify its slices.
 type ServerSnapshot struct {
 	Server  string
 	Network ServerNetwork
@@ -69,17 +71,6 @@ func mustBlock(ip string) string {
 	return b
 }
 
-func (s ServerSnapshot) clone() ServerSnapshot {
-	s.IPs = slices.Clone(s.IPs)
-	macs := make([]VirtualMAC, len(s.VirtualMACs))
-	for i, v := range s.VirtualMACs {
-		v.IPs = slices.Clone(v.IPs)
-		macs[i] = v
-	}
-	s.VirtualMACs = macs
-	return s
-}
-
 // ObserverOptions tune an Observer. Zero fields take defaults.
 type ObserverOptions struct {
 	// NetworkMaxAge is how long a server's network specification is reused;
@@ -102,6 +93,20 @@ type ObserverOptions struct {
 	FirstRetry time.Duration
 	// Now is the clock used for ages; default time.Now.
 	Now func() time.Time
+	// KeepObserved refreshes every server FailoverIPs ask about (Snapshot
+	// with a maxAge) on its own, once per effective interval, and announces
+	// what changed through Source. A FailoverIP with nothing to fix then
+	// needs no pass of its own every syncInterval for its server to be
+	// looked at (KeepsObserved): 5000 FailoverIPs on 50 servers cost 50
+	// refreshes per interval either way, but not 5000 reconciles. Off by
+	// default: callers drive every refresh.
+	KeepObserved bool
+	// KeptFor is how long a server stays observed after its FailoverIPs
+	// last asked about it (at least three of its intervals); default 30
+	// minutes. Once they are gone, OVH is no longer asked.
+	KeptFor time.Duration
+	// AfterFunc schedules KeepObserved's refreshes; default time.AfterFunc.
+	AfterFunc func(d time.Duration, f func()) (stop func() bool)
 }
 
 // Observer shares OVH observation between all the FailoverIPs of a server
@@ -151,6 +156,8 @@ type Observer struct {
 	turns map[string]chan struct{}
 	subs  []chan<- event.TypedGenericEvent[ServerObserved]
 
+	closed bool // Close was called: no more scheduled refreshes
+
 	refreshes atomic.Int64
 	hits      atomic.Int64
 	waiting   atomic.Int64
@@ -187,6 +194,15 @@ type serverState struct {
 	// TrySnapshot callers until FirstRetry has passed since lastErrAt.
 	lastErr   error
 	lastErrAt time.Time
+	// plannedCalls and perMinute are what the last plan counted for this
+	// server: a plan is made again only when they (or requested) change.
+	plannedCalls, perMinute float64
+	// For KeepObserved: the client and credential of the last caller that
+	// asked (at askedAt), and the scheduled refresh, if any.
+	client  Client
+	credKey string
+	askedAt time.Time
+	timer   func() bool
 	// reverses caches the reverse DNS names read for addresses whose
 	// FailoverIP asks for one (Reverse), by address.
 	reverses map[string]*reverseEntry
@@ -219,6 +235,12 @@ func NewObserver(pool *Clients, opts ObserverOptions) *Observer {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.KeptFor == 0 {
+		opts.KeptFor = 30 * time.Minute
+	}
+	if opts.AfterFunc == nil {
+		opts.AfterFunc = func(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }
+	}
 	return &Observer{clients: pool, opts: opts, servers: map[string]*serverState{}, turns: map[string]chan struct{}{}}
 }
 
@@ -233,9 +255,10 @@ func (o *Observer) Snapshot(ctx context.Context, creds Credentials, server strin
 	if err := required("Snapshot", "server", server); err != nil {
 		return ServerSnapshot{}, err
 	}
-	key := creds.Key() + "/" + server
+	credKey := creds.Key()
+	key := credKey + "/" + server
 	if maxAge > 0 {
-		o.ask(creds, client, key, server, maxAge)
+		o.ask(creds, credKey, client, key, server, maxAge)
 	}
 	snap, flight, ok := o.cached(key, maxAge)
 	if ok {
@@ -246,11 +269,11 @@ func (o *Observer) Snapshot(ctx context.Context, creds Credentials, server strin
 	o.waiting.Add(1)
 	defer o.waiting.Add(-1)
 	select {
-	case r := <-o.start(ctx, client, creds.Key(), key, server, flight):
+	case r := <-o.start(ctx, client, credKey, key, server, flight):
 		if r.Err != nil {
 			return ServerSnapshot{}, r.Err
 		}
-		return r.Val.(ServerSnapshot).clone(), nil
+		return r.Val.(ServerSnapshot), nil
 	case <-ctx.Done():
 		return ServerSnapshot{}, cause.New(cause.Unreachable, "ovh", "Snapshot", "gave up waiting for the observation of "+server, ctx.Err())
 	}
@@ -314,7 +337,7 @@ func (o *Observer) cached(key string, maxAge time.Duration) (snap ServerSnapshot
 		maxAge = st.effective
 	}
 	if !st.snap.ObservedAt.IsZero() && st.snapGen == st.gen && now.Sub(st.snap.ObservedAt) < maxAge {
-		return st.snap.clone(), "", true
+		return st.snap, "", true
 	}
 	return ServerSnapshot{}, key + "#" + strconv.FormatUint(st.gen, 10), false
 }
@@ -324,6 +347,9 @@ func (o *Observer) cached(key string, maxAge time.Duration) (snap ServerSnapshot
 func (o *Observer) state(key string, now time.Time) *serverState {
 	for k, st := range o.servers {
 		if now.Sub(st.lastUsed) > o.opts.IdleTTL {
+			if st.timer != nil {
+				st.timer()
+			}
 			delete(o.servers, k)
 		}
 	}
@@ -426,17 +452,94 @@ func (o *Observer) Invalidate(creds Credentials, server string, macs ...string) 
 }
 
 // ask records the interval FailoverIPs of a server ask for and plans the
-// intervals of every server of the credential anew.
-func (o *Observer) ask(creds Credentials, c Client, key, server string, maxAge time.Duration) {
+// intervals of every server of the credential anew when what the plan
+// counts changed (every Snapshot asks: planning each time would cost more
+// than the snapshot). Under KeepObserved it keeps the server observed.
+func (o *Observer) ask(creds Credentials, credKey string, c Client, key, server string, maxAge time.Duration) {
 	perMinute := math.Inf(1)
 	if ac, ok := c.(*apiClient); ok && ac.budget != nil {
 		perMinute = ac.budget.perMinute()
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	st := o.state(key, o.opts.Now())
-	st.server, st.label, st.requested = server, creds.BudgetLabel(), maxAge
-	o.plan(creds.Key(), perMinute)
+	now := o.opts.Now()
+	st := o.state(key, now)
+	st.client, st.credKey, st.askedAt = c, credKey, now
+	if calls := o.refreshCalls(st); st.label == "" || st.requested != maxAge || st.plannedCalls != calls || st.perMinute != perMinute {
+		st.server, st.label, st.requested, st.plannedCalls, st.perMinute = server, creds.BudgetLabel(), maxAge, calls, perMinute
+		o.plan(credKey, perMinute)
+	}
+	o.keep(key, st, now)
+}
+
+// keep schedules the server's next refresh under KeepObserved, when its
+// snapshot is due (ObservedAt + effective interval), unless one is
+// scheduled or the server was never observed. o.mu must be held.
+func (o *Observer) keep(key string, st *serverState, now time.Time) {
+	if !o.opts.KeepObserved || o.closed || st.timer != nil || st.snap.ObservedAt.IsZero() || st.requested <= 0 {
+		return
+	}
+	o.after(key, st, max(0, st.snap.ObservedAt.Add(st.effective).Sub(now)))
+}
+
+// after schedules a tick of the server in d. o.mu must be held.
+func (o *Observer) after(key string, st *serverState, d time.Duration) {
+	st.timer = o.opts.AfterFunc(d, func() { o.tick(key) })
+}
+
+// tick refreshes a kept server when its snapshot is due. The refresh, like
+// any, announces what changed and schedules the next (refresh calls keep);
+// a failed one is tried again after an interval. A server nobody asked
+// about for KeptFor is let go.
+func (o *Observer) tick(key string) {
+	o.mu.Lock()
+	st := o.servers[key]
+	if st == nil || o.closed {
+		o.mu.Unlock()
+		return
+	}
+	st.timer = nil
+	now := o.opts.Now()
+	if now.Sub(st.askedAt) > max(o.opts.KeptFor, 3*st.requested) {
+		o.mu.Unlock()
+		return
+	}
+	if st.snapGen == st.gen && now.Sub(st.snap.ObservedAt) < st.effective {
+		o.keep(key, st, now) // refreshed meanwhile for a caller
+		o.mu.Unlock()
+		return
+	}
+	c, credKey, server := st.client, st.credKey, st.server
+	flight := key + "#" + strconv.FormatUint(st.gen, 10)
+	o.mu.Unlock()
+	done := o.start(context.Background(), c, credKey, key, server, flight)
+	go func() {
+		if r := <-done; r.Err == nil {
+			return
+		}
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		if st := o.servers[key]; st != nil && st.timer == nil && !o.closed {
+			o.after(key, st, max(st.effective, o.opts.FirstRetry))
+		}
+	}()
+}
+
+// KeepsObserved reports whether the Observer refreshes the servers asked
+// about on its own (ObserverOptions.KeepObserved).
+func (o *Observer) KeepsObserved() bool { return o.opts.KeepObserved }
+
+// Close stops the refreshes KeepObserved scheduled.
+func (o *Observer) Close() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.closed = true
+	for _, st := range o.servers {
+		if st.timer != nil {
+			st.timer()
+			st.timer = nil
+		}
+	}
 }
 
 // plan sets the effective interval of every server of a credential: the
@@ -673,7 +776,7 @@ func (o *Observer) refresh(ctx context.Context, c Client, credKey, key, server s
 	if gen < st.snapGen {
 		// A refresh started after an Invalidate finished first: its view is
 		// newer than ours, keep it.
-		return snap.clone(), false, nil
+		return snap, false, nil
 	}
 	changed = st.snap.ObservedAt.IsZero() || !sameObservation(st.snap, snap)
 	st.lastErr = nil
@@ -686,7 +789,14 @@ func (o *Observer) refresh(ctx context.Context, c Client, credKey, key, server s
 	}
 	st.cursor = cursor
 	st.snap, st.snapGen = snap, gen
-	return snap.clone(), changed, nil
+	if st.requested > 0 {
+		if calls := o.refreshCalls(st); calls != st.plannedCalls {
+			st.plannedCalls = calls
+			o.plan(credKey, st.perMinute)
+		}
+	}
+	o.keep(key, st, o.opts.Now())
+	return snap, changed, nil
 }
 
 // sameObservation reports whether two snapshots of a server say the same.

@@ -5,18 +5,21 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/ovhbridge/ovhbridge-operator/api/v1alpha1"
 	"github.com/ovhbridge/ovhbridge-operator/test/controlplane"
+	esxisim "github.com/ovhbridge/ovhbridge-operator/test/sim/esxi"
 	ovhsim "github.com/ovhbridge/ovhbridge-operator/test/sim/ovh"
 	routersim "github.com/ovhbridge/ovhbridge-operator/test/sim/router"
 	"github.com/ovhbridge/ovhbridge-operator/test/world"
@@ -27,17 +30,28 @@ import (
 // measurement starts from a fresh env so that no cache (the operator's, the
 // API server's) carries over from the one before.
 type env struct {
-	b       *bench
-	top     topology
-	dir     string
-	cp      *controlplane.ControlPlane
-	w       *world.World
+	b    *bench
+	top  topology
+	size size // the scale runs' size (profile names)
+	dir  string
+	cp   *controlplane.ControlPlane
+	w    *world.World
+	// hosts are the ESXi hosts, hosts[0] being the world's own; routers
+	// likewise.
+	hosts   []*esxisim.Harness
 	routers []*routersim.Router
-	op      *world.Operator
-	kube    client.Client
-	tr      *tracker
-	// pprofAddr serves the operator's pprof endpoints when profiling.
+	// ovhLog stamps every request to the OVH simulator with its time and
+	// consumer key: the Secrets' endpoint is ovhLogURL, in front of it.
+	ovhLog    *ovhsim.RequestLog
+	ovhLogURL string
+	op        *world.Operator
+	kube      client.Client
+	tr        *tracker
+	// pprofAddr serves the operator's pprof endpoints when profiling (with
+	// -profile, and always at 10×); profiles go to profDir.
 	pprofAddr string
+	profiling bool
+	profDir   string
 	probe     *vmProbe
 	closers   []func()
 }
@@ -67,8 +81,15 @@ func (b *bench) startEnv(ctx context.Context, top topology, opts world.Options) 
 		return nil, err
 	}
 	seed := top.ovhWorld()
-	opts.OVH, opts.ESXiVMs, opts.RouterSeed = &seed, top.vms(), top.routerSeed(0)
+	opts.OVH, opts.ESXiVMs, opts.RouterSeed = &seed, top.vms(0), top.routerSeed(0)
 	if e.w, err = world.Start(opts); err != nil {
+		return nil, err
+	}
+	e.ovhLog = ovhsim.NewRequestLog(e.w.OVH)
+	ovhFront := httptest.NewServer(e.ovhLog)
+	e.closers = append(e.closers, ovhFront.Close)
+	e.ovhLogURL = ovhFront.URL
+	if e.hosts, err = startHosts(e.w, top); err != nil {
 		return nil, err
 	}
 	if e.routers, err = top.startRouters(e.w); err != nil {
@@ -84,7 +105,7 @@ func (b *bench) startEnv(ctx context.Context, top topology, opts world.Options) 
 	if e.tr, err = startTracker(ctx, e.cp.Config, scheme, top.Namespace); err != nil {
 		return nil, err
 	}
-	if _, err = e.apply(top.secrets(e.w, e.routers)); err != nil {
+	if _, err = e.apply(top.secrets(e.ovhLogURL+"/1.0", e.hosts, e.routers)); err != nil {
 		return nil, err
 	}
 	return e, nil
@@ -94,7 +115,11 @@ func (b *bench) startEnv(ctx context.Context, top topology, opts world.Options) 
 // (world.StartOperator) plus args, and pprof on loopback when profiling.
 func (e *env) startOperator(args ...string) error {
 	args = append(args, e.b.operatorArgs...)
-	if e.b.profileDir != "" {
+	if e.b.profileDir != "" || e.profiling {
+		e.profDir = e.b.profileDir
+		if e.profDir == "" {
+			e.profDir = e.dir
+		}
 		port, err := freePort()
 		if err != nil {
 			return err
@@ -126,9 +151,51 @@ func (e *env) stopOperator() (usage, error) {
 func (e *env) usage() (usage, error) { return readUsage(e.op.Pid()) }
 
 // apply runs one `kubectl apply` of a multi-document manifest in the
-// namespace and returns how long kubectl took.
-func (e *env) apply(manifest []byte) (time.Duration, error) {
-	cmd := e.cp.KubectlCmd("apply", "-n", e.top.Namespace, "-f", "-")
+// namespace and returns how long kubectl took; applyWith can ask for
+// server-side apply.
+func (e *env) apply(manifest []byte) (time.Duration, error) { return e.applyWith(manifest, false) }
+
+func (e *env) applyWith(manifest []byte, serverSide bool) (time.Duration, error) {
+	return applyManifest(e.cp, e.top.Namespace, manifest, serverSide)
+}
+
+// applySize applies as the size says: server-side or not, in parallel
+// parts or not.
+func (e *env) applySize(manifest []byte, sz size) (time.Duration, error) {
+	return applyParallel(e.cp, e.top.Namespace, manifest, sz.ServerSide, sz.Parallel)
+}
+
+// applyParallel splits a manifest's documents round robin into n parts
+// and applies them with n kubectl processes at once: how a person gets
+// 10000 objects in faster than one kubectl, which sends them one by one.
+func applyParallel(cp *controlplane.ControlPlane, ns string, manifest []byte, serverSide bool, n int) (time.Duration, error) {
+	if n <= 1 {
+		return applyManifest(cp, ns, manifest, serverSide)
+	}
+	parts := make([]bytes.Buffer, n)
+	for i, doc := range bytes.Split(bytes.TrimPrefix(manifest, []byte("---\n")), []byte("\n---\n")) {
+		parts[i%n].WriteString("---\n")
+		parts[i%n].Write(doc)
+		parts[i%n].WriteString("\n")
+	}
+	start := time.Now()
+	var g errgroup.Group
+	for i := range parts {
+		g.Go(func() error {
+			_, err := applyManifest(cp, ns, parts[i].Bytes(), serverSide)
+			return err
+		})
+	}
+	err := g.Wait()
+	return time.Since(start), err
+}
+
+func applyManifest(cp *controlplane.ControlPlane, ns string, manifest []byte, serverSide bool) (time.Duration, error) {
+	args := []string{"apply", "-n", ns, "-f", "-"}
+	if serverSide {
+		args = append(args, "--server-side", "--field-manager=bench")
+	}
+	cmd := cp.KubectlCmd(args...)
 	cmd.Stdin = bytes.NewReader(manifest)
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
@@ -136,6 +203,31 @@ func (e *env) apply(manifest []byte) (time.Duration, error) {
 		return 0, fmt.Errorf("kubectl apply: %w\n%s", err, tail(out, 2000))
 	}
 	return time.Since(start), nil
+}
+
+// startHosts starts the ESXi hosts beyond the world's own (host 0), in
+// parallel: each builds its inventory of VMs.
+func startHosts(w *world.World, top topology) ([]*esxisim.Harness, error) {
+	hosts := make([]*esxisim.Harness, max(top.Hosts, 1))
+	hosts[0] = w.ESXi
+	var g errgroup.Group
+	for h := 1; h < len(hosts); h++ {
+		g.Go(func() error {
+			hs, err := esxisim.Start(esxisim.Options{PoweredOn: true, VMs: top.vms(h)})
+			hosts[h] = hs
+			return err
+		})
+	}
+	err := g.Wait()
+	if err != nil {
+		for _, hs := range hosts[1:] {
+			if hs != nil {
+				hs.Close()
+			}
+		}
+		return nil, err
+	}
+	return hosts, nil
 }
 
 // keys names every object of the topology, as the tracker keys them.
@@ -158,19 +250,37 @@ func (e *env) keys() []string {
 // method), and every router SSH command.
 func (e *env) injectLatency(d time.Duration, esxiMethods []string) {
 	e.w.OVH.InjectFault("*", ovhsim.Fault{Latency: d})
-	for _, m := range esxiMethods {
-		e.w.ESXi.SetMethodDelay(m, d)
+	for _, h := range e.hosts {
+		for _, m := range esxiMethods {
+			h.SetMethodDelay(m, d)
+		}
 	}
 	for _, r := range e.routers {
 		r.SetLatency(d)
 	}
 }
 
-// routerCalls sums the routers' call counters.
-func (e *env) routerCalls() map[string]int {
-	sum := map[string]int{}
-	for _, r := range e.routers {
+// routerCalls sums the routers' call counters, the SSH routers' apart from
+// the API routers'.
+func (e *env) routerCalls() (ssh, api map[string]int) {
+	ssh, api = map[string]int{}, map[string]int{}
+	for i, r := range e.routers {
+		sum := ssh
+		if e.top.apiRouter(i) {
+			sum = api
+		}
 		for k, v := range r.Calls() {
+			sum[k] += v
+		}
+	}
+	return ssh, api
+}
+
+// esxiCalls sums the hosts' SOAP call counters.
+func (e *env) esxiCalls() map[string]int64 {
+	sum := map[string]int64{}
+	for _, h := range e.hosts {
+		for k, v := range h.Calls() {
 			sum[k] += v
 		}
 	}
@@ -197,6 +307,9 @@ func (e *env) close() {
 	}
 	for _, r := range e.routers[min(1, len(e.routers)):] {
 		r.Close() // router 0 is the world's own
+	}
+	for _, h := range e.hosts[min(1, len(e.hosts)):] {
+		h.Close() // host 0 is the world's own
 	}
 	if e.w != nil {
 		e.w.Close()

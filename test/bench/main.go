@@ -28,8 +28,17 @@ import (
 
 type bench struct {
 	operator string
-	// The scale topology.
-	servers, ips, routers int
+	// The scale topology (1×), and the 10× one.
+	servers, ips, routers                                                int
+	bigServers, bigIPs, bigRouters, bigAPIRouters, bigAccounts, bigHosts int
+	bigServerSide                                                        bool
+	bigApplyParallel                                                     int
+	// The OVH budget phase: how long start-up is watched, and the drift
+	// trials at steady state.
+	budgetWindow time.Duration
+	budgetTrials int
+	// profileSeconds is how long the CPU profile runs from the apply.
+	profileSeconds time.Duration
 	// Drift trials: objects per failure, and the two ways of looking.
 	trials                      int
 	shortInterval, pollInterval time.Duration
@@ -59,6 +68,17 @@ func main() {
 	flag.IntVar(&b.servers, "servers", 5, "scale: dedicated servers at OVH")
 	flag.IntVar(&b.ips, "fips", 500, "scale: FailoverIPs, and as many BridgedVMs and ESXi VMs")
 	flag.IntVar(&b.routers, "routers", 10, "scale: RouterConfigs, each on its own simulated router")
+	flag.IntVar(&b.bigServers, "big-servers", 50, "10× scale: dedicated servers at OVH")
+	flag.IntVar(&b.bigIPs, "big-fips", 5000, "10× scale: FailoverIPs, and as many BridgedVMs and ESXi VMs")
+	flag.IntVar(&b.bigRouters, "big-routers", 100, "10× scale: RouterConfigs, each on its own simulated router")
+	flag.IntVar(&b.bigAPIRouters, "big-api-routers", 4, "10× scale: how many of the routers are VyOS 1.5 driven through its HTTP API")
+	flag.IntVar(&b.bigAccounts, "big-accounts", 2, "10× scale: OVH accounts (consumer keys) the servers are spread over")
+	flag.IntVar(&b.bigHosts, "big-hosts", 10, "10× scale: ESXi hosts the VMs are spread over")
+	flag.BoolVar(&b.bigServerSide, "big-server-side", true, "10× scale: kubectl apply --server-side (see the apply phase)")
+	flag.IntVar(&b.bigApplyParallel, "big-apply-parallel", 1, "10× scale: kubectl processes the manifest is split among, applied at once (see the apply phase)")
+	flag.DurationVar(&b.budgetWindow, "budget-window", 3*time.Minute, "budget: how long the start-up under OVH's default budget is watched")
+	flag.IntVar(&b.budgetTrials, "budget-trials", 10, "budget: FailoverIPs moved away at steady state under the default budget")
+	flag.DurationVar(&b.profileSeconds, "profile-seconds", 3*time.Minute, "how long the CPU profile runs from the start of the apply (the 10× run is always profiled; the 1× runs with -profile)")
 	flag.IntVar(&b.trials, "trials", 20, "drift: trials (objects) per failure and mode")
 	flag.DurationVar(&b.shortInterval, "short-interval", 5*time.Second, "drift: OVH syncInterval and router health.interval with events on")
 	flag.DurationVar(&b.pollInterval, "poll-interval", time.Minute, "drift: every interval with events off (pure polling)")
@@ -67,9 +87,9 @@ func main() {
 	flag.DurationVar(&b.costInterval, "cost-interval", 15*time.Second, "scale: FailoverIP syncInterval and router health.interval")
 	flag.IntVar(&b.costIntervals, "cost-intervals", 4, "steady state: intervals to count calls over")
 	flag.DurationVar(&b.readyTimeout, "ready-timeout", 10*time.Minute, "give up waiting for all objects to be Ready after this long")
-	phases := flag.String("phases", "scale,latency,drift", "what to run: scale (and steady-state cost), latency (scale with injected latency), drift (or only drift-events, drift-polling)")
+	phases := flag.String("phases", "scale,latency,drift,big,apply,budget", "what to run: scale (1×, and steady-state cost), latency (1× with injected latency), drift (or only drift-events, drift-polling), big (10× and its steady state), apply (10×'s kubectl apply alone, client- and server-side), budget (10× under OVH's default budget)")
 	flag.StringVar(&b.out, "out", "test/bench/RESULTS.md", "where to write the results table (empty: only print it)")
-	flag.StringVar(&b.profileDir, "profile", "", "save the operator's CPU (first 30 s after the apply) and heap profiles here")
+	flag.StringVar(&b.profileDir, "profile", "", "save the operator's CPU (from the apply, -profile-seconds; and at steady state) and heap profiles here")
 	flag.BoolVar(&b.keepLogs, "keep-logs", false, "keep each run's directory (operator.log, kubeconfig)")
 	flag.BoolVar(&b.esxiProbe, "esxi-probe", false, "drift: also time each vNIC change to its arrival at a watcher in the bench (the simulator's share; adds a property collector to the host)")
 	selfProfile := flag.String("self-profile", "", "write the bench process's own CPU profile (the simulators run in it) to this file")
@@ -126,7 +146,7 @@ func (b *bench) run(ctx context.Context) error {
 	b.logf("machine: %s", machine())
 	var methods []string
 	if b.phases["scale"] {
-		res, err := b.scale(ctx, 0, nil, true)
+		res, err := b.scale(ctx, b.small(), 0, nil, true)
 		if err != nil {
 			return fmt.Errorf("scale: %w", err)
 		}
@@ -135,7 +155,7 @@ func (b *bench) run(ctx context.Context) error {
 	}
 	if b.phases["latency"] {
 		all := append(append([]string(nil), esxiBaseMethods...), methods...)
-		res, err := b.scale(ctx, b.latency, all, false)
+		res, err := b.scale(ctx, b.small(), b.latency, all, false)
 		if err != nil {
 			return fmt.Errorf("scale with latency: %w", err)
 		}
@@ -144,6 +164,23 @@ func (b *bench) run(ctx context.Context) error {
 	if b.phases["drift"] || b.phases["drift-events"] || b.phases["drift-polling"] {
 		if r.drift, err = b.drift(ctx); err != nil {
 			return fmt.Errorf("drift: %w", err)
+		}
+	}
+	if b.phases["big"] {
+		res, err := b.scale(ctx, b.big(), 0, nil, true)
+		if err != nil {
+			return fmt.Errorf("10× scale: %w", err)
+		}
+		r.scale = append(r.scale, res)
+	}
+	if b.phases["apply"] {
+		if r.apply, err = b.applyModes(ctx); err != nil {
+			return fmt.Errorf("apply: %w", err)
+		}
+	}
+	if b.phases["budget"] {
+		if r.budget, err = b.budget(ctx); err != nil {
+			return fmt.Errorf("budget: %w", err)
 		}
 	}
 	r.loadAfter = loadAverage()

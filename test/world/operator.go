@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -157,8 +158,14 @@ func (o *Operator) Metrics(ctx context.Context) (Samples, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("GET /metrics: %s", resp.Status)
 	}
+	return ParseSamples(resp.Body)
+}
+
+// ParseSamples reads the Prometheus text format (an operator's /metrics,
+// the API server's).
+func ParseSamples(r io.Reader) (Samples, error) {
 	var out Samples
-	sc := bufio.NewScanner(resp.Body)
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for sc.Scan() {
 		if s, ok := parseSample(sc.Text()); ok {
