@@ -162,10 +162,41 @@ func TestAdoptionWritesTwoStatusesAndOneEvent(t *testing.T) {
 	create(t, ovhSecret(ns, "ovh", osim.Endpoint(), appSecret),
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "esxi"}, Data: eh.SecretData()})
 
-	// Count status writes through a watch of each kind.
+	writes := countWrites(t, ns, &v1.FailoverIPList{}, &v1.BridgedVMList{})
+	startEveryKind(t, ns, testOptions(), false)
+	f := &v1.FailoverIP{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web-wan"},
+		Spec: v1.FailoverIPSpec{IP: webIP, Server: esxServer, OVH: v1.OVHConnection{CredentialsSecretRef: v1.SecretReference{Name: "ovh"}},
+			VirtualMAC: &v1.VirtualMACSpec{Type: v1.VirtualMACVMware, VMName: "web1"}}}
+	b := &v1.BridgedVM{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web1"},
+		Spec: v1.BridgedVMSpec{ESXi: v1.ESXiConnection{CredentialsSecretRef: v1.SecretReference{Name: "esxi"}},
+			VMName: "web1", NICs: []v1.NICSpec{macFrom(nicByLabel("Network adapter 1", "WAN", ""), "web-wan")}}}
+	create(t, b, f) // the BridgedVM first: it waits for the FailoverIP's MAC
+	for _, obj := range []managed{f, b} {
+		eventually(t, 30*time.Second, obj.GetName()+" Ready", conditionIs(obj, v1.TypeReady, metav1.ConditionTrue, v1.ReasonAvailable))
+	}
+	// Let a late write show, if there is one.
+	time.Sleep(time.Second)
+	for _, name := range []string{"web-wan", "web1"} {
+		if n := writes(name); n != 2 {
+			t.Errorf("%s: %d status writes, want 2 (first sight, then Ready)", name, n)
+		}
+	}
+	perObject := eventsByObject(t, ns)
+	for _, name := range []string{"web-wan", "web1"} {
+		if len(perObject[name]) != 1 || !strings.HasPrefix(perObject[name][0], v1.ReasonAvailable+": Ready is True") {
+			t.Errorf("%s: Events %q, want one (Ready is True)", name, perObject[name])
+		}
+	}
+}
+
+// countWrites counts, through a watch of each list's kind in ns, the
+// modifications of each object by name (status writes, once the spec is
+// left alone).
+func countWrites(t *testing.T, ns string, lists ...client.ObjectList) func(name string) int {
+	t.Helper()
 	writes := map[string]int{}
 	var mu sync.Mutex
-	for _, list := range []client.ObjectList{&v1.FailoverIPList{}, &v1.BridgedVMList{}} {
+	for _, list := range lists {
 		wc, err := client.NewWithWatch(cp.Config, client.Options{Scheme: scheme})
 		if err != nil {
 			t.Fatal(err)
@@ -185,38 +216,24 @@ func TestAdoptionWritesTwoStatusesAndOneEvent(t *testing.T) {
 			}
 		}()
 	}
+	return func(name string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		return writes[name]
+	}
+}
 
-	startEveryKind(t, ns, testOptions(), false)
-	f := &v1.FailoverIP{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web-wan"},
-		Spec: v1.FailoverIPSpec{IP: webIP, Server: esxServer, OVH: v1.OVHConnection{CredentialsSecretRef: v1.SecretReference{Name: "ovh"}},
-			VirtualMAC: &v1.VirtualMACSpec{Type: v1.VirtualMACVMware, VMName: "web1"}}}
-	b := &v1.BridgedVM{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web1"},
-		Spec: v1.BridgedVMSpec{ESXi: v1.ESXiConnection{CredentialsSecretRef: v1.SecretReference{Name: "esxi"}},
-			VMName: "web1", NICs: []v1.NICSpec{macFrom(nicByLabel("Network adapter 1", "WAN", ""), "web-wan")}}}
-	create(t, b, f) // the BridgedVM first: it waits for the FailoverIP's MAC
-	for _, obj := range []managed{f, b} {
-		eventually(t, 30*time.Second, obj.GetName()+" Ready", conditionIs(obj, v1.TypeReady, metav1.ConditionTrue, v1.ReasonAvailable))
-	}
-	// Let a late write show, if there is one.
-	time.Sleep(time.Second)
-	mu.Lock()
-	defer mu.Unlock()
-	for _, name := range []string{"web-wan", "web1"} {
-		if writes[name] != 2 {
-			t.Errorf("%s: %d status writes, want 2 (first sight, then Ready)", name, writes[name])
-		}
-	}
+// eventsByObject lists ns's events.k8s.io Events as "reason: note" by the
+// name of the object they regard.
+func eventsByObject(t *testing.T, ns string) map[string][]string {
+	t.Helper()
 	var evs eventsv1.EventList
 	if err := k8sClient.List(context.Background(), &evs, client.InNamespace(ns)); err != nil {
 		t.Fatal(err)
 	}
-	perObject := map[string][]string{}
+	out := map[string][]string{}
 	for _, e := range evs.Items {
-		perObject[e.Regarding.Name] = append(perObject[e.Regarding.Name], e.Reason+": "+e.Note)
+		out[e.Regarding.Name] = append(out[e.Regarding.Name], e.Reason+": "+e.Note)
 	}
-	for _, name := range []string{"web-wan", "web1"} {
-		if len(perObject[name]) != 1 || !strings.HasPrefix(perObject[name][0], v1.ReasonAvailable+": Ready is True") {
-			t.Errorf("%s: Events %q, want one (Ready is True)", name, perObject[name])
-		}
-	}
+	return out
 }

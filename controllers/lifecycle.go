@@ -214,6 +214,11 @@ func (l *lifecycle[T]) reconcile(ctx context.Context, req reconcile.Request) (re
 	removeCondition(obj, v1.TypeStalled)
 	ext, cancel := l.externalContext(ctx)
 	defer cancel()
+	// Events compare the pass's end with its start: a condition that went
+	// wrong and was put right within the pass (a router repaired in one
+	// go) was written by save for watchers, but is told once, by the
+	// repair's own Event, not by two transitions.
+	base := before
 	requeue, syncErr := l.logic.Sync(ext, obj, l.saver(ctx, &before, obj))
 	var later *deferred
 	if errors.As(syncErr, &later) {
@@ -223,7 +228,7 @@ func (l *lifecycle[T]) reconcile(ctx context.Context, req reconcile.Request) (re
 	}
 	syncErr = l.deadlineError(ext, ctx, syncErr)
 	result := l.recordSyncOutcome(obj, syncErr, requeue)
-	if err := l.patchStatus(ctx, before, obj); err != nil {
+	if err := l.patchStatusSince(ctx, base, before, obj); err != nil {
 		return reconcile.Result{}, err
 	}
 	recordDrift(l.kind, obj)
@@ -365,6 +370,7 @@ func (l *lifecycle[T]) delete(ctx context.Context, obj, before T, policies v1.Po
 	if undo {
 		ext, cancel := l.externalContext(ctx)
 		defer cancel()
+		base := before
 		done, after, err := l.logic.Finalize(ext, obj, l.saver(ctx, &before, obj))
 		err = l.deadlineError(ext, ctx, err)
 		if err != nil || !done {
@@ -373,7 +379,7 @@ func (l *lifecycle[T]) delete(ctx context.Context, obj, before T, policies v1.Po
 				msg = fmt.Sprintf("cannot undo external changes before deletion: %s", err.Error())
 			}
 			setCondition(obj, v1.TypeReady, metav1.ConditionFalse, v1.ReasonDeleting, msg)
-			if perr := l.patchStatus(ctx, before, obj); perr != nil {
+			if perr := l.patchStatusSince(ctx, base, before, obj); perr != nil {
 				return reconcile.Result{}, perr
 			}
 			if err != nil {
@@ -410,10 +416,11 @@ func (l *lifecycle[T]) ensureFinalizer(ctx context.Context, obj T, want bool) er
 }
 
 // saver returns a function that writes obj's status now and makes it the new
-// baseline for later patches.
+// baseline for later patches. It emits no Event: the pass's last write tells
+// what changed over the whole pass (patchStatusSince).
 func (l *lifecycle[T]) saver(ctx context.Context, before *T, obj T) func() error {
 	return func() error {
-		if err := l.patchStatus(ctx, *before, obj); err != nil {
+		if _, err := l.writeStatus(ctx, *before, obj); err != nil {
 			return err
 		}
 		*before = obj.DeepCopyObject().(T)
@@ -422,11 +429,29 @@ func (l *lifecycle[T]) saver(ctx context.Context, before *T, obj T) func() error
 }
 
 // patchStatus writes the status if it changed and emits one Event per
-// condition transition.
+// newsworthy condition transition.
 func (l *lifecycle[T]) patchStatus(ctx context.Context, before, after T) error {
+	return l.patchStatusSince(ctx, before, before, after)
+}
+
+// patchStatusSince writes the status if it differs from before (the last
+// written) and emits the transitions since base (the status at the start of
+// the pass, before any save).
+func (l *lifecycle[T]) patchStatusSince(ctx context.Context, base, before, after T) error {
+	gone, err := l.writeStatus(ctx, before, after)
+	if err != nil || gone {
+		return err
+	}
+	l.emitTransitions(base, after)
+	return nil
+}
+
+// writeStatus writes the status if it changed, without Events; gone says
+// the object was deleted meanwhile.
+func (l *lifecycle[T]) writeStatus(ctx context.Context, before, after T) (gone bool, err error) {
 	keepTransitionTimes(before.GetResourceStatus().Conditions, after.GetResourceStatus().Conditions)
 	if equality.Semantic.DeepEqual(before, after) {
-		return nil
+		return false, nil
 	}
 	// The optimistic lock matters: `before` comes from the informer cache,
 	// which can lag behind our own previous status write by a few
@@ -436,14 +461,10 @@ func (l *lifecycle[T]) patchStatus(ctx context.Context, before, after T) error {
 	// refuses it instead, and the object is reconciled again from a fresh copy.
 	patch := client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})
 	if err := l.client.Status().Patch(ctx, after, patch); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil
-		}
-		return err
+		return apierrors.IsNotFound(err), client.IgnoreNotFound(err)
 	}
 	l.written.record(after)
-	l.emitTransitions(before, after)
-	return nil
+	return false, nil
 }
 
 // keepTransitionTimes carries lastTransitionTime over for conditions whose

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -102,7 +103,12 @@ type rtcSession struct {
 	wan      drift.RouterWAN
 	rendered router.Rendered
 	manage   bool
+	// repairs are what this pass changed on the router, told in one Event.
+	repairs []repairDone
 }
+
+// repairDone is one correction made on the router.
+type repairDone struct{ reason, action, detail string }
 
 // Sync reads the router, reports what differs, and under Manage repairs it:
 // the owned configuration in one commit (read back, then saved), the boot
@@ -219,6 +225,7 @@ func (s *rtcSession) platformChanged(m *router.PlatformMismatch) error {
 // left. It returns the router's refusal of the commit separately from errors
 // that stop the pass.
 func (s *rtcSession) repair(ctx context.Context, o routerObservation) (commitErr, err error) {
+	defer s.tellRepairs() // what was done, even if a later step failed
 	running := o.running
 	if decide.RouterCommit(len(o.tx)) {
 		if running, commitErr = s.apply(ctx, running, o.tx); commitErr != nil && !cause.Is(commitErr, cause.Invalid) {
@@ -325,6 +332,11 @@ func (r *RouterConfigReconciler) reportReference(rc *v1.RouterConfig, err error)
 	if !ok {
 		return 0, err
 	}
+	// Applied together with its FailoverIP, which is a moment from Ready:
+	// its watch brings this object back; no status write meanwhile.
+	if d := deferFirstSight(rc, time.Now(), quietFirstSight); d != nil {
+		return 0, d
+	}
 	setCondition(rc, v1.TypeConfigApplied, metav1.ConditionFalse, v1.ReasonReferenceNotReady, re.msg)
 	summarizeReady(rc, []string{v1.TypeConfigApplied}, "")
 	return healthInterval(rc), nil
@@ -425,14 +437,36 @@ func (s *rtcSession) apply(ctx context.Context, before router.Config, tx router.
 	return running, applyErr
 }
 
-// repaired records a correction as a Warning Event named after the drift it
-// fixed, so that `kubectl describe` tells what the operator changed and why.
+// repaired records a correction; tellRepairs reports the pass's corrections.
 func (s *rtcSession) repaired(ctx context.Context, reason, action, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	log.FromContext(ctx).V(1).Info("repair applied", "action", action, "reason", reason, "detail", msg)
-	if s.r.recorder != nil {
-		s.r.recorder.Eventf(s.rc, nil, corev1.EventTypeWarning, reason, action, "%s", eventNote(msg))
+	s.repairs = append(s.repairs, repairDone{reason: reason, action: action, detail: msg})
+}
+
+// tellRepairs records the pass's corrections as one Warning Event named
+// after the root cause (Ready's reason before the repair, else the first
+// drift fixed), so that `kubectl describe` tells what the operator changed
+// and why: one Event per repair, not one per step (a Vyatta adopted with the
+// gateway-less default route takes five steps).
+func (s *rtcSession) tellRepairs() {
+	if len(s.repairs) == 0 || s.r.recorder == nil {
+		return
 	}
+	reason := s.repairs[0].reason
+	if c := meta.FindStatusCondition(s.rc.Status.Conditions, v1.TypeReady); c != nil && c.Status == metav1.ConditionFalse {
+		reason = c.Reason
+	}
+	action := s.repairs[0].action
+	if len(s.repairs) > 1 {
+		action = "Repair"
+	}
+	parts := make([]string, len(s.repairs))
+	for i, d := range s.repairs {
+		parts[i] = d.action + ": " + d.detail
+	}
+	s.r.recorder.Eventf(s.rc, nil, corev1.EventTypeWarning, reason, action, "%s", eventNote(strings.Join(parts, "; ")))
+	s.repairs = nil
 }
 
 // report sets the conditions and status from an observation and tells

@@ -248,6 +248,45 @@ func TestRouterConfigSeedIncident(t *testing.T) {
 	}
 }
 
+// A router adopted in the write-up's broken state and repaired in one pass
+// tells it once: the drift reaches the status before the fix (watchers see
+// it), but a person reading Events gets one Warning naming the root cause
+// with every step taken, then Ready — not a transition per condition going
+// wrong and coming back, nor an Event per step.
+func TestRouterConfigRepairOnAdoptionToldOnce(t *testing.T) {
+	e := newRouterEnv(t, routersim.Vyatta65, routersim.Options{Seed: routersim.SeedVyatta2013})
+	if err := e.sim.InjectTraffic(offLink(20)...); err != nil {
+		t.Fatal(err)
+	}
+	writes := countWrites(t, e.ns, &v1.RouterConfigList{})
+	rc := e.edge(v1.DriverSSH)
+	create(t, rc)
+	eventually(t, 20*time.Second, "Ready", conditionIs(rc, v1.TypeReady, metav1.ConditionTrue, v1.ReasonAvailable))
+	time.Sleep(time.Second) // let a late write or Event show, if there is one
+	if n := writes("edge"); n != 3 {
+		t.Errorf("%d status writes, want 3 (first sight, the drift before the fix, Ready)", n)
+	}
+	evs := eventsByObject(t, e.ns)["edge"]
+	if len(evs) != 2 {
+		t.Fatalf("Events %q, want the repair and Ready", evs)
+	}
+	repair, ready := evs[0], evs[1]
+	if strings.HasPrefix(repair, v1.ReasonAvailable) {
+		repair, ready = ready, repair
+	}
+	if !strings.HasPrefix(repair, v1.ReasonDefaultRouteWithoutGateway+": ") {
+		t.Errorf("repair Event %q, want it named after the root cause", repair)
+	}
+	for _, step := range []string{"Commit: ", "Save: ", "WriteBootScript: ", "FlushNeighbours: "} {
+		if !strings.Contains(repair, step) {
+			t.Errorf("repair Event %q does not tell %q", repair, step)
+		}
+	}
+	if !strings.HasPrefix(ready, v1.ReasonAvailable+": Ready is True") {
+		t.Errorf("second Event %q, want Ready is True", ready)
+	}
+}
+
 func driftHas(rc *v1.RouterConfig, reason string) bool {
 	for _, d := range rc.Status.Drift {
 		if d.Reason == reason {
