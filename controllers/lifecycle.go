@@ -67,6 +67,12 @@ type lifecycle[T managed] struct {
 	// claims finds an earlier object claiming the same external thing
 	// (claims.go); nil for none.
 	claims *claimRule[T]
+	// quietSaves: the kind's saves within a pass (Sync's save) tell no
+	// Event; the pass's last write tells the transitions over the whole
+	// pass. For a kind whose logic tells its own corrections (RouterConfig's
+	// repair Event); a kind whose save records an intent before a slow
+	// external write tells the drift at the save.
+	quietSaves bool
 	// timeout bounds one reconcile (Options.ReconcileTimeout); zero: none.
 	timeout time.Duration
 	// written is this process's last write to each object (readYourWrites).
@@ -214,12 +220,12 @@ func (l *lifecycle[T]) reconcile(ctx context.Context, req reconcile.Request) (re
 	removeCondition(obj, v1.TypeStalled)
 	ext, cancel := l.externalContext(ctx)
 	defer cancel()
-	// Events compare the pass's end with its start: a condition that went
-	// wrong and was put right within the pass (a router repaired in one
-	// go) was written by save for watchers, but is told once, by the
-	// repair's own Event, not by two transitions.
+	// Events compare the last write with the last one told (base): with
+	// quietSaves, a condition that went wrong and was put right within the
+	// pass (a router repaired in one go) was written by save for watchers,
+	// but is told once, by the repair's own Event.
 	base := before
-	requeue, syncErr := l.logic.Sync(ext, obj, l.saver(ctx, &before, obj))
+	requeue, syncErr := l.logic.Sync(ext, obj, l.saver(ctx, &base, &before, obj))
 	var later *deferred
 	if errors.As(syncErr, &later) {
 		// Nothing to report yet: no status write (whatever Sync touched),
@@ -371,7 +377,7 @@ func (l *lifecycle[T]) delete(ctx context.Context, obj, before T, policies v1.Po
 		ext, cancel := l.externalContext(ctx)
 		defer cancel()
 		base := before
-		done, after, err := l.logic.Finalize(ext, obj, l.saver(ctx, &before, obj))
+		done, after, err := l.logic.Finalize(ext, obj, l.saver(ctx, &base, &before, obj))
 		err = l.deadlineError(ext, ctx, err)
 		if err != nil || !done {
 			msg := "undoing external changes before deletion (deletionPolicy Delete)"
@@ -416,12 +422,20 @@ func (l *lifecycle[T]) ensureFinalizer(ctx context.Context, obj T, want bool) er
 }
 
 // saver returns a function that writes obj's status now and makes it the new
-// baseline for later patches. It emits no Event: the pass's last write tells
-// what changed over the whole pass (patchStatusSince).
-func (l *lifecycle[T]) saver(ctx context.Context, before *T, obj T) func() error {
+// baseline for later patches. It tells the transitions since base and moves
+// base, unless the kind has quietSaves: then the pass's last write tells
+// what changed over the whole pass.
+func (l *lifecycle[T]) saver(ctx context.Context, base, before *T, obj T) func() error {
 	return func() error {
-		if _, err := l.writeStatus(ctx, *before, obj); err != nil {
-			return err
+		if l.quietSaves {
+			if _, err := l.writeStatus(ctx, *before, obj); err != nil {
+				return err
+			}
+		} else {
+			if err := l.patchStatusSince(ctx, *base, *before, obj); err != nil {
+				return err
+			}
+			*base = obj.DeepCopyObject().(T)
 		}
 		*before = obj.DeepCopyObject().(T)
 		return nil

@@ -59,7 +59,7 @@ func (r *RouterConfigReconciler) SetupWithManager(ctx context.Context, mgr ctrl.
 	r.recorder = mgr.GetEventRecorder("ovhbridge-routerconfig")
 	lc := &lifecycle[*v1.RouterConfig]{
 		timeout: opts.withDefaults().ReconcileTimeout,
-		client:  mgr.GetClient(), recorder: r.recorder, kind: "RouterConfig",
+		client:  mgr.GetClient(), recorder: r.recorder, kind: "RouterConfig", quietSaves: true,
 		newObj: func() *v1.RouterConfig { return &v1.RouterConfig{} }, logic: r,
 		claims: routerConfigClaims(),
 	}
