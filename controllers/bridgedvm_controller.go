@@ -31,8 +31,10 @@ import (
 )
 
 const (
-	indexVMName    = "ovhbridge.io/vmname"
-	esxiSecretKeys = `"url", "username", "password" and "thumbprint" (or "ca.crt")`
+	indexVMName = "ovhbridge.io/vmname"
+	// indexFailoverIPMAC indexes FailoverIPs by status.macAddress, lower-cased.
+	indexFailoverIPMAC = "ovhbridge.io/failoverip-mac"
+	esxiSecretKeys     = `"url", "username", "password" and "thumbprint" (or "ca.crt")`
 	// defaultResync matches the CRD default of spec.esxi.resyncInterval.
 	defaultResync = 10 * time.Minute
 	// portGroupRetry paces the retry of a missing port group: creating one
@@ -112,6 +114,16 @@ func (r *BridgedVMReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Man
 	}
 	if err := fi.IndexField(ctx, &v1.BridgedVM{}, indexVMName, func(o client.Object) []string {
 		return []string{o.(*v1.BridgedVM).Spec.VMName}
+	}); err != nil {
+		return err
+	}
+	// The guest check looks up the FailoverIPs bound to one virtual MAC:
+	// indexed, a pass reads those few, not the namespace's thousands.
+	if err := fi.IndexField(ctx, &v1.FailoverIP{}, indexFailoverIPMAC, func(o client.Object) []string {
+		if mac := o.(*v1.FailoverIP).Status.MACAddress; mac != "" {
+			return []string{strings.ToLower(mac)}
+		}
+		return nil
 	}); err != nil {
 		return err
 	}

@@ -36,7 +36,6 @@ func (r *BridgedVMReconciler) guestNeeds(ctx context.Context, b *v1.BridgedVM) (
 		return nil, nil
 	}
 	var needs []guestNeed
-	var all *v1.FailoverIPList
 	for _, n := range b.Spec.NICs {
 		if n.MACFrom == nil {
 			continue
@@ -54,11 +53,11 @@ func (r *BridgedVMReconciler) guestNeeds(ctx context.Context, b *v1.BridgedVM) (
 			need.want, need.pending = guestWant(&f)
 		}
 		if need.pending == "" {
-			if all == nil {
-				all = &v1.FailoverIPList{}
-				if err := r.Client.List(ctx, all, client.InNamespace(b.Namespace)); err != nil {
-					return nil, err
-				}
+			// Read-only: the cache's own copies, not one deep copy each.
+			var all v1.FailoverIPList
+			if err := r.Client.List(ctx, &all, client.InNamespace(b.Namespace),
+				client.MatchingFields{indexFailoverIPMAC: strings.ToLower(need.want.MAC)}, client.UnsafeDisableDeepCopy); err != nil {
+				return nil, err
 			}
 			for _, o := range all.Items {
 				if p, ok := failoverPrefix(o.Spec.IP); ok && o.Name != name && strings.EqualFold(o.Status.MACAddress, need.want.MAC) {

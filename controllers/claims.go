@@ -46,8 +46,11 @@ const claimRecheck = 5 * time.Minute
 type claimRule[T managed] struct {
 	kind string
 	list func() client.ObjectList
-	// keys are the normalised index keys of what obj claims.
-	keys func(obj T) []string
+	// keys are the normalised index keys of what obj claims; lookup the
+	// keys its claim check reads (nil: keys). Whenever two objects
+	// conflict, each one's lookup meets the other's keys.
+	keys   func(obj T) []string
+	lookup func(obj T) []string
 	// conflict says what self and other, which share a key, both claim; ""
 	// when nothing after all (nil: sharing a key is a conflict).
 	conflict func(ctx context.Context, self, other T) (string, error)
@@ -104,9 +107,15 @@ func (c *claimRule[T]) setup(ctx context.Context, mgr ctrl.Manager, obj T, b *bu
 func (c *claimRule[T]) claimants(ctx context.Context, r client.Reader, obj T) ([]T, error) {
 	var out []T
 	seen := map[client.ObjectKey]bool{client.ObjectKeyFromObject(obj): true}
-	for _, key := range c.keys(obj) {
+	lookup := c.keys
+	if c.lookup != nil {
+		lookup = c.lookup
+	}
+	for _, key := range lookup(obj) {
 		l := c.list()
-		if err := r.List(ctx, l, client.MatchingFields{indexClaim: key}); err != nil {
+		// Read-only: the cache's own copies (claim checks run on every
+		// pass of every object).
+		if err := r.List(ctx, l, client.MatchingFields{indexClaim: key}, client.UnsafeDisableDeepCopy); err != nil {
 			return nil, fmt.Errorf("listing the %ss that claim %s: %w", c.kind, key, err)
 		}
 		items, err := meta.ExtractList(l)
@@ -172,14 +181,15 @@ func (l *lifecycle[T]) claimedBy(ctx context.Context, obj T) (winner T, what str
 // failoverIPClaims: one IP, one FailoverIP, across namespaces (an IP belongs
 // to one OVH account; two objects would move it or bind it back and forth).
 // A block and an address inside it conflict too: OVH moves the block with
-// the address, and both would manage the address's virtual MAC. The index
-// keys are the /24s an IP lies in (decide.IPClaimKeys), decide.IPOverlap
+// the address, and both would manage the address's virtual MAC. Index keys
+// and lookups are decide.IPClaimIndex and IPClaimLookup; decide.IPOverlap
 // tells.
 func failoverIPClaims() *claimRule[*v1.FailoverIP] {
 	return &claimRule[*v1.FailoverIP]{
-		kind: "FailoverIP",
-		list: func() client.ObjectList { return &v1.FailoverIPList{} },
-		keys: func(f *v1.FailoverIP) []string { return decide.IPClaimKeys(f.Spec.IP) },
+		kind:   "FailoverIP",
+		list:   func() client.ObjectList { return &v1.FailoverIPList{} },
+		keys:   func(f *v1.FailoverIP) []string { return decide.IPClaimIndex(f.Spec.IP) },
+		lookup: func(f *v1.FailoverIP) []string { return decide.IPClaimLookup(f.Spec.IP) },
 		conflict: func(_ context.Context, self, other *v1.FailoverIP) (string, error) {
 			return decide.IPOverlap(self.Spec.IP, other.Spec.IP), nil
 		},

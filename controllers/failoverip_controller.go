@@ -124,7 +124,7 @@ func (r *FailoverIPReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Ma
 // it, whatever their credentials: one reconcile too many is cheap.
 func (r *FailoverIPReconciler) requestsForServer(ctx context.Context, e ovh.ServerObserved) []reconcile.Request {
 	var list v1.FailoverIPList
-	if err := r.Client.List(ctx, &list, client.MatchingFields{indexServer: e.Server}); err != nil {
+	if err := r.Client.List(ctx, &list, client.MatchingFields{indexServer: e.Server}, client.UnsafeDisableDeepCopy); err != nil {
 		// A map function cannot return an error: each FailoverIP still
 		// comes back at its own syncInterval.
 		log.FromContext(ctx).Error(err, "cannot list the FailoverIPs of a server observed at OVH", "server", e.Server)
@@ -327,7 +327,9 @@ func (s *fipSession) namespaceFailoverIPs(ctx context.Context) ([]v1.FailoverIP,
 		return s.siblings, nil
 	}
 	var list v1.FailoverIPList
-	if err := s.r.Client.List(ctx, &list, client.InNamespace(s.f.Namespace)); err != nil {
+	// Read-only (decide's functions never write them): the cache's own
+	// copies, not a deep copy of every FailoverIP of the namespace.
+	if err := s.r.Client.List(ctx, &list, client.InNamespace(s.f.Namespace), client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("listing the FailoverIPs of namespace %s: %w", s.f.Namespace, err)
 	}
 	s.siblings = list.Items
@@ -586,7 +588,7 @@ func (s *fipSession) tasksClaimedByOthers(ctx context.Context) (map[int64]bool, 
 	}
 	var list v1.FailoverIPList
 	server := taskServer(s.f.Status.PendingTask, s.f)
-	if err := s.r.Client.List(ctx, &list, client.MatchingFields{indexServer: server}); err != nil {
+	if err := s.r.Client.List(ctx, &list, client.MatchingFields{indexServer: server}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("listing the FailoverIPs of server %s: %w", server, err)
 	}
 	// FailoverIPs leaving a shared MAC before their move run tasks on a

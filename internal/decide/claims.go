@@ -161,15 +161,9 @@ func NICLayout(b *v1.BridgedVM) string {
 	return sb.String()
 }
 
-// IPClaimKeys are the index keys of a FailoverIP's claim: the /24 networks
-// its IP or block lies in (a block wider than a /24 spans several; wider
-// than a /16, its /16s). A block and an address inside it share a key, so
-// the claim check finds them both; IPOverlap then tells.
-func IPClaimKeys(ip string) []string {
-	p, err := parseIPv4Prefix(ip)
-	if err != nil {
-		return []string{ip}
-	}
+// claimNetworks are the /24 networks an IP or block lies in (a block wider
+// than a /24 spans several; wider than a /16, its /16s).
+func claimNetworks(p netip.Prefix) []string {
 	keyBits := 24
 	if p.Bits() < 16 {
 		keyBits = 16
@@ -186,6 +180,65 @@ func IPClaimKeys(ip string) []string {
 		out = append(out, netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), keyBits).String())
 	}
 	return out
+}
+
+// IPClaimIndex and IPClaimLookup are the index keys of a FailoverIP's
+// claim and the keys its claim check looks up. They differ so that an
+// address never reads its neighbours (at 5000 addresses in twenty /24s,
+// sharing a /24 key made every pass deep-copy 250 FailoverIPs): an
+// address finds only the same address ("ip:") and the blocks around it
+// ("blk:" under each /24 and /16 a block touches); a block (rare) also
+// finds the addresses inside it ("in:" under an address's /24 and /16).
+// Whatever two FailoverIPs IPOverlap finds conflicting, each one's lookup
+// meets the other's index, so both sides compute the same winner
+// (TestIPClaimKeysMeetWheneverIPsOverlap).
+func IPClaimIndex(ip string) []string {
+	p, err := parseIPv4Prefix(ip)
+	if err != nil || !p.Addr().Is4() {
+		// Not IPv4 (FailoverIP's CEL admits only IPv4): the same text is
+		// the same claim.
+		return []string{"ip:" + ip}
+	}
+	out := []string{"ip:" + p.String()}
+	if p.Bits() == 32 {
+		return append(out, "in:"+netOf(p, 24), "in:"+netOf(p, 16))
+	}
+	return append(out, blockKeys(p)...)
+}
+
+// IPClaimLookup: see IPClaimIndex.
+func IPClaimLookup(ip string) []string {
+	p, err := parseIPv4Prefix(ip)
+	if err != nil || !p.Addr().Is4() {
+		return []string{"ip:" + ip}
+	}
+	out := []string{"ip:" + p.String()}
+	if p.Bits() == 32 {
+		return append(out, "blk:"+netOf(p, 24), "blk:"+netOf(p, 16))
+	}
+	out = append(out, blockKeys(p)...)
+	for _, n := range claimNetworks(p) {
+		out = append(out, "in:"+n)
+	}
+	return out
+}
+
+// blockKeys are a block's "blk:" keys: the networks it spans, and the /16
+// it lies in when that is wider (so that a wide block meets it).
+func blockKeys(p netip.Prefix) []string {
+	var out []string
+	for _, n := range claimNetworks(p) {
+		out = append(out, "blk:"+n)
+	}
+	if p.Bits() >= 16 {
+		out = append(out, "blk:"+netOf(p, 16))
+	}
+	return out
+}
+
+// netOf is the network of bits around p's address, as a string.
+func netOf(p netip.Prefix, bits int) string {
+	return netip.PrefixFrom(p.Addr(), bits).Masked().String()
 }
 
 // IPOverlap names what two FailoverIPs' IPs both claim at OVH: the same IP,

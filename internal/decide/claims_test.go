@@ -130,25 +130,26 @@ func TestClaimWinner(t *testing.T) {
 
 func TestIPClaimKeysAndOverlap(t *testing.T) {
 	for _, c := range []struct {
-		ip   string
-		keys []string
+		ip     string
+		index  []string
+		lookup []string
 	}{
-		{"203.0.113.123", []string{"203.0.113.0/24"}},
-		{"203.0.113.123/32", []string{"203.0.113.0/24"}},
-		{"203.0.113.120/29", []string{"203.0.113.0/24"}},
-		{"198.51.100.0/23", []string{"198.51.100.0/24", "198.51.101.0/24"}},
-		{"10.0.0.0/8", nil}, // 256 /16s, counted below
+		{"203.0.113.123", []string{"ip:203.0.113.123/32", "in:203.0.113.0/24", "in:203.0.0.0/16"},
+			[]string{"ip:203.0.113.123/32", "blk:203.0.113.0/24", "blk:203.0.0.0/16"}},
+		{"203.0.113.123/32", []string{"ip:203.0.113.123/32", "in:203.0.113.0/24", "in:203.0.0.0/16"}, nil},
+		{"203.0.113.120/29", []string{"ip:203.0.113.120/29", "blk:203.0.113.0/24", "blk:203.0.0.0/16"},
+			[]string{"ip:203.0.113.120/29", "blk:203.0.113.0/24", "blk:203.0.0.0/16", "in:203.0.113.0/24"}},
+		{"198.51.100.0/23", []string{"ip:198.51.100.0/23", "blk:198.51.100.0/24", "blk:198.51.101.0/24", "blk:198.51.0.0/16"}, nil},
 	} {
-		got := IPClaimKeys(c.ip)
-		if c.keys == nil {
-			if len(got) != 256 || got[0] != "10.0.0.0/16" || got[255] != "10.255.0.0/16" {
-				t.Errorf("%s: %d keys, %v...", c.ip, len(got), got[:2])
-			}
-			continue
+		if got := IPClaimIndex(c.ip); !slices.Equal(got, c.index) {
+			t.Errorf("%s: index %v, want %v", c.ip, got, c.index)
 		}
-		if !slices.Equal(got, c.keys) {
-			t.Errorf("%s: keys %v, want %v", c.ip, got, c.keys)
+		if got := IPClaimLookup(c.ip); c.lookup != nil && !slices.Equal(got, c.lookup) {
+			t.Errorf("%s: lookup %v, want %v", c.ip, got, c.lookup)
 		}
+	}
+	if got := IPClaimIndex("10.0.0.0/8"); len(got) != 257 || got[1] != "blk:10.0.0.0/16" || got[256] != "blk:10.255.0.0/16" {
+		t.Errorf("10.0.0.0/8: %d index keys, %v...", len(got), got[:2])
 	}
 	for _, c := range []struct{ a, b, want string }{
 		{"203.0.113.123", "203.0.113.123/32", "IP 203.0.113.123"},
@@ -159,6 +160,42 @@ func TestIPClaimKeysAndOverlap(t *testing.T) {
 	} {
 		if got := IPOverlap(c.a, c.b); got != c.want {
 			t.Errorf("IPOverlap(%s, %s) = %q, want %q", c.a, c.b, got, c.want)
+		}
+	}
+}
+
+// Whatever two FailoverIPs conflict on (IPOverlap), each one's claim
+// lookup meets the other's index, so both compute the same winner; and two
+// distinct addresses never meet (an address's check reads no neighbour).
+func TestIPClaimKeysMeetWheneverIPsOverlap(t *testing.T) {
+	ips := []string{
+		"203.0.113.5", "203.0.113.6", "203.0.113.200", "203.0.112.7", "198.51.100.9", "10.1.2.3",
+		"203.0.113.0/29", "203.0.113.0/24", "203.0.112.0/23", "203.0.113.128/25", "203.0.0.0/16", "203.0.0.0/15",
+		"10.0.0.0/8", "10.1.2.0/28", "198.51.100.8/30", "203.0.113.5/32",
+	}
+	meets := func(a, b string) bool {
+		idx := IPClaimIndex(b)
+		for _, k := range IPClaimLookup(a) {
+			if slices.Contains(idx, k) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, a := range ips {
+		for _, b := range ips {
+			if a == b {
+				continue
+			}
+			overlap := IPOverlap(a, b) != ""
+			if overlap && (!meets(a, b) || !meets(b, a)) {
+				t.Errorf("%s and %s overlap, but lookup(a)∩index(b)=%v, lookup(b)∩index(a)=%v", a, b, meets(a, b), meets(b, a))
+			}
+			pa, _ := parseIPv4Prefix(a)
+			pb, _ := parseIPv4Prefix(b)
+			if pa.Bits() == 32 && pb.Bits() == 32 && !overlap && meets(a, b) {
+				t.Errorf("addresses %s and %s do not overlap, yet one's claim check reads the other", a, b)
+			}
 		}
 	}
 }
