@@ -257,8 +257,14 @@ func (r *BridgedVMReconciler) Sync(ctx context.Context, b *v1.BridgedVM, save fu
 			continue
 		}
 		// Applied together with its FailoverIP, whose MAC is a moment
-		// away: its watch brings this object back with it.
-		if d := deferFirstSight(b, r.Now(), quietFirstSight); d != nil {
+		// away: its watch brings this object back with it. While that
+		// FailoverIP is itself in its first observation (at 10×, minutes
+		// for the last ones), it tells why; this one stays quiet longer.
+		quiet := quietFirstSight
+		if w.MACSourceNew {
+			quiet = quietBehindNewSource
+		}
+		if d := deferFirstSight(b, r.Now(), quiet); d != nil {
 			return 0, d
 		}
 	}
@@ -368,7 +374,7 @@ func (r *BridgedVMReconciler) wantedNICs(ctx context.Context, b *v1.BridgedVM) (
 			var re *refError
 			switch {
 			case errors.As(err, &re):
-				w.MACNotReady = re.Error()
+				w.MACNotReady, w.MACSourceNew = re.Error(), re.newSource
 			case err != nil:
 				return nil, err
 			}

@@ -320,6 +320,11 @@ func (d *deferred) Error() string { return fmt.Sprintf("nothing to report yet; a
 // waits for.
 const quietFirstSight = 10 * time.Second
 
+// quietBehindNewSource is the quiet first sight of an object waiting on one
+// in its own first observation (a BridgedVM's MAC from a FailoverIP whose
+// server OVH has not answered about yet): that one says why.
+const quietBehindNewSource = 3 * time.Minute
+
 // deferFirstSight returns a deferred for an object still in its quiet first
 // sight (quiet long after its first sight), nil otherwise.
 func deferFirstSight(obj managed, now time.Time, quiet time.Duration) error {

@@ -63,10 +63,12 @@ func failoverIPValue(ctx context.Context, r client.Reader, ns, name, what string
 	v := get(&f)
 	if v == "" {
 		why := "has not been observed yet"
-		if c := meta.FindStatusCondition(f.Status.Conditions, v1.TypeReady); c != nil && c.Message != "" {
+		c := meta.FindStatusCondition(f.Status.Conditions, v1.TypeReady)
+		if c != nil && c.Message != "" {
 			why = fmt.Sprintf("is not ready (%s: %s)", c.Reason, c.Message)
 		}
-		return "", &f, &refError{name: name, msg: fmt.Sprintf("FailoverIP %s/%s has no %s: it %s", ns, name, what, why)}
+		return "", &f, &refError{name: name, msg: fmt.Sprintf("FailoverIP %s/%s has no %s: it %s", ns, name, what, why),
+			newSource: c == nil || c.Status == metav1.ConditionUnknown && c.Reason == v1.ReasonFirstObservation}
 	}
 	return v, &f, nil
 }
@@ -117,7 +119,11 @@ func nicMAC(ctx context.Context, r client.Reader, ns string, src *v1.MACSource) 
 }
 
 // refError says a referenced FailoverIP cannot provide a value yet.
-type refError struct{ name, msg string }
+type refError struct {
+	name, msg string
+	// newSource: the FailoverIP referenced is in its first observation.
+	newSource bool
+}
 
 func (e *refError) Error() string { return e.msg }
 

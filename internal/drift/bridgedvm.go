@@ -37,6 +37,9 @@ type WantNIC struct {
 	// MACNotReady says why MACFrom cannot give a MAC yet. It blocks every
 	// change to this NIC: half of a spec is not applied.
 	MACNotReady string
+	// MACSourceNew says MACFrom's FailoverIP is itself in its first
+	// observation: it tells why, so this object need not (yet).
+	MACSourceNew bool
 }
 
 // Selector names the NIC the way the spec does, for status.drift fields.

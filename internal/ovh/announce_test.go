@@ -2,6 +2,7 @@ package ovh_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -256,5 +257,51 @@ func TestKeptServerIsRefreshedAndAnnouncedOnItsOwn(t *testing.T) {
 	}
 	if n := sim.CallCount(ovhsim.RouteIPList); n != 3 {
 		t.Fatalf("%d IP list calls, want no more once nobody asks", n)
+	}
+}
+
+// Under a budget, refreshes of servers sharing a consumer key take turns,
+// so that each one's few calls go out together instead of every refresh
+// waiting behind all the others' calls; unlimited, they run at once.
+func TestRefreshesTakeTurnsUnderABudget(t *testing.T) {
+	for _, c := range []struct {
+		name        string
+		opts        ovh.Options
+		held, queue int
+	}{
+		{"budget", ovh.Options{RequestsPerSecond: 1000, Burst: 100, Retry: fastOptions().Retry}, 1, 1},
+		{"unlimited", fastOptions(), 2, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			sim := startSim(t, ovhsim.Options{})
+			obs := ovh.NewObserver(ovh.NewClients(c.opts), ovh.ObserverOptions{})
+			creds := signedCreds(sim)
+			creds.ConsumerKey = "refresh-turns-" + c.name // a budget of its own
+			sim.AddApplication(appKey, appSecret, creds.ConsumerKey)
+			for _, server := range []string{esx, other} {
+				if _, err := obs.Snapshot(context.Background(), creds, server, time.Minute); err != nil {
+					t.Fatal(err)
+				}
+				obs.Invalidate(creds, server)
+			}
+			release := sim.Hold(ovhsim.RouteIPList)
+			defer release()
+			done := make(chan error, 2)
+			for _, server := range []string{esx, other} {
+				go func() {
+					_, err := obs.Snapshot(context.Background(), creds, server, time.Minute)
+					done <- err
+				}()
+			}
+			waitFor(t, fmt.Sprintf("%d refresh(es) at OVH, %d queued", c.held, c.queue), func() bool {
+				return sim.Held(ovhsim.RouteIPList) == c.held && obs.Stats().Queued == int64(c.queue)
+			})
+			release()
+			for range 2 {
+				if err := <-done; err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
 	}
 }

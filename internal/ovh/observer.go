@@ -416,11 +416,30 @@ func (o *Observer) announce(ctx context.Context, e ServerObserved) {
 
 // firstTurn waits for the credential's turn to run a first observation.
 func (o *Observer) firstTurn(ctx context.Context, credKey string) (release func(), err error) {
+	return o.takeTurn(ctx, credKey, "other servers' first observations")
+}
+
+// refreshTurn waits for the credential's turn to refresh a server, when the
+// credential has a budget. Refreshes sharing a budget in parallel interleave
+// their calls: each waits behind all the others' and every server is known
+// late (the bench's 10× budget phase: 25 servers whose refreshes fell due
+// together took 60 s more than their interval to see a move). In turn, each
+// refresh's few calls go out together and the schedules stay spread.
+// Unlimited, refreshes run in parallel: nothing is shared but the network.
+func (o *Observer) refreshTurn(ctx context.Context, c Client, credKey string) (release func(), err error) {
+	if ac, ok := c.(*apiClient); !ok || ac.budget == nil || math.IsInf(ac.budget.perMinute(), 1) {
+		return func() {}, nil
+	}
+	return o.takeTurn(ctx, credKey+"#refresh", "other servers' refreshes")
+}
+
+// takeTurn waits for the turn named.
+func (o *Observer) takeTurn(ctx context.Context, name, others string) (release func(), err error) {
 	o.mu.Lock()
-	turn := o.turns[credKey]
+	turn := o.turns[name]
 	if turn == nil {
 		turn = make(chan struct{}, 1)
-		o.turns[credKey] = turn
+		o.turns[name] = turn
 	}
 	o.mu.Unlock()
 	o.queued.Add(1)
@@ -429,7 +448,7 @@ func (o *Observer) firstTurn(ctx context.Context, credKey string) (release func(
 	case turn <- struct{}{}:
 		return func() { <-turn }, nil
 	case <-ctx.Done():
-		return nil, cause.New(cause.Unreachable, "ovh", "Snapshot", "gave up waiting for other servers' first observations", ctx.Err())
+		return nil, cause.New(cause.Unreachable, "ovh", "Snapshot", "gave up waiting for "+others, ctx.Err())
 	}
 }
 
@@ -680,13 +699,15 @@ func (o *Observer) refresh(ctx context.Context, c Client, credKey, key, server s
 	o.mu.Lock()
 	first := o.servers[key] == nil || o.servers[key].snap.ObservedAt.IsZero()
 	o.mu.Unlock()
+	turn := o.refreshTurn
 	if first {
-		release, err := o.firstTurn(ctx, credKey)
-		if err != nil {
-			return ServerSnapshot{}, false, err
-		}
-		defer release()
+		turn = func(ctx context.Context, _ Client, credKey string) (func(), error) { return o.firstTurn(ctx, credKey) }
 	}
+	release, err := turn(ctx, c, credKey)
+	if err != nil {
+		return ServerSnapshot{}, false, err
+	}
+	defer release()
 	started := o.opts.Now()
 	o.mu.Lock()
 	st := o.servers[key]

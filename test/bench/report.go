@@ -265,9 +265,16 @@ func routerText(c *costResult, top topology) string {
 	return strings.Join(out, "; ")
 }
 
+// routerMet: one exec session per connection. The window cuts a few
+// health checks in two (connected before it, executed inside, or the
+// reverse), so the two counts may differ by the routers in flight at its
+// edges: within 5%, as the table's one decimal shows it.
 func routerMet(c *costResult) bool {
 	checks := c.SSHRouter["ssh.connect"]
-	return checks == 0 || c.SSHRouter["ssh.exec"] == checks
+	if checks == 0 {
+		return true
+	}
+	return math.Abs(float64(c.SSHRouter["ssh.exec"])/float64(checks)-1) < 0.05
 }
 
 func (r *results) renderScale(w func(string, ...any)) {
