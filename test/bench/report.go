@@ -326,7 +326,8 @@ func renderWrites(w func(string, ...any), row1, row2 string, s scaleResult) {
 		}
 		n := float64(objs[k])
 		patches, events := float64(s.StatusPatches[k])/n, float64(s.EventOccurrences[k])/n
-		parts = append(parts, fmt.Sprintf("%s: %.2f status patches, %.2f Events (%d Event objects)", k, patches, events, s.Events[k]))
+		parts = append(parts, fmt.Sprintf("%s: %.2f status patches (+%.2f refused as conflicts), %.2f Events (%d Event objects)",
+			k, patches, float64(s.StatusConflicts[k])/n, events, s.Events[k]))
 		if k != kindRTC { // routers are repaired, not only adopted
 			ok = ok && patches <= 2 && events <= 2
 		}

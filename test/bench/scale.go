@@ -38,8 +38,10 @@ type scaleResult struct {
 	Kube map[string]int
 	// StatusPatches are, per kind, the status writes the API server
 	// received from the start of the apply until all were Ready (its own
-	// apiserver_request_total: PATCH on the status subresource).
+	// apiserver_request_total: PATCH on the status subresource answered 200).
 	StatusPatches map[string]int
+	// StatusConflicts are the status patches refused with 409 (not writes).
+	StatusConflicts map[string]int
 	// Events are, per kind of the object they are about, the Events in
 	// the namespace when all were Ready (events.k8s.io, listed from the
 	// API): objects, and occurrences (an Event's series count).
@@ -174,7 +176,7 @@ func (b *bench) scale(ctx context.Context, sz size, latency time.Duration, esxiM
 	if err != nil {
 		return res, err
 	}
-	res.StatusPatches = statusPatches(before, after)
+	res.StatusPatches, res.StatusConflicts = statusPatches(before, after)
 	if res.Events, res.EventOccurrences, res.EventReasons, err = e.events(ctx); err != nil {
 		return res, err
 	}

@@ -20,16 +20,20 @@ func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 // resources are the kinds' API resource names.
 var resources = map[string]string{kindFIP: "failoverips", kindBVM: "bridgedvms", kindRTC: "routerconfigs"}
 
-// statusPatches are, per kind, the PATCH requests on the status subresource
-// the API server received between two scrapes. Only the operator writes
-// status.
-func statusPatches(before, after world.Samples) map[string]int {
-	out := map[string]int{}
+// statusPatches are, per kind, the status writes the API server made
+// between two scrapes (PATCH on the status subresource answered 200; only
+// the operator writes status), and the patches it refused as conflicts
+// (409: the operator's optimistic lock on a cached copy older than the
+// object; nothing written, the object is read again).
+func statusPatches(before, after world.Samples) (writes, conflicts map[string]int) {
+	writes, conflicts = map[string]int{}, map[string]int{}
 	for kind, res := range resources {
-		match := map[string]string{"resource": res, "subresource": "status", "verb": "PATCH"}
-		out[kind] = int(after.Sum("apiserver_request_total", match) - before.Sum("apiserver_request_total", match))
+		for code, out := range map[string]map[string]int{"200": writes, "409": conflicts} {
+			match := map[string]string{"resource": res, "subresource": "status", "verb": "PATCH", "code": code}
+			out[kind] = int(after.Sum("apiserver_request_total", match) - before.Sum("apiserver_request_total", match))
+		}
 	}
-	return out
+	return writes, conflicts
 }
 
 // events lists the Events of the namespace (events.k8s.io, which the
