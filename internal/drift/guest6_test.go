@@ -135,6 +135,21 @@ func TestGuest6(t *testing.T) {
 			s.Routes[len(s.Routes)-1].Gateway, s.Routes[len(s.Routes)-1].Device = "fe80::1", "1"
 		}, []string{v1.ReasonGuestDefaultRoute6Missing},
 			[]string{"the IPv6 default route is default via fe80::1 dev <the interface with MAC 00:0c:29:00:00:09>, not via the server's IPv6 gateway fe80::1 on eth0"}, ""},
+		{"two virtual MACs: the address on the second one, its routes there", func(s *GuestState) {
+			second := want
+			second.NIC, second.Index, second.MAC, second.FailoverIP = "1", 1, other, "web-wan2"
+			second.Address = netip.MustParsePrefix("203.0.113.125/32")
+			second.Allowed = []netip.Prefix{second.Address}
+			s.Want = append(s.Want, second)
+			s.NICs[0].Addresses = []string{"203.0.113.124/32"}
+			s.NICs = append(s.NICs, GuestNIC{MAC: other, Addresses: []string{"203.0.113.125/32", "2001:db8:1:1::125/64"}})
+			s.Routes = append(s.Routes, GuestRoute{Network: "198.51.100.254", PrefixLength: 32, Device: "1"})
+			for i := range s.Routes {
+				if strings.Contains(s.Routes[i].Network, ":") {
+					s.Routes[i].Device = "1"
+				}
+			}
+		}, nil, nil, "has 2001:db8:1:1::125/64 of the server's IPv6 block on eth1"},
 		{"IPv4's reasons come first", func(s *GuestState) {
 			without(s, "0.0.0.0")
 			without(s, "::")
