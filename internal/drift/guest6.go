@@ -30,7 +30,12 @@ import (
 // RTF_GATEWAY) and ESXi serves it (govmomi v0.56.0 vim25/types/types.go:
 // GuestNicInfo.ipConfig.ipAddress[] {ipAddress, prefixLength} and
 // GuestStackInfo.ipRouteConfig.ipRoute[] {network, prefixLength,
-// gateway {ipAddress, device}}, IPv6 spelled as RFC 2373 text).
+// gateway {ipAddress, device}}, IPv6 spelled as RFC 2373 text). VMware's
+// reference says the same (developer.broadcom.com, vSphere Web Services
+// API: vim.vm.GuestInfo.StackInfo's ipRouteConfig, vim.net.IpRouteConfigInfo
+// .Gateway with device and ipAddress both optional; the vCenter REST
+// schema "Vcenter Vm Guest Networking Routes Info": IPv6 prefix lengths
+// 0-128, the gateway address optional).
 
 // guest6 is what the guest needs for one server's IPv6 block: usually one
 // per VM, shared by every NIC whose FailoverIP is routed to that server.
