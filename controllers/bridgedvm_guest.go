@@ -87,7 +87,23 @@ func guestWant(f *v1.FailoverIP) (drift.GuestWant, string) {
 		return w, fmt.Sprintf("FailoverIP %s does not know its server's gateway yet", f.Name)
 	}
 	w.Address, w.Gateway, w.Allowed = addr, gw, []netip.Prefix{addr}
+	w.Block6, w.Gateway6 = serverIPv6(f)
 	return w, ""
+}
+
+// serverIPv6 reads the server's IPv6 block and gateway from the
+// FailoverIP's status.ipv6; both invalid when either is unknown or unusable
+// (the guest's IPv6 is then not checked).
+func serverIPv6(f *v1.FailoverIP) (netip.Prefix, netip.Addr) {
+	if f.Status.IPv6 == nil {
+		return netip.Prefix{}, netip.Addr{}
+	}
+	block, errB := netip.ParsePrefix(f.Status.IPv6.Block)
+	gw, errG := netip.ParseAddr(f.Status.IPv6.Gateway)
+	if errB != nil || errG != nil || !block.Addr().Is6() || !gw.Is6() {
+		return netip.Prefix{}, netip.Addr{}
+	}
+	return block.Masked(), gw.WithZone("")
 }
 
 // failoverPrefix reads a FailoverIP's spec.ip: an address (a /32) or a block.
@@ -121,7 +137,7 @@ func (s *bvmSession) guestFacts(vm esxi.VM) decide.GuestFacts {
 			f.Expected++
 		}
 	}
-	st := drift.GuestState{VMName: vm.Name}
+	st := drift.GuestState{VMName: vm.Name, IPv6: s.b.Spec.GuestIPv6Mode()}
 	for _, n := range vm.NICs {
 		st.VNICMACs = append(st.VNICMACs, n.MAC)
 	}
@@ -153,6 +169,7 @@ func (s *bvmSession) guestFacts(vm esxi.VM) decide.GuestFacts {
 		st.Routes = append(st.Routes, drift.GuestRoute{Network: r.Network, PrefixLength: int(r.PrefixLength), Gateway: r.Gateway, Device: r.Device})
 	}
 	f.Findings = drift.Guest(st)
+	_, f.IPv6Note = drift.Guest6(st)
 	return f
 }
 

@@ -37,7 +37,14 @@ func writeUpWeb() esxisim.GuestNetwork {
 
 func newGuestEnv(t *testing.T, mutate ...func(*v1.BridgedVM)) *guestEnv {
 	t.Helper()
-	guest := writeUpWeb()
+	return newGuestEnvWith(t, writeUpWeb(), nil, mutate...)
+}
+
+// newGuestEnvWith is newGuestEnv with web1's guest configured as given and
+// the FailoverIP's status.ipv6 set to ipv6 (the server's IPv6 block and
+// gateway, as the shared per-server observation fills it).
+func newGuestEnvWith(t *testing.T, guest esxisim.GuestNetwork, ipv6 *v1.ServerIPv6, mutate ...func(*v1.BridgedVM)) *guestEnv {
+	t.Helper()
 	e := &guestEnv{esxiEnv: newESXiEnv(t, esxisim.Options{VMs: []esxisim.VMSpec{{
 		Name: "web1", PoweredOn: true, Guest: &guest,
 		NICs: []esxisim.NICSpec{{PortGroup: esxisim.PortGroupWAN, MAC: webMAC}, {PortGroup: esxisim.PortGroupLAN}},
@@ -47,6 +54,7 @@ func newGuestEnv(t *testing.T, mutate ...func(*v1.BridgedVM)) *guestEnv {
 			VirtualMAC: &v1.VirtualMACSpec{Type: v1.VirtualMACVMware, VMName: "web1"}}}
 	create(t, e.fip)
 	e.fip.Status.MACAddress, e.fip.Status.RoutedTo, e.fip.Status.Gateway = webMAC, esxServer, guestGateway
+	e.fip.Status.IPv6 = ipv6
 	if err := k8sClient.Status().Update(context.Background(), e.fip); err != nil {
 		t.Fatal(err)
 	}

@@ -96,8 +96,25 @@ const (
 	GuestCheckDisabled GuestCheck = "Disabled"
 )
 
+// GuestIPv6 says how the guest's IPv6 on the WAN is checked.
+// +kubebuilder:validation:Enum=Required;IfConfigured;Ignore
+type GuestIPv6 string
+
+const (
+	// GuestIPv6Required: a guest without an address of the server's IPv6
+	// block on a virtual MAC's interface is a finding (GuestAddress6Missing).
+	GuestIPv6Required GuestIPv6 = "Required"
+	// GuestIPv6IfConfigured: a guest holding an address of the block is
+	// checked like IPv4 (the routes to the IPv6 gateway); one without is
+	// IPv4-only by choice, said in the condition's message, not a finding.
+	GuestIPv6IfConfigured GuestIPv6 = "IfConfigured"
+	// GuestIPv6Ignore: the guest's IPv6 is not looked at.
+	GuestIPv6Ignore GuestIPv6 = "Ignore"
+)
+
 // GuestSpec is what the operator looks at inside the VM. It only looks:
 // it never logs into a guest.
+// +kubebuilder:validation:XValidation:rule="!(has(self.check) && self.check == 'Disabled' && has(self.ipv6) && self.ipv6 == 'Required')",message="ipv6: Required needs check: Enabled: a guest that is not looked at cannot be required to hold IPv6 (set ipv6 to Ignore, or check to Enabled)"
 type GuestSpec struct {
 	// check Enabled (the default) compares what VMware Tools report from
 	// inside the VM with what each NIC taking its MAC from a FailoverIP
@@ -108,6 +125,20 @@ type GuestSpec struct {
 	// +kubebuilder:default=Enabled
 	// +optional
 	Check GuestCheck `json:"check,omitempty"`
+
+	// ipv6 says how the guest's IPv6 is checked when the server has an
+	// IPv6 block (the FailoverIP's status.ipv6): an address of the block
+	// on the interface carrying a virtual MAC (OVH routes a VM's IPv6 only
+	// to a virtual MAC), an on-link route to the block's gateway (outside
+	// the block, as in IPv4) and the default route via it. IfConfigured
+	// (the default) checks a guest that holds an address of the block and
+	// leaves an IPv4-only guest alone: every OVH server has a block, and a
+	// guest that never asked for IPv6 must not turn not Ready when the
+	// operator learns of it. Required makes a missing address a finding;
+	// Ignore looks at no IPv6.
+	// +kubebuilder:default=IfConfigured
+	// +optional
+	IPv6 GuestIPv6 `json:"ipv6,omitempty"`
 }
 
 // BridgedVMSpec is the desired network identity of a VM bridged onto OVH's
@@ -152,6 +183,14 @@ type BridgedVMSpec struct {
 // GuestChecked says whether the guest's network is to be checked.
 func (s BridgedVMSpec) GuestChecked() bool {
 	return s.Guest == nil || s.Guest.Check != GuestCheckDisabled
+}
+
+// GuestIPv6Mode is spec.guest.ipv6, IfConfigured when unset.
+func (s BridgedVMSpec) GuestIPv6Mode() GuestIPv6 {
+	if s.Guest == nil || s.Guest.IPv6 == "" {
+		return GuestIPv6IfConfigured
+	}
+	return s.Guest.IPv6
 }
 
 // NICStatus is one NIC as ESXi reports it.
@@ -212,7 +251,8 @@ type GuestInfo struct {
 	// +listType=atomic
 	// +optional
 	NICs []GuestNIC `json:"nics,omitempty"`
-	// routes are the guest's IPv4 routes.
+	// routes are the guest's routes, IPv4 and IPv6 (Tools report both:
+	// open-vm-tools reads /proc/net/route and /proc/net/ipv6_route).
 	// +listType=atomic
 	// +optional
 	Routes []GuestRoute `json:"routes,omitempty"`

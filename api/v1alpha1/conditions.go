@@ -188,3 +188,26 @@ const (
 	// without VMware Tools nothing can be known of the guest.
 	ReasonGuestToolsNotRunning = "GuestToolsNotRunning"
 )
+
+// BridgedVM: the guest's IPv6 on the WAN, under GuestNetworkConfigured too,
+// checked when the FailoverIP knows its server's IPv6 block (status.ipv6)
+// and spec.guest.ipv6 is not Ignore. Named like the router's IPv6 reasons
+// (GatewayRoute6Missing, DefaultRoute6WithoutGateway): the IPv4 reason with
+// a 6.
+const (
+	// ReasonGuestAddress6Missing: no address of the server's IPv6 block on
+	// a virtual MAC's interface (under spec.guest.ipv6 Required), or one on
+	// an interface without a virtual MAC, where OVH does not deliver it.
+	ReasonGuestAddress6Missing = "GuestAddress6Missing"
+	// ReasonGuestGatewayRoute6Missing: no on-link route to the IPv6
+	// gateway, which lies outside the block (not needed for a link-local
+	// gateway such as fe80::1).
+	ReasonGuestGatewayRoute6Missing = "GuestGatewayRoute6Missing"
+	// ReasonGuestDefaultRoute6Missing: no IPv6 default route via the
+	// gateway (none, or via another router).
+	ReasonGuestDefaultRoute6Missing = "GuestDefaultRoute6Missing"
+	// ReasonGuestDefaultRoute6WithoutGateway: an IPv6 default route
+	// without a gateway: the guest solicits every destination (the NDP
+	// flood, IPv6's ARP flood).
+	ReasonGuestDefaultRoute6WithoutGateway = "GuestDefaultRoute6WithoutGateway"
+)

@@ -129,6 +129,11 @@ func run(operatorBin string, keep bool, timeout time.Duration) error {
 	rc, _ := d.cp.Run("get", "-n", ns, "rtc", "edge", "-o",
 		`jsonpath=default route: {.status.defaultRoute.destination} via {.status.defaultRoute.gateway} dev {.status.defaultRoute.device}; boot script {.status.bootScript.state}; WAN neighbours {.status.wanNeighbours.entries} ({.status.wanNeighbours.offLinkEntries} off-link)`)
 	fmt.Printf("    router: %s\n", rc)
+	v6, _ := d.cp.Run("get", "-n", ns, "fip", "web-wan", "-o",
+		`jsonpath=server IPv6 (FailoverIP status.ipv6): block {.status.ipv6.block}, gateway {.status.ipv6.gateway}`)
+	fmt.Printf("    %s\n", v6)
+	guest, _ := d.cp.Run("get", "-n", ns, "bvm", "web1", "-o", `jsonpath={.status.conditions[?(@.type=="GuestNetworkConfigured")].message}`)
+	fmt.Printf("    web1's guest: %s\n", guest)
 	events, _ := d.cp.Run("get", "events", "-n", ns, "--field-selector", "involvedObject.name=edge,type=Warning",
 		"--sort-by=.lastTimestamp", "-o", "custom-columns=REASON:.reason,MESSAGE:.message", "--no-headers")
 	fmt.Printf("    what the operator did on the router (kubectl get events):\n%s", indent(lastLines(events, 6)))
@@ -191,15 +196,16 @@ func (d *demo) failures() []failure {
 	for _, f := range d.w.Failures() {
 		out = append(out, failure{Failure: f})
 	}
-	return append(out, d.guestRebootFailure())
+	return append(out, d.guestRebootFailure(), d.guestIPv6Failure())
 }
 
 // guestRebootFailure: web1's guest got the write-up's `route add` by hand,
 // never in its configuration, and reboots. The kernel then refuses the
-// default route too (its gateway is off the /32), and the VM is offline.
+// default route too (its gateway is off the /32), and the VM is offline —
+// on IPv6 as well, whose routes were typed the same way.
 func (d *demo) guestRebootFailure() failure {
 	const vm = "web1"
-	full := *esxisim.WriteUpGuest(world.WebWANIP, world.Gateway)
+	full := *world.WebGuest()
 	esx := d.w.ESXi
 	return failure{
 		Failure: world.Failure{
@@ -222,6 +228,30 @@ func (d *demo) guestRebootFailure() failure {
 				}
 			}
 			return esx.SetGuestBootNetwork(vm, full) // and, this time, into the configuration
+		},
+	}
+}
+
+// guestIPv6Failure: web1's guest loses its IPv6 default route (`ip -6
+// route del default`, or a router advertisement's route expiring): IPv4
+// works, IPv6 beyond the server's gateway does not. The operator names it
+// with the `ip -6` command; the demo runs it, and puts it in the guest's
+// configuration as the message says.
+func (d *demo) guestIPv6Failure() failure {
+	const vm = "web1"
+	esx := d.w.ESXi
+	return failure{
+		Failure: world.Failure{
+			Name: "web1's guest loses its IPv6 default route (IPv4 still works)",
+			Kind: "bridgedvm", Object: vm, Reasons: []string{"GuestDefaultRoute6Missing"},
+			Do: func(context.Context) error { return esx.DeleteGuestRoute(vm, "::/0") },
+		},
+		condition: "GuestNetworkConfigured",
+		byHand: func() error {
+			if err := esx.AddGuestRoute(vm, esxisim.GuestIPRoute{Destination: "default", Gateway: world.ServerIPv6Gateway, NIC: 0}); err != nil {
+				return err
+			}
+			return esx.SetGuestBootNetwork(vm, *world.WebGuest())
 		},
 	}
 }
@@ -425,13 +455,14 @@ Simulators (break things, then watch the conditions):
   ESXi         %s   (admin: %s/vms/vyatta)
   web1's guest (inside the VM, as Tools report it):
                curl -X DELETE %s/vms/web1/guest/routes/default; curl %s/vms/web1/guest/state
+               curl -X DELETE %s/vms/web1/guest/routes/::_0   (IPv6's default route)
   router SSH   %s   (admin: curl -X POST '%s/route/delete?dst=default')
   operator log %s
 
 Ctrl-C stops everything.
 `, d.cp.Kubeconfig, d.cp.Kubectl, ns, d.cp.Kubectl, ns,
 		d.w.OVH.Endpoint(), d.w.OVH.URL(), world.RouterWANIP, world.OtherServer,
-		d.w.ESXi.URL.String(), d.w.ESXiAdminURL, d.w.ESXiAdminURL, d.w.ESXiAdminURL, d.w.Router.SSHAddr(), d.w.RouterAdminURL, d.op.LogPath)
+		d.w.ESXi.URL.String(), d.w.ESXiAdminURL, d.w.ESXiAdminURL, d.w.ESXiAdminURL, d.w.ESXiAdminURL, d.w.Router.SSHAddr(), d.w.RouterAdminURL, d.op.LogPath)
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	<-sig

@@ -26,6 +26,9 @@ type GuestFacts struct {
 	Pending []string
 	// Findings are drift.Guest's, for the NICs whose needs are known.
 	Findings []drift.Finding
+	// IPv6Note is drift.Guest6's note on a guest without IPv6 findings:
+	// its address of the server's block, or that it is IPv4 only.
+	IPv6Note string
 }
 
 // Guest decides GuestNetworkConfigured. Only Tools can tell: a guest whose
@@ -55,14 +58,26 @@ func Guest(f GuestFacts) (status metav1.ConditionStatus, reason, msg string) {
 	case len(f.Pending) > 0:
 		return metav1.ConditionUnknown, v1.ReasonFailoverIPNotReady, strings.Join(f.Pending, "; ")
 	}
-	return metav1.ConditionTrue, v1.ReasonConfigured, fmt.Sprintf(
+	msg = fmt.Sprintf(
 		"the guest of VM %s has each failover IP as a /32 on its virtual MAC's interface, the route to the gateway there and the default route via it", f.VMName)
+	if f.IPv6Note != "" {
+		msg += "; IPv6: " + f.IPv6Note
+	}
+	return metav1.ConditionTrue, v1.ReasonConfigured, msg
 }
 
 // GuestUpdateMatters says whether a FailoverIP update changes what the
-// guests of the BridgedVMs taking its MAC must hold: the gateway, or where
-// the IP is routed (a guest is only checked against the gateway of the
-// server in spec.server).
+// guests of the BridgedVMs taking its MAC must hold: the gateway, the
+// server's IPv6 block or gateway, or where the IP is routed (a guest is
+// only checked against the gateway of the server in spec.server).
 func GuestUpdateMatters(old, cur *v1.FailoverIP) bool {
-	return old.Status.Gateway != cur.Status.Gateway || old.Status.RoutedTo != cur.Status.RoutedTo || old.Spec.IP != cur.Spec.IP
+	return old.Status.Gateway != cur.Status.Gateway || old.Status.RoutedTo != cur.Status.RoutedTo || old.Spec.IP != cur.Spec.IP ||
+		serverIPv6(old) != serverIPv6(cur)
+}
+
+func serverIPv6(f *v1.FailoverIP) v1.ServerIPv6 {
+	if f.Status.IPv6 == nil {
+		return v1.ServerIPv6{}
+	}
+	return *f.Status.IPv6
 }

@@ -36,6 +36,8 @@ func TestGuest(t *testing.T) {
 			metav1.ConditionUnknown, v1.ReasonGuestToolsNotRunning, "nothing can be known"},
 		{"drift: the first reason, every message", with(func(f *GuestFacts) { f.Findings = []drift.Finding{route, def} }),
 			metav1.ConditionFalse, v1.ReasonGuestGatewayRouteMissing, "dev eth0`; run `ip route add default via"},
+		{"configured, with IPv6's note", with(func(f *GuestFacts) { f.IPv6Note = "the guest of VM web1 has no address of the server's IPv6 block" }),
+			metav1.ConditionTrue, v1.ReasonConfigured, "the default route via it; IPv6: the guest of VM web1 has no address"},
 		{"a FailoverIP routed elsewhere", with(func(f *GuestFacts) { f.Pending = []string{"FailoverIP web-wan is routed to ns2"} }),
 			metav1.ConditionUnknown, v1.ReasonFailoverIPNotReady, "routed to ns2"},
 	} {

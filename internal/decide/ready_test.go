@@ -114,6 +114,10 @@ func TestGuestUpdateMatters(t *testing.T) {
 		f.Status.RoutedTo, f.Status.Gateway = routedTo, gw
 		return f
 	}
+	with6 := func(f *v1.FailoverIP, gw6 string) *v1.FailoverIP {
+		f.Status.IPv6 = &v1.ServerIPv6{Block: "2001:db8:1:1::/64", Gateway: gw6}
+		return f
+	}
 	for _, tc := range []struct {
 		name     string
 		old, new *v1.FailoverIP
@@ -122,6 +126,9 @@ func TestGuestUpdateMatters(t *testing.T) {
 		{"steady", fip("ns1", "198.51.100.254"), fip("ns1", "198.51.100.254"), false},
 		{"routed elsewhere", fip("ns1", "198.51.100.254"), fip("ns2", "192.0.2.254"), true},
 		{"gateway first seen", fip("ns1", ""), fip("ns1", "198.51.100.254"), true},
+		{"IPv6 first seen", fip("ns1", "198.51.100.254"), with6(fip("ns1", "198.51.100.254"), "2001:db8:1:ff:ff:ff:ff:ff"), true},
+		{"IPv6 gateway changed", with6(fip("ns1", "198.51.100.254"), "2001:db8:1:ff:ff:ff:ff:ff"), with6(fip("ns1", "198.51.100.254"), "fe80::1"), true},
+		{"IPv6 steady", with6(fip("ns1", "198.51.100.254"), "fe80::1"), with6(fip("ns1", "198.51.100.254"), "fe80::1"), false},
 	} {
 		if got := GuestUpdateMatters(tc.old, tc.new); got != tc.want {
 			t.Errorf("%s: GuestUpdateMatters = %v, want %v", tc.name, got, tc.want)

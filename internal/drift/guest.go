@@ -31,6 +31,10 @@ type GuestWant struct {
 	// to this virtual MAC: OVH accepts traffic from these, and only these,
 	// on the MAC.
 	Allowed []netip.Prefix
+	// Block6 and Gateway6 are the IPv6 block and gateway of the server the
+	// IP is routed to (FailoverIP status.ipv6); invalid when not known.
+	Block6   netip.Prefix
+	Gateway6 netip.Addr
 }
 
 // GuestNIC is one interface of the guest, as VMware Tools list it.
@@ -50,9 +54,9 @@ type GuestRoute struct {
 	Device string
 }
 
-// GuestState is what Tools report and what the guest needs. Only IPv4 is
-// checked: OVH binds IPv4 failover IPs to virtual MACs; a guest's IPv6
-// (link-local, or the server's routed /64) is left alone.
+// GuestState is what Tools report and what the guest needs: IPv4 (Guest)
+// for every failover IP, and IPv6 (Guest6) for the server's block when the
+// FailoverIPs know it, as IPv6 says.
 type GuestState struct {
 	VMName string
 	// VNICMACs are the VM's vNICs' MACs, in vNIC order: a guest interface
@@ -61,6 +65,8 @@ type GuestState struct {
 	NICs     []GuestNIC
 	Routes   []GuestRoute
 	Want     []GuestWant
+	// IPv6 is spec.guest.ipv6 (empty: IfConfigured).
+	IPv6 v1.GuestIPv6
 }
 
 // guestAddr is one address of the guest; Bits is -1 when Tools gave none.
@@ -135,7 +141,7 @@ func ipv4Routes(routes []GuestRoute) []guestRoute {
 var linkLocal4 = netip.MustParsePrefix("169.254.0.0/16")
 
 // Guest compares what Tools report from inside the guest with what its
-// failover IPs need. Findings come NIC by NIC (addresses, then the route to
+// failover IPs need, IPv4 then IPv6 (Guest6). Findings come NIC by NIC (addresses, then the route to
 // the gateway), then the default route, which is the guest's and not a
 // NIC's: the order in which a person fixes them. Each message says what to
 // run inside the guest; the interface is named eth<N> after the vNIC's
@@ -185,7 +191,10 @@ func Guest(s GuestState) []Finding {
 	if len(gateways) > 0 {
 		out = append(out, defaultRoute(s.VMName, routes, gateways, defaultDev, devName)...)
 	}
-	return out
+	// IPv6 after IPv4: the IPv4 reason, older and more often the cause,
+	// names the condition.
+	f6, _ := Guest6(s)
+	return append(out, f6...)
 }
 
 // guestCheck checks one NIC taking its MAC from a FailoverIP.

@@ -196,6 +196,10 @@ func TestBadObjectsRejected(t *testing.T) {
 			[]string{"spec", "each NIC label may appear only once"}},
 		{"unknown power state", goodBVM, "vmName: vyatta", "vmName: vyatta\n  powerState: Suspended",
 			[]string{"spec.powerState", `Unsupported value: "Suspended"`}},
+		{"guest IPv6 required of a guest not looked at", goodBVM, "vmName: vyatta", "vmName: vyatta\n  guest: {check: Disabled, ipv6: Required}",
+			[]string{"spec.guest", "ipv6: Required needs check: Enabled"}},
+		{"unknown guest IPv6 mode", goodBVM, "vmName: vyatta", "vmName: vyatta\n  guest: {ipv6: Optional}",
+			[]string{"spec.guest.ipv6", `Unsupported value: "Optional"`}},
 		{"both addresses and addressFrom", goodRTC, "addresses: [203.0.113.123/32]",
 			"addresses: [203.0.113.123/32], addressFrom: {failoverIPRef: {name: router-wan}}",
 			[]string{"spec.interfaces[1]", "exactly one of addresses and addressFrom"}},
@@ -275,5 +279,28 @@ func TestIPIsImmutable(t *testing.T) {
 	// Other fields stay editable.
 	if out, err := apply(t, ns, strings.Replace(m, "vmName: vyatta", "vmName: router", 1)); err != nil {
 		t.Fatalf("editing another field failed: %v\n%s", err, out)
+	}
+}
+
+// TestGuestIPv6Defaults: spec.guest.ipv6 defaults to IfConfigured (an
+// IPv4-only guest stays Configured), and a guest not looked at may say
+// Ignore or leave the default.
+func TestGuestIPv6Defaults(t *testing.T) {
+	ns := namespace(t, "guest6")
+	for name, guest := range map[string]string{
+		"plain":    "guest: {check: Enabled}",
+		"disabled": "guest: {check: Disabled}",
+		"ignored":  "guest: {check: Disabled, ipv6: Ignore}",
+		"required": "guest: {ipv6: Required}",
+	} {
+		m := strings.Replace(strings.Replace(goodBVM, "NAME", name, 1), "vmName: vyatta", "vmName: vyatta\n  "+guest, 1)
+		if out, err := apply(t, ns, m); err != nil {
+			t.Fatalf("%s: %v\n%s", name, err, out)
+		}
+	}
+	for name, want := range map[string]string{"plain": "IfConfigured", "disabled": "IfConfigured", "ignored": "Ignore", "required": "Required"} {
+		if got := kubectl(t, "get", "-n", ns, "bvm", name, "-o", "jsonpath={.spec.guest.ipv6}"); got != want {
+			t.Errorf("%s: spec.guest.ipv6 = %q, want %q", name, got, want)
+		}
 	}
 }

@@ -28,6 +28,15 @@ const (
 	RouterWANIP  = "203.0.113.123"
 	WebWANIP     = "203.0.113.124"
 
+	// The server's IPv6 block (OVH gives every dedicated server one, read
+	// into FailoverIP status.ipv6), its gateway by OVH's older ranges' rule
+	// (the OVH simulator's ipv6Gateway: the /56's last addresses), and
+	// web1's address in it, which its guest holds on the WAN interface with
+	// the routes OVH's IPv6 guide adds.
+	ServerIPv6Block   = "2001:db8:1:1::/64"
+	ServerIPv6Gateway = "2001:db8:1:ff:ff:ff:ff:ff"
+	WebWANIPv6        = "2001:db8:1:1::124/64"
+
 	ovhAppKey      = "demo-application-key"
 	ovhAppSecret   = "demo-application-secret"
 	ovhConsumerKey = "demo-consumer-key"
@@ -97,12 +106,31 @@ func SeedOVH() ovhsim.World {
 	return ovhsim.World{
 		Applications: []ovhsim.Application{{Key: ovhAppKey, Secret: ovhAppSecret, ConsumerKeys: []string{ovhConsumerKey}}},
 		Servers: []ovhsim.DedicatedServer{
-			{Name: Server, MainIP: ServerMainIP},
+			{Name: Server, MainIP: ServerMainIP, IPv6: ServerIPv6Block},
 			{Name: OtherServer, MainIP: "192.0.2.10"},
 		},
 		IPs: []ovhsim.IP{{IP: RouterWANIP, RoutedTo: OtherServer}, {IP: WebWANIP, RoutedTo: Server}},
 		DNS: []ovhsim.DNSRecord{{Name: "www.example.com", Addresses: []string{WebWANIP}}},
 	}
+}
+
+// WebGuest is web1's guest as configured in the seed: the write-up's IPv4
+// (the failover IP as a /32, the route to the gateway, the default via it)
+// and IPv6 from the server's block, dual stack.
+func WebGuest() *esxisim.GuestNetwork {
+	return esxisim.WriteUpGuest(WebWANIP, Gateway).WithIPv6(WebWANIPv6, ServerIPv6Gateway)
+}
+
+// SeedVMs are the ESXi host's VMs in the seed (esxisim's defaults), web1
+// dual stack.
+func SeedVMs() []esxisim.VMSpec {
+	vms := esxisim.DefaultVMs(true)
+	for i := range vms {
+		if vms[i].Name == "web1" {
+			vms[i].Guest = WebGuest()
+		}
+	}
+	return vms
 }
 
 // Start brings the three simulators up.
@@ -144,7 +172,11 @@ func Start(opts Options) (w *World, err error) {
 	if err = w.OVH.Start(); err != nil {
 		return nil, err
 	}
-	if w.ESXi, err = esxisim.Start(esxisim.Options{PoweredOn: true, ExtraVMs: opts.ExtraVMs, VMs: opts.ESXiVMs, Password: esxiPassword}); err != nil {
+	vms := opts.ESXiVMs
+	if vms == nil {
+		vms = SeedVMs()
+	}
+	if w.ESXi, err = esxisim.Start(esxisim.Options{PoweredOn: true, ExtraVMs: opts.ExtraVMs, VMs: vms, Password: esxiPassword}); err != nil {
 		return nil, err
 	}
 	if w.Router, err = routersim.New(opts.RouterProfile, routerOpts); err != nil {

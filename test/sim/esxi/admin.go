@@ -21,7 +21,7 @@ import (
 //	PUT    /vms/{vm}/guest/network        {"interfaces": [{"nic": 0, "addresses": ["203.0.113.124/32"]}], "routes": [...]}
 //	PUT    /vms/{vm}/guest/boot-network   the same, for the configuration the guest boots with
 //	POST   /vms/{vm}/guest/routes         {"destination": "198.51.100.254", "nic": 0} (ip route add)
-//	DELETE /vms/{vm}/guest/routes/{dst}   ip route del; dst "default", an address or a.b.c.d_len for a prefix
+//	DELETE /vms/{vm}/guest/routes/{dst}   ip route del; dst "default" (IPv4's), "::_0" (IPv6's), an address or a.b.c.d_len for a prefix
 //	POST   /vms/{vm}/guest/reboot         the guest reboots into its boot configuration
 //	PUT    /vms/{vm}/guest/tools          {"running": false}
 //	POST   /sessions/expire               ends every client session

@@ -305,3 +305,78 @@ func TestGuestChangesArriveAsPropertyCollectorUpdates(t *testing.T) {
 		t.Fatalf("Tools restarted: %+v", st)
 	}
 }
+
+// A dual-stack guest, configured as OVH's IPv6 guide configures a machine,
+// reported the way Tools and ESXi report one: the IPv6 address with its
+// prefix in ipConfig, the kernel's prefix route for it, the on-link route
+// to the gateway and the IPv6 default route via it, next to IPv4's. Without
+// the on-link route, the kernel refuses the default route at boot and by
+// hand, as it does for IPv4; `ip -6 route del default` leaves IPv4's alone.
+func TestDualStackGuest(t *testing.T) {
+	const gw6 = "2001:db8:1:ff:ff:ff:ff:ff"
+	vms := esxisim.DefaultVMs(true)
+	vms[1].Guest = esxisim.WriteUpGuest("203.0.113.124", "198.51.100.254").WithIPv6("2001:db8:1:1::124/64", gw6)
+	h := esxisim.StartT(t, esxisim.Options{PoweredOn: true, VMs: vms})
+	ctx := testContext(t)
+	c := clientFor(t, ctx, h)
+
+	web := readGuest(t, ctx, c, "web1")
+	if got := addrs(web.Guest.Net[0]); len(got) != 3 || got[1] != "2001:db8:1:1::124/64" {
+		t.Fatalf("web1 addresses = %v, want the /32, the IPv6 address and the link-local one", got)
+	}
+	want := []string{"2001:db8:1:1::/64 via - dev 0", "fe80::/64 via - dev 0", "198.51.100.254/32 via - dev 0",
+		"0.0.0.0/0 via 198.51.100.254 dev 0", gw6 + "/128 via - dev 0", "::/0 via " + gw6 + " dev 0"}
+	if got := routes(web); !slices.Equal(got, want) {
+		t.Fatalf("web1 routes = %v\nwant %v", got, want)
+	}
+
+	if err := h.DeleteGuestRoute("web1", "::/0"); err != nil {
+		t.Fatal(err)
+	}
+	if got := routes(readGuest(t, ctx, c, "web1")); slices.Contains(got, "::/0 via "+gw6+" dev 0") || !slices.Contains(got, "0.0.0.0/0 via 198.51.100.254 dev 0") {
+		t.Fatalf("after ip -6 route del default: %v", got)
+	}
+	if err := h.DeleteGuestRoute("web1", gw6); err != nil {
+		t.Fatal(err)
+	}
+	err := h.AddGuestRoute("web1", esxisim.GuestIPRoute{Destination: "default", Gateway: gw6})
+	if err == nil || !strings.Contains(err.Error(), "No route to host") {
+		t.Fatalf("IPv6 default route via an off-link gateway: %v, want the kernel's No route to host", err)
+	}
+	if err := h.AddGuestRoute("web1", esxisim.GuestIPRoute{Destination: gw6}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.AddGuestRoute("web1", esxisim.GuestIPRoute{Destination: "default", Gateway: gw6}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.AddGuestRoute("web1", esxisim.GuestIPRoute{Destination: "::/0"}); err == nil || !strings.Contains(err.Error(), "File exists") {
+		t.Fatalf("a second IPv6 default route: %v, want File exists", err)
+	}
+
+	// A link-local gateway (fe80::1 on some ranges) is on the link: no
+	// route to it, and the boot installs the default route.
+	boot := esxisim.WriteUpGuest("203.0.113.124", "198.51.100.254").WithIPv6("2001:db8:1:1::124/64", "fe80::1")
+	if err := h.SetGuestBootNetwork("web1", *boot); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.RebootGuest("web1"); err != nil {
+		t.Fatal(err)
+	}
+	if got := routes(readGuest(t, ctx, c, "web1")); !slices.Contains(got, "::/0 via fe80::1 dev 0") || slices.Contains(got, gw6+"/128 via - dev 0") {
+		t.Fatalf("a link-local gateway's routes = %v", got)
+	}
+	// A boot configuration with the IPv6 gateway route left out: the kernel
+	// refuses the default route, IPv4 comes up.
+	boot = esxisim.WriteUpGuest("203.0.113.124", "198.51.100.254").WithIPv6("2001:db8:1:1::124/64", gw6)
+	boot.Routes = slices.DeleteFunc(boot.Routes, func(r esxisim.GuestIPRoute) bool { return r.Destination == gw6 })
+	if err := h.SetGuestBootNetwork("web1", *boot); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.RebootGuest("web1"); err != nil {
+		t.Fatal(err)
+	}
+	got := routes(readGuest(t, ctx, c, "web1"))
+	if slices.ContainsFunc(got, func(r string) bool { return strings.HasPrefix(r, "::/0") }) || !slices.Contains(got, "0.0.0.0/0 via 198.51.100.254 dev 0") {
+		t.Fatalf("booted without the IPv6 gateway route: %v", got)
+	}
+}

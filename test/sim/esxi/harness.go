@@ -756,7 +756,7 @@ func (h *Harness) AddGuestRoute(vmName string, r GuestIPRoute) error {
 			return err
 		}
 		for _, e := range o.running.Routes {
-			if sameDestination(e.Destination, r.Destination) {
+			if sameRoute(e, r) {
 				// iproute2's answer to EEXIST.
 				return errors.New("esxisim: RTNETLINK answers: File exists")
 			}
@@ -778,7 +778,7 @@ func (h *Harness) DeleteGuestRoute(vmName, destination string) error {
 			return err
 		}
 		for i, e := range o.running.Routes {
-			if sameDestination(e.Destination, destination) {
+			if sameDestination(e, destination) {
 				o.running.Routes = slices.Delete(o.running.Routes, i, i+1)
 				return nil
 			}

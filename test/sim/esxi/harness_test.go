@@ -241,6 +241,17 @@ func TestAdminAPI(t *testing.T) {
 	if code, body := call("POST", "/vms/web1/guest/routes", `{"destination": "198.51.100.254", "nic": 0}`); code != 200 {
 		t.Fatalf("add it back: %d %s", code, body)
 	}
+	// IPv6, as `ip -6 route add` and `ip -6 route del default` would: the
+	// IPv6 default route is "::_0" in the path, IPv4's stays.
+	for _, r := range []string{`{"destination": "2001:db8:1:ff:ff:ff:ff:ff", "nic": 0}`, `{"destination": "default", "gateway": "2001:db8:1:ff:ff:ff:ff:ff", "nic": 0}`} {
+		if code, body := call("POST", "/vms/web1/guest/routes", r); code != 200 {
+			t.Fatalf("add %s: %d %s", r, code, body)
+		}
+	}
+	if code, body := call("DELETE", "/vms/web1/guest/routes/::_0", ""); code != 200 ||
+		strings.Contains(body, `"gateway":"2001:db8:1:ff:ff:ff:ff:ff"`) || !strings.Contains(body, `{"destination":"default","gateway":"198.51.100.254","nic":0}`) {
+		t.Fatalf("delete the IPv6 default route: %d %s", code, body)
+	}
 	if code, body := call("PUT", "/vms/web1/guest/tools", `{"running": false}`); code != 200 || !strings.Contains(body, `"toolsRunning":false`) {
 		t.Fatalf("stop Tools: %d %s", code, body)
 	}
