@@ -557,15 +557,15 @@ func (r *RouterConfigReconciler) connect(ctx context.Context, rc *v1.RouterConfi
 	return &rtcSession{
 		r: r, rc: rc, drv: drv, platform: info.Platform, mode: mode, rendered: rendered,
 		wan:    drift.RouterWAN{Interface: d.WAN.Interface, Gateway: d.WAN.Gateway},
-		wan6:   wan6(d),
+		wan6:   uplink6(d),
 		manage: rc.GetPolicies().ManagementPolicy == v1.Manage,
 	}, nil
 }
 
-// wan6 is what the IPv6 checks need of the uplink: its on-link prefixes are
+// uplink6 is what the IPv6 checks need of the uplink: its on-link prefixes are
 // the WAN's own (a /64 from the server's block has the host and WAN-side
 // VMs as peers; a /128 none).
-func wan6(d router.Desired) drift.RouterWAN6 {
+func uplink6(d router.Desired) drift.RouterWAN6 {
 	if d.WAN.Gateway6 == "" {
 		return drift.RouterWAN6{}
 	}
