@@ -126,6 +126,15 @@ type InterfaceIPv6 struct {
 	// API): the block's prefix with the host part given here.
 	// +optional
 	AddressFrom *IPv6AddressSource `json:"addressFrom,omitempty"`
+
+	// routerAdvert sends router advertisements on this interface for the
+	// prefixes of its IPv6 addresses: the machines behind the router learn
+	// the prefix (and, for a /64, configure an address from it) and take
+	// the router as their IPv6 default gateway. VyOS: service
+	// router-advert; Vyatta 6.5: interfaces ethernet ethN ipv6
+	// router-advert.
+	// +optional
+	RouterAdvert bool `json:"routerAdvert,omitempty"`
 }
 
 // IPv6AddressSource is an address of the server's IPv6 block.
@@ -205,6 +214,22 @@ type WANIPv6 struct {
 	// status.ipv6.gateway (which the operator reads from the OVH API).
 	// +optional
 	GatewayFrom *FailoverIPReference `json:"gatewayFrom,omitempty"`
+
+	// ndpProxy lists addresses of machines behind the router, taken from
+	// the server's IPv6 block, that the router answers neighbour
+	// solicitations for on the WAN. OVH's block is on-link on the WAN: its
+	// gateway resolves each address of the block with a neighbour
+	// solicitation on the server's link and delivers to whatever MAC
+	// answers, so an address behind the router is reachable only when the
+	// router answers for it (NDP proxy) and forwards. VyOS 1.4 and later
+	// (protocols static neighbor-proxy nd); Vyatta 6.5 and VyOS 1.3 have no
+	// configuration for it and are refused.
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=39
+	// +kubebuilder:validation:items:XValidation:rule="isIP(self) && ip(self).family() == 6 && ip(self).isGlobalUnicast()",message="must be a global unicast IPv6 address without prefix length, e.g. 2001:db8:1:1::10"
+	// +listType=set
+	// +optional
+	NDPProxy []string `json:"ndpProxy,omitempty"`
 }
 
 // SourceNATRule translates LAN source addresses leaving an interface.
