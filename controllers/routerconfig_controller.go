@@ -111,7 +111,9 @@ type rtcSession struct {
 	wan      drift.RouterWAN
 	// wan6 is the IPv6 side of the uplink (Interface empty: IPv6 routes
 	// are not owned).
-	wan6     drift.RouterWAN6
+	wan6 drift.RouterWAN6
+	// ndpProxy are the addresses the router answers for on the WAN.
+	ndpProxy []string
 	rendered router.Rendered
 	manage   bool
 	// repairs are what this pass changed on the router, told in one Event.
@@ -176,6 +178,8 @@ type routerObservation struct {
 	neigh               []router.Neighbour
 	routes6             []router.Route
 	neigh6              []router.Neighbour
+	proxies6            []string
+	proxies6Known       bool  // not over the HTTP API
 	commitErr           error // the router refused the last commit
 	attempted           int   // statements the refused commit held
 }
@@ -186,7 +190,7 @@ func (s *rtcSession) observe(ctx context.Context) (routerObservation, error) {
 	// over the HTTP API the fewest calls it allows.
 	ob, err := router.Observe(ctx, s.drv, router.ObserveRequest{
 		Owned: s.rendered.Owned, BootScript: s.rendered.BootScriptBlock != "", Dev: s.wan.Interface,
-		IPv6: s.ipv6(),
+		IPv6: s.ipv6(), Proxy6: len(s.ndpProxy) > 0,
 	})
 	var mismatch *router.PlatformMismatch
 	if errors.As(err, &mismatch) {
@@ -216,6 +220,7 @@ func (s *rtcSession) observe(ctx context.Context) (routerObservation, error) {
 	}
 	o.routes, o.neigh = ob.Routes, ob.Neighbours
 	o.routes6, o.neigh6 = ob.Routes6, ob.Neighbours6
+	o.proxies6, o.proxies6Known = ob.Proxies6, ob.Proxies6Known
 	return o, nil
 }
 
@@ -302,6 +307,9 @@ func (s *rtcSession) repair(ctx context.Context, o routerObservation) (commitErr
 	if !s.ipv6() {
 		return commitErr, nil
 	}
+	if err := s.repairNDPProxies(ctx, o); err != nil {
+		return nil, err
+	}
 	_, neigh6Findings := s.neighbours6(o.neigh6)
 	if decide.RouterFlushNeighbours6(route6Findings, after6, neigh6Findings) {
 		if err := s.drv.FlushNeighbours6(ctx, s.wan6.Interface); err != nil {
@@ -311,6 +319,36 @@ func (s *rtcSession) repair(ctx context.Context, o routerObservation) (commitErr
 			len(o.neigh6), s.wan6.Interface)
 	}
 	return commitErr, nil
+}
+
+// repairNDPProxies puts back the NDP proxy entries the observation missed
+// and this pass's commit did not create.
+func (s *rtcSession) repairNDPProxies(ctx context.Context, o routerObservation) error {
+	if !o.proxies6Known || len(s.proxyFindings(o)) == 0 {
+		return nil
+	}
+	now, err := s.drv.NDPProxies(ctx, s.wan6.Interface)
+	if err != nil {
+		return err
+	}
+	missing := drift.MissingNDPProxies(drift.RouterNDPProxy(now, s.ndpProxy, s.wan6.Interface))
+	if !decide.RouterAddNDPProxies(missing, s.rc.Spec.Router.Driver != v1.DriverVyOSAPI) {
+		return nil
+	}
+	if err := s.drv.AddNDPProxies(ctx, s.wan6.Interface, missing); err != nil {
+		return err
+	}
+	s.repaired(ctx, v1.ReasonNDPProxyMissing, "AddNDPProxies", "added NDP proxy entries on %s for %s with ip -6 neigh replace proxy",
+		s.wan6.Interface, strings.Join(missing, ", "))
+	return nil
+}
+
+// proxyFindings checks the NDP proxy entries, when they could be read.
+func (s *rtcSession) proxyFindings(o routerObservation) []drift.Finding {
+	if !o.proxies6Known {
+		return nil
+	}
+	return drift.RouterNDPProxy(o.proxies6, s.ndpProxy, s.wan6.Interface)
 }
 
 // routes6 checks the IPv6 routes, when the spec owns them.
@@ -349,7 +387,7 @@ func (r *RouterConfigReconciler) desired(ctx context.Context, rc *v1.RouterConfi
 			return d, err
 		}
 		d.Interfaces = append(d.Interfaces, router.Interface{Name: in.Name, Addresses: append(slices.Clone(addrs), addrs6...),
-			Description: in.Description})
+			Description: in.Description, RouterAdvert: in.IPv6 != nil && in.IPv6.RouterAdvert})
 	}
 	gw := rc.Spec.WAN.Gateway
 	if g := rc.Spec.WAN.GatewayFrom; g != nil {
@@ -453,6 +491,11 @@ func (r *RouterConfigReconciler) gateway6(ctx context.Context, rc *v1.RouterConf
 				"(on older ranges the last addresses of the enclosing /56): correct spec.wan.ipv6 or the WAN's IPv6 address", gw, p)}
 	}
 	d.WAN.Gateway6 = gw
+	for _, a := range w6.NDPProxy {
+		if p, err := netip.ParseAddr(a); err == nil {
+			d.WAN.NDPProxy = append(d.WAN.NDPProxy, p.String())
+		}
+	}
 	return nil
 }
 
@@ -556,8 +599,8 @@ func (r *RouterConfigReconciler) connect(ctx context.Context, rc *v1.RouterConfi
 	}
 	return &rtcSession{
 		r: r, rc: rc, drv: drv, platform: info.Platform, mode: mode, rendered: rendered,
-		wan:    drift.RouterWAN{Interface: d.WAN.Interface, Gateway: d.WAN.Gateway},
-		wan6:   uplink6(d),
+		wan:  drift.RouterWAN{Interface: d.WAN.Interface, Gateway: d.WAN.Gateway},
+		wan6: uplink6(d), ndpProxy: d.WAN.NDPProxy,
 		manage: rc.GetPolicies().ManagementPolicy == v1.Manage,
 	}, nil
 }
@@ -712,7 +755,15 @@ func (s *rtcSession) report(o routerObservation) bool {
 		}
 		rc.Status.IPv6.DefaultRoute, rc.Status.IPv6.GatewayRoute = observedRoute(def6), observedRoute(gw6)
 		rc.Status.IPv6.WANNeighbours = neighbourSummary(sum6)
+		rc.Status.IPv6.NDPProxies = nil
+		if o.proxies6Known {
+			rc.Status.IPv6.NDPProxies = o.proxies6
+		}
+		neighFindings = append(neighFindings, s.proxyFindings(o)...)
 		healthy += fmt.Sprintf("; IPv6: %d entries, %d off-link", sum6.Entries, sum6.OffLink)
+		if len(s.ndpProxy) > 0 && o.proxies6Known {
+			healthy += fmt.Sprintf(", %d address(es) proxied", len(s.ndpProxy))
+		}
 	}
 	all = append(all, neighFindings...)
 	if len(neighFindings) > 0 {

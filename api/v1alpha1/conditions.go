@@ -133,6 +133,10 @@ const (
 	// ReasonGatewayNDPMissing: off-link destinations have neighbour entries
 	// but the IPv6 gateway has no resolved one.
 	ReasonGatewayNDPMissing = "GatewayNDPMissing"
+	// ReasonNDPProxyMissing: an address of spec.wan.ipv6.ndpProxy has no
+	// proxy entry on the WAN, so the router does not answer OVH's gateway
+	// for it and the machine behind the router is unreachable over IPv6.
+	ReasonNDPProxyMissing = "NDPProxyMissing"
 )
 
 // Reasons of conditions that are True: what is right, in one word each.

@@ -458,6 +458,12 @@ type RouterIPv6Status struct {
 	// in the WAN's own prefixes (the NDP flood).
 	// +optional
 	WANNeighbours *NeighbourSummary `json:"wanNeighbours,omitempty"`
+	// ndpProxies are the WAN's NDP proxy entries as observed, while
+	// spec.wan.ipv6.ndpProxy lists addresses (read over SSH only: the
+	// VyOS HTTP API has no command listing them).
+	// +listType=atomic
+	// +optional
+	NDPProxies []string `json:"ndpProxies,omitempty"`
 }
 
 // RouterConfigStatus is what the operator observed on the router.

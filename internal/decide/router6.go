@@ -84,3 +84,10 @@ func RouterFlushNeighbours6(routeFindingsBefore, routeFindingsAfter, neighFindin
 	return drift.HasReason(routeFindingsBefore, v1.ReasonDefaultRoute6WithoutGateway) ||
 		drift.HasReason(neighFindings, v1.ReasonNDPFlood)
 }
+
+// RouterAddNDPProxies decides whether the missing NDP proxy entries are put
+// back with `ip -6 neigh replace proxy` (SSH): VyOS fills the proxy table
+// from its configuration only when that node changes, so a commit does not
+// bring back an entry lost outside it. missing is read after this pass's
+// commit, which may have created them.
+func RouterAddNDPProxies(missing []string, shell bool) bool { return shell && len(missing) > 0 }
