@@ -276,11 +276,11 @@ func (s *rtcSession) repair(ctx context.Context, o routerObservation) (commitErr
 	after, after6 := routeFindings, route6Findings
 	// The boot script's routes are both families': one replace installs
 	// whichever is missing (each line is idempotent).
-	if decide.RouterReplaceRoutes(append(routeFindings[:len(routeFindings):len(routeFindings)], route6Findings...), s.mode == router.BootScriptMode) {
+	fs := slices.Concat(routeFindings, route6Findings)
+	if decide.RouterReplaceRoutes(fs, s.mode == router.BootScriptMode) {
 		if err := s.drv.ReplaceRoutes(ctx, s.rendered.BootRoutes); err != nil {
 			return nil, err
 		}
-		fs := append(routeFindings[:len(routeFindings):len(routeFindings)], route6Findings...)
 		s.repaired(ctx, fs[0].Reason, "ReplaceRoutes", "%s; installed the gateway routes with ip route replace",
 			joinFindings(messages(fs)))
 		routes, err := s.drv.Routes(ctx)
@@ -421,11 +421,18 @@ func (r *RouterConfigReconciler) desired(ctx context.Context, rc *v1.RouterConfi
 			rc.Status.WANAddress = in.Addresses[0]
 		}
 	}
-	rc.Status.IPv6 = nil
-	if d.WAN.Gateway6 != "" {
-		rc.Status.IPv6 = &v1.RouterIPv6Status{Gateway: d.WAN.Gateway6}
+	// What the router showed stays until the next look replaces it (a pass
+	// that cannot reach the router keeps IPv4's observations too).
+	switch {
+	case d.WAN.Gateway6 == "":
+		rc.Status.IPv6 = nil
+	case rc.Status.IPv6 == nil:
+		rc.Status.IPv6 = &v1.RouterIPv6Status{}
+	}
+	if s6 := rc.Status.IPv6; s6 != nil {
+		s6.Gateway, s6.WANAddresses = d.WAN.Gateway6, nil
 		for _, p := range wanPrefixes6(d) {
-			rc.Status.IPv6.WANAddresses = append(rc.Status.IPv6.WANAddresses, p.String())
+			s6.WANAddresses = append(s6.WANAddresses, p.String())
 		}
 	}
 	return d, nil
