@@ -28,7 +28,11 @@ const (
 	TypePowerStateMatches = "PowerStateMatches"
 )
 
-// RouterConfig condition types.
+// RouterConfig condition types. IPv6 adds no condition of its own (the
+// vocabulary is the architecture's): GatewayRoutePresent covers both
+// families' gateway and default routes, ARPTableHealthy both neighbour
+// tables (ARP and NDP) and the NDP proxy entries; the reasons name the
+// family (GatewayRoute6Missing, NDPFlood, ...).
 const (
 	TypeConfigApplied       = "ConfigApplied"
 	TypeConfigSaved         = "ConfigSaved"

@@ -509,7 +509,11 @@ type RouterConfigStatus struct {
 }
 
 // RouterConfig is the owned part of a Vyatta/VyOS router's configuration:
-// interface addresses, the route to the OVH gateway, and NAT.
+// interface addresses (IPv4 and IPv6), the routes to the OVH gateways, NAT,
+// and for the machines behind the router IPv6 router advertisements and
+// NDP proxy. IPv6 drift shares IPv4's conditions: GatewayRoutePresent for
+// both families' gateway routes, ARPTableHealthy for both neighbour tables
+// (and the NDP proxy entries); the reasons say which family.
 //
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
@@ -517,6 +521,7 @@ type RouterConfigStatus struct {
 // +kubebuilder:printcolumn:name="Address",type=string,JSONPath=`.spec.router.address`
 // +kubebuilder:printcolumn:name="Platform",type=string,JSONPath=`.status.platform`
 // +kubebuilder:printcolumn:name="Gateway",type=string,JSONPath=`.status.gateway`,priority=1
+// +kubebuilder:printcolumn:name="Gateway6",type=string,JSONPath=`.status.ipv6.gateway`,priority=1
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Policy",type=string,JSONPath=`.spec.managementPolicy`,priority=1
