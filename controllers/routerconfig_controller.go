@@ -492,6 +492,9 @@ func (r *RouterConfigReconciler) gateway6(ctx context.Context, rc *v1.RouterConf
 		}
 		gw = v
 	}
+	if a, err := netip.ParseAddr(gw); err == nil {
+		gw = a.String() // iproute2's spelling, as the router prints it
+	}
 	if p, in := decide.Gateway6InPrefixes(gw, wanPrefixes6(*d)); in {
 		return &specError{reason: v1.ReasonInvalidSpec, stalled: true, msg: fmt.Sprintf(
 			"the WAN's IPv6 gateway %s is inside its own prefix %s: OVH's IPv6 gateway is outside the server's block "+
