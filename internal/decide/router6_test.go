@@ -79,3 +79,20 @@ func TestRouterFlushNeighbours6(t *testing.T) {
 		}
 	}
 }
+
+func TestRouterAddNDPProxies(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		missing []string
+		shell   bool
+		want    bool
+	}{
+		{"entries missing after the commit, over SSH: add them", []string{"2001:db8:1:1:1::10"}, true, true},
+		{"the commit's conf script created them: nothing to add", nil, true, false},
+		{"the HTTP API cannot run ip", []string{"2001:db8:1:1:1::10"}, false, false},
+	} {
+		if got := RouterAddNDPProxies(c.missing, c.shell); got != c.want {
+			t.Errorf("%s: %v", c.name, got)
+		}
+	}
+}
