@@ -281,8 +281,10 @@ func (s *rtcSession) repair(ctx context.Context, o routerObservation) (commitErr
 		if err := s.drv.ReplaceRoutes(ctx, s.rendered.BootRoutes); err != nil {
 			return nil, err
 		}
-		s.repaired(ctx, fs[0].Reason, "ReplaceRoutes", "%s; installed the gateway routes with ip route replace",
-			joinFindings(messages(fs)))
+		// What was wrong is in the conditions; the Event says what was
+		// done, short enough for every step of the pass to fit its note.
+		s.repaired(ctx, fs[0].Reason, "ReplaceRoutes", "installed %s with ip route replace (%s)",
+			routeList(s.rendered.BootRoutes), strings.Join(reasons(fs), ", "))
 		routes, err := s.drv.Routes(ctx)
 		if err != nil {
 			return nil, err
@@ -813,6 +815,26 @@ func (s *rtcSession) readyMessage() string {
 	}
 	return fmt.Sprintf("%s (%s): configuration applied and saved, default via %s on %s, ARP table healthy",
 		rc.Spec.Router.Address, rc.Status.Version, s.wan.Gateway, s.wan.Interface)
+}
+
+// routeList spells routes for a message.
+func routeList(rs []router.Route) string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.String()
+	}
+	return strings.Join(out, ", ")
+}
+
+// reasons are the findings' distinct reasons, in order.
+func reasons(fs []drift.Finding) []string {
+	var out []string
+	for _, f := range fs {
+		if !slices.Contains(out, f.Reason) {
+			out = append(out, f.Reason)
+		}
+	}
+	return out
 }
 
 func neighbourSummary(sum drift.NeighbourSummary) *v1.NeighbourSummary {
