@@ -556,7 +556,7 @@ func TestRouterConfigFromFailoverIP(t *testing.T) {
 		rc.Spec.WAN.GatewayFrom = &v1.FailoverIPReference{FailoverIPRef: v1.LocalObjectReference{Name: "router-wan"}}
 	})
 	create(t, rc)
-	eventually(t, 10*time.Second, "waits for the FailoverIP",
+	eventually(t, quietFirstSight+10*time.Second, "waits for the FailoverIP (after its quiet first sight)",
 		conditionIs(rc, v1.TypeConfigApplied, metav1.ConditionFalse, v1.ReasonReferenceNotReady))
 	if msg := condMessage(rc, v1.TypeConfigApplied); !strings.Contains(msg, "router-wan does not exist") {
 		t.Errorf("message = %q", msg)

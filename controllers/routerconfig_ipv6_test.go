@@ -346,7 +346,7 @@ func TestRouterConfigIPv6FromFailoverIP(t *testing.T) {
 		Spec: v1.FailoverIPSpec{IP: wanIP, Server: esxServer, OVH: v1.OVHConnection{CredentialsSecretRef: v1.SecretReference{Name: "ovh"}}}}
 	create(t, f)
 	create(t, rc)
-	eventually(t, 10*time.Second, "waits for the block", func() error {
+	eventually(t, quietFirstSight+10*time.Second, "waits for the block (after its quiet first sight)", func() error {
 		if err := conditionIs(rc, v1.TypeConfigApplied, metav1.ConditionFalse, v1.ReasonReferenceNotReady)(); err != nil {
 			return err
 		}
