@@ -83,7 +83,7 @@ type RouterInterface struct {
 	// e.g. 10.0.10.254/24.
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=16
-	// +kubebuilder:validation:items:MaxLength=18
+	// +kubebuilder:validation:items:MaxLength=43
 	// +kubebuilder:validation:items:XValidation:rule="isCIDR(self) && cidr(self).ip().family() == 4",message="must be an IPv4 address with prefix length, e.g. 10.0.10.254/24 (IPv6 addresses go under ipv6.addresses)"
 	// +listType=set
 	// +optional
