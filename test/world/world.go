@@ -245,7 +245,7 @@ func (w *World) Failures() []Failure {
 	fs := w.failures4()
 	if _, _, kernel := w.Router.Kernel(); !kernel {
 		fs = append(fs, Failure{
-			Name: "the router's IPv6 default route loses its gateway while it talks to IPv6 destinations (an NDP flood)",
+			Name: "the router's IPv6 default route loses its gateway while it talks over IPv6 (NDP flood)",
 			Kind: "routerconfig", Object: "edge",
 			Reasons: []string{"DefaultRoute6WithoutGateway", "NDPFlood", "GatewayNDPMissing", "GatewayRoute6Missing"},
 			Do: func(context.Context) error {
