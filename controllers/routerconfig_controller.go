@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -79,9 +81,15 @@ func routerFailoverIPRefs(rc *v1.RouterConfig) []string {
 		if i.AddressFrom != nil {
 			names = append(names, i.AddressFrom.FailoverIPRef.Name)
 		}
+		if i.IPv6 != nil && i.IPv6.AddressFrom != nil {
+			names = append(names, i.IPv6.AddressFrom.FailoverIPRef.Name)
+		}
 	}
 	if g := rc.Spec.WAN.GatewayFrom; g != nil {
 		names = append(names, g.FailoverIPRef.Name)
+	}
+	if w6 := rc.Spec.WAN.IPv6; w6 != nil && w6.GatewayFrom != nil {
+		names = append(names, w6.GatewayFrom.FailoverIPRef.Name)
 	}
 	return uniq(names...)
 }
@@ -101,6 +109,11 @@ type rtcSession struct {
 	platform router.Platform
 	mode     router.GatewayRouteMode
 	wan      drift.RouterWAN
+	// wan6 is the IPv6 side of the uplink (Interface empty: IPv6 routes
+	// are not owned).
+	wan6 drift.RouterWAN6
+	// ndpProxy are the addresses the router answers for on the WAN.
+	ndpProxy []string
 	rendered router.Rendered
 	manage   bool
 	// repairs are what this pass changed on the router, told in one Event.
@@ -163,6 +176,10 @@ type routerObservation struct {
 	bootFindings        []drift.Finding
 	routes              []router.Route
 	neigh               []router.Neighbour
+	routes6             []router.Route
+	neigh6              []router.Neighbour
+	proxies6            []string
+	proxies6Known       bool  // not over the HTTP API
 	commitErr           error // the router refused the last commit
 	attempted           int   // statements the refused commit held
 }
@@ -173,6 +190,7 @@ func (s *rtcSession) observe(ctx context.Context) (routerObservation, error) {
 	// over the HTTP API the fewest calls it allows.
 	ob, err := router.Observe(ctx, s.drv, router.ObserveRequest{
 		Owned: s.rendered.Owned, BootScript: s.rendered.BootScriptBlock != "", Dev: s.wan.Interface,
+		IPv6: s.ipv6(), Proxy6: len(s.ndpProxy) > 0,
 	})
 	var mismatch *router.PlatformMismatch
 	if errors.As(err, &mismatch) {
@@ -201,8 +219,13 @@ func (s *rtcSession) observe(ctx context.Context) (routerObservation, error) {
 		o.bootState = drift.BootScriptNotRequired
 	}
 	o.routes, o.neigh = ob.Routes, ob.Neighbours
+	o.routes6, o.neigh6 = ob.Routes6, ob.Neighbours6
+	o.proxies6, o.proxies6Known = ob.Proxies6, ob.Proxies6Known
 	return o, nil
 }
+
+// ipv6 says whether the spec owns the IPv6 uplink.
+func (s *rtcSession) ipv6() bool { return s.wan6.Interface != "" }
 
 // platformChanged handles a router that reports another platform than the
 // one the pass rendered for. Named in the spec, it is the spec's mistake; found
@@ -249,19 +272,31 @@ func (s *rtcSession) repair(ctx context.Context, o routerObservation) (commitErr
 		}
 		s.repaired(ctx, v1.ReasonBootScriptMissing, "WriteBootScript", "%s; rewrote its managed block", o.bootFindings[0].Message)
 	}
-	routeFindings := drift.RouterRoutes(o.routes, s.wan)
-	after := routeFindings
-	if decide.RouterReplaceRoutes(routeFindings, s.mode == router.BootScriptMode) {
+	routeFindings, route6Findings := drift.RouterRoutes(o.routes, s.wan), s.routes6(o.routes6)
+	after, after6 := routeFindings, route6Findings
+	// The boot script's routes are both families': one replace installs
+	// whichever is missing (each line is idempotent).
+	fs := slices.Concat(routeFindings, route6Findings)
+	if decide.RouterReplaceRoutes(fs, s.mode == router.BootScriptMode) {
 		if err := s.drv.ReplaceRoutes(ctx, s.rendered.BootRoutes); err != nil {
 			return nil, err
 		}
-		s.repaired(ctx, routeFindings[0].Reason, "ReplaceRoutes", "%s; installed the gateway routes with ip route replace",
-			joinFindings(messages(routeFindings)))
+		// What was wrong is in the conditions; the Event says what was
+		// done, short enough for every step of the pass to fit its note.
+		s.repaired(ctx, fs[0].Reason, "ReplaceRoutes", "installed %s with ip route replace (%s)",
+			routeList(s.rendered.BootRoutes), strings.Join(reasons(fs), ", "))
 		routes, err := s.drv.Routes(ctx)
 		if err != nil {
 			return nil, err
 		}
 		after = drift.RouterRoutes(routes, s.wan)
+		if s.ipv6() {
+			routes6, err := s.drv.Routes6(ctx)
+			if err != nil {
+				return nil, err
+			}
+			after6 = s.routes6(routes6)
+		}
 	}
 	_, neighFindings := drift.RouterNeighbours(o.neigh, s.wan, int(s.rc.Spec.Health.ARPFloodThreshold))
 	if decide.RouterFlushNeighbours(routeFindings, after, neighFindings) {
@@ -271,7 +306,65 @@ func (s *rtcSession) repair(ctx context.Context, o routerObservation) (commitErr
 		s.repaired(ctx, v1.ReasonARPFlood, "FlushNeighbours", "flushed %d neighbour entries on %s left by the gateway-less default route",
 			len(o.neigh), s.wan.Interface)
 	}
+	if !s.ipv6() {
+		return commitErr, nil
+	}
+	if err := s.repairNDPProxies(ctx, o); err != nil {
+		return nil, err
+	}
+	_, neigh6Findings := s.neighbours6(o.neigh6)
+	if decide.RouterFlushNeighbours6(route6Findings, after6, neigh6Findings) {
+		if err := s.drv.FlushNeighbours6(ctx, s.wan6.Interface); err != nil {
+			return nil, err
+		}
+		s.repaired(ctx, v1.ReasonNDPFlood, "FlushNeighbours6", "flushed %d IPv6 neighbour entries on %s left by the gateway-less IPv6 default route",
+			len(o.neigh6), s.wan6.Interface)
+	}
 	return commitErr, nil
+}
+
+// repairNDPProxies puts back the NDP proxy entries the observation missed
+// and this pass's commit did not create.
+func (s *rtcSession) repairNDPProxies(ctx context.Context, o routerObservation) error {
+	if !o.proxies6Known || len(s.proxyFindings(o)) == 0 {
+		return nil
+	}
+	now, err := s.drv.NDPProxies(ctx, s.wan6.Interface)
+	if err != nil {
+		return err
+	}
+	missing := drift.MissingNDPProxies(drift.RouterNDPProxy(now, s.ndpProxy, s.wan6.Interface))
+	if !decide.RouterAddNDPProxies(missing, s.rc.Spec.Router.Driver != v1.DriverVyOSAPI) {
+		return nil
+	}
+	if err := s.drv.AddNDPProxies(ctx, s.wan6.Interface, missing); err != nil {
+		return err
+	}
+	s.repaired(ctx, v1.ReasonNDPProxyMissing, "AddNDPProxies", "added NDP proxy entries on %s for %s with ip -6 neigh replace proxy",
+		s.wan6.Interface, strings.Join(missing, ", "))
+	return nil
+}
+
+// proxyFindings checks the NDP proxy entries, when they could be read.
+func (s *rtcSession) proxyFindings(o routerObservation) []drift.Finding {
+	if !o.proxies6Known {
+		return nil
+	}
+	return drift.RouterNDPProxy(o.proxies6, s.ndpProxy, s.wan6.Interface)
+}
+
+// routes6 checks the IPv6 routes, when the spec owns them.
+func (s *rtcSession) routes6(routes []router.Route) []drift.Finding {
+	if !s.ipv6() {
+		return nil
+	}
+	return drift.RouterRoutes6(routes, s.wan6)
+}
+
+// neighbours6 checks the WAN's IPv6 neighbour table with the ARP flood's
+// threshold (one knob for both families: the tables flood alike).
+func (s *rtcSession) neighbours6(ns []router.Neighbour) (drift.NeighbourSummary, []drift.Finding) {
+	return drift.RouterNeighbours6(ns, s.wan6, int(s.rc.Spec.Health.ARPFloodThreshold))
 }
 
 // desired resolves references: the WAN address and the gateway may come from
@@ -291,7 +384,12 @@ func (r *RouterConfigReconciler) desired(ctx context.Context, rc *v1.RouterConfi
 			}
 			addrs = []string{ip}
 		}
-		d.Interfaces = append(d.Interfaces, router.Interface{Name: in.Name, Addresses: addrs, Description: in.Description})
+		addrs6, err := r.addresses6(ctx, rc, in)
+		if err != nil {
+			return d, err
+		}
+		d.Interfaces = append(d.Interfaces, router.Interface{Name: in.Name, Addresses: append(slices.Clone(addrs), addrs6...),
+			Description: in.Description, RouterAdvert: in.IPv6 != nil && in.IPv6.RouterAdvert})
 	}
 	gw := rc.Spec.WAN.Gateway
 	if g := rc.Spec.WAN.GatewayFrom; g != nil {
@@ -303,6 +401,9 @@ func (r *RouterConfigReconciler) desired(ctx context.Context, rc *v1.RouterConfi
 		gw = v
 	}
 	d.WAN = router.WAN{Interface: rc.Spec.WAN.Interface, Gateway: gw}
+	if err := r.gateway6(ctx, rc, &d); err != nil {
+		return d, err
+	}
 	for _, n := range rc.Spec.NAT.Source {
 		d.SourceNAT = append(d.SourceNAT, router.SourceNATRule{Rule: int(n.Rule), Description: n.Description,
 			OutboundInterface: n.OutboundInterface, SourceAddress: n.SourceAddress, Translation: n.Translation})
@@ -322,7 +423,108 @@ func (r *RouterConfigReconciler) desired(ctx context.Context, rc *v1.RouterConfi
 			rc.Status.WANAddress = in.Addresses[0]
 		}
 	}
+	// What the router showed stays until the next look replaces it (a pass
+	// that cannot reach the router keeps IPv4's observations too).
+	switch {
+	case d.WAN.Gateway6 == "":
+		rc.Status.IPv6 = nil
+	case rc.Status.IPv6 == nil:
+		rc.Status.IPv6 = &v1.RouterIPv6Status{}
+	}
+	if s6 := rc.Status.IPv6; s6 != nil {
+		s6.Gateway, s6.WANAddresses = d.WAN.Gateway6, nil
+		for _, p := range wanPrefixes6(d) {
+			s6.WANAddresses = append(s6.WANAddresses, p.String())
+		}
+	}
 	return d, nil
+}
+
+// addresses6 resolves an interface's IPv6 addresses: the static ones, and
+// one from the server's block that a FailoverIP reports.
+func (r *RouterConfigReconciler) addresses6(ctx context.Context, rc *v1.RouterConfig, in v1.RouterInterface) ([]string, error) {
+	if in.IPv6 == nil {
+		return nil, nil
+	}
+	addrs := slices.Clone(in.IPv6.Addresses)
+	src := in.IPv6.AddressFrom
+	if src == nil {
+		return addrs, nil
+	}
+	block, _, err := failoverIPValue(ctx, r.Client, rc.Namespace, src.FailoverIPRef.Name, "IPv6 block (status.ipv6.block)",
+		func(f *v1.FailoverIP) string {
+			if f.Status.IPv6 == nil {
+				return ""
+			}
+			return f.Status.IPv6.Block
+		})
+	if err != nil {
+		return nil, err
+	}
+	plen := 0
+	if src.PrefixLength != nil {
+		plen = int(*src.PrefixLength)
+	}
+	a, err := decide.AddressInBlock(block, src.Host, plen)
+	if err != nil {
+		return nil, &specError{reason: v1.ReasonInvalidSpec, stalled: true, msg: fmt.Sprintf(
+			"spec.interfaces[%s].ipv6.addressFrom: %v (FailoverIP %s/%s reports the block %s)", in.Name, err, rc.Namespace, src.FailoverIPRef.Name, block)}
+	}
+	return append(addrs, a.String()), nil
+}
+
+// gateway6 resolves the WAN's IPv6 gateway into d, refusing one inside the
+// WAN's own block: OVH's is always outside it.
+func (r *RouterConfigReconciler) gateway6(ctx context.Context, rc *v1.RouterConfig, d *router.Desired) error {
+	w6 := rc.Spec.WAN.IPv6
+	if w6 == nil {
+		return nil
+	}
+	gw := w6.Gateway
+	if g := w6.GatewayFrom; g != nil {
+		v, _, err := failoverIPValue(ctx, r.Client, rc.Namespace, g.FailoverIPRef.Name, "IPv6 gateway (status.ipv6.gateway)",
+			func(f *v1.FailoverIP) string {
+				if f.Status.IPv6 == nil {
+					return ""
+				}
+				return f.Status.IPv6.Gateway
+			})
+		if err != nil {
+			return err
+		}
+		gw = v
+	}
+	if a, err := netip.ParseAddr(gw); err == nil {
+		gw = a.String() // iproute2's spelling, as the router prints it
+	}
+	if p, in := decide.Gateway6InPrefixes(gw, wanPrefixes6(*d)); in {
+		return &specError{reason: v1.ReasonInvalidSpec, stalled: true, msg: fmt.Sprintf(
+			"the WAN's IPv6 gateway %s is inside its own prefix %s: OVH's IPv6 gateway is outside the server's block "+
+				"(on older ranges the last addresses of the enclosing /56): correct spec.wan.ipv6 or the WAN's IPv6 address", gw, p)}
+	}
+	d.WAN.Gateway6 = gw
+	for _, a := range w6.NDPProxy {
+		if p, err := netip.ParseAddr(a); err == nil {
+			d.WAN.NDPProxy = append(d.WAN.NDPProxy, p.String())
+		}
+	}
+	return nil
+}
+
+// wanPrefixes6 are the WAN interface's IPv6 addresses as prefixes.
+func wanPrefixes6(d router.Desired) []netip.Prefix {
+	var out []netip.Prefix
+	for _, in := range d.Interfaces {
+		if in.Name != d.WAN.Interface {
+			continue
+		}
+		for _, a := range in.Addresses {
+			if p, err := netip.ParsePrefix(a); err == nil && p.Addr().Is6() {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
 }
 
 // reportReference turns an unresolvable FailoverIP reference into conditions:
@@ -409,9 +611,24 @@ func (r *RouterConfigReconciler) connect(ctx context.Context, rc *v1.RouterConfi
 	}
 	return &rtcSession{
 		r: r, rc: rc, drv: drv, platform: info.Platform, mode: mode, rendered: rendered,
-		wan:    drift.RouterWAN{Interface: d.WAN.Interface, Gateway: d.WAN.Gateway},
+		wan:  drift.RouterWAN{Interface: d.WAN.Interface, Gateway: d.WAN.Gateway},
+		wan6: uplink6(d), ndpProxy: d.WAN.NDPProxy,
 		manage: rc.GetPolicies().ManagementPolicy == v1.Manage,
 	}, nil
+}
+
+// uplink6 is what the IPv6 checks need of the uplink: its on-link prefixes are
+// the WAN's own (a /64 from the server's block has the host and WAN-side
+// VMs as peers; a /128 none).
+func uplink6(d router.Desired) drift.RouterWAN6 {
+	if d.WAN.Gateway6 == "" {
+		return drift.RouterWAN6{}
+	}
+	w := drift.RouterWAN6{Interface: d.WAN.Interface, Gateway: d.WAN.Gateway6}
+	for _, p := range wanPrefixes6(d) {
+		w.OnLink = append(w.OnLink, p.Masked())
+	}
+	return w
 }
 
 // apply commits tx as one transaction and reads the owned configuration back.
@@ -521,28 +738,50 @@ func (s *rtcSession) report(o routerObservation) bool {
 	// Kernel routes.
 	def, gw := drift.RouterObservedRoutes(o.routes, s.wan)
 	rc.Status.DefaultRoute, rc.Status.GatewayRoute = observedRoute(def), observedRoute(gw)
-	routeFindings := drift.RouterRoutes(o.routes, s.wan)
+	// IPv6 shares IPv4's conditions (the architecture's fixed vocabulary):
+	// GatewayRoutePresent is both families' gateway routes, ARPTableHealthy
+	// both neighbour tables; the reasons (GatewayRoute6Missing, NDPFlood,
+	// ...) say which family. IPv4's findings come first.
+	routeFindings := append(drift.RouterRoutes(o.routes, s.wan), s.routes6(o.routes6)...)
 	all = append(all, routeFindings...)
 	if len(routeFindings) > 0 {
 		setCondition(rc, v1.TypeGatewayRoutePresent, metav1.ConditionFalse, routeFindings[0].Reason, joinFindings(messages(routeFindings))+notFixed)
 	} else {
-		setCondition(rc, v1.TypeGatewayRoutePresent, metav1.ConditionTrue, v1.ReasonPresent,
-			fmt.Sprintf("default via %s dev %s, gateway reachable on-link", s.wan.Gateway, s.wan.Interface))
+		msg := fmt.Sprintf("default via %s dev %s, gateway reachable on-link", s.wan.Gateway, s.wan.Interface)
+		if s.ipv6() {
+			msg += fmt.Sprintf("; IPv6 default via %s dev %s", s.wan6.Gateway, s.wan6.Interface)
+		}
+		setCondition(rc, v1.TypeGatewayRoutePresent, metav1.ConditionTrue, v1.ReasonPresent, msg)
 	}
 
 	// Neighbours.
 	sum, neighFindings := drift.RouterNeighbours(o.neigh, s.wan, int(rc.Spec.Health.ARPFloodThreshold))
-	all = append(all, neighFindings...)
-	rc.Status.WANNeighbours = &v1.NeighbourSummary{
-		Interface: sum.Interface, Entries: int32(sum.Entries), OffLinkEntries: int32(sum.OffLink),
-		GatewayState: sum.GatewayState, GatewayMAC: sum.GatewayMAC, DominantMAC: sum.DominantMAC,
-		DominantMACEntries: int32(sum.DominantMACEntries),
+	rc.Status.WANNeighbours = neighbourSummary(sum)
+	healthy := fmt.Sprintf("%d entries on %s, %d off-link", sum.Entries, sum.Interface, sum.OffLink)
+	if s.ipv6() {
+		def6, gw6 := drift.RouterObservedRoutes6(o.routes6, s.wan6)
+		sum6, f6 := s.neighbours6(o.neigh6)
+		neighFindings = append(neighFindings, f6...)
+		if rc.Status.IPv6 == nil {
+			rc.Status.IPv6 = &v1.RouterIPv6Status{Gateway: s.wan6.Gateway}
+		}
+		rc.Status.IPv6.DefaultRoute, rc.Status.IPv6.GatewayRoute = observedRoute(def6), observedRoute(gw6)
+		rc.Status.IPv6.WANNeighbours = neighbourSummary(sum6)
+		rc.Status.IPv6.NDPProxies = nil
+		if o.proxies6Known {
+			rc.Status.IPv6.NDPProxies = o.proxies6
+		}
+		neighFindings = append(neighFindings, s.proxyFindings(o)...)
+		healthy += fmt.Sprintf("; IPv6: %d entries, %d off-link", sum6.Entries, sum6.OffLink)
+		if len(s.ndpProxy) > 0 && o.proxies6Known {
+			healthy += fmt.Sprintf(", %d address(es) proxied", len(s.ndpProxy))
+		}
 	}
+	all = append(all, neighFindings...)
 	if len(neighFindings) > 0 {
 		setCondition(rc, v1.TypeARPTableHealthy, metav1.ConditionFalse, neighFindings[0].Reason, joinFindings(messages(neighFindings)))
 	} else {
-		setCondition(rc, v1.TypeARPTableHealthy, metav1.ConditionTrue, v1.ReasonHealthy,
-			fmt.Sprintf("%d entries on %s, %d off-link", sum.Entries, sum.Interface, sum.OffLink))
+		setCondition(rc, v1.TypeARPTableHealthy, metav1.ConditionTrue, v1.ReasonHealthy, healthy)
 	}
 
 	// Boot script.
@@ -563,9 +802,47 @@ func (s *rtcSession) report(o routerObservation) bool {
 	rc.Status.Drift = driftItems(all)
 	summarizeReady(rc, []string{v1.TypeGatewayRoutePresent, v1.TypeARPTableHealthy, v1.TypeBootScriptPersisted,
 		v1.TypeConfigApplied, v1.TypeConfigSaved},
-		fmt.Sprintf("%s (%s): configuration applied and saved, default via %s on %s, ARP table healthy",
-			rc.Spec.Router.Address, rc.Status.Version, s.wan.Gateway, s.wan.Interface))
+		s.readyMessage())
 	return len(all) > 0
+}
+
+// readyMessage is Ready's message when everything matches.
+func (s *rtcSession) readyMessage() string {
+	rc := s.rc
+	if s.ipv6() {
+		return fmt.Sprintf("%s (%s): configuration applied and saved, default via %s and %s on %s, neighbour tables healthy",
+			rc.Spec.Router.Address, rc.Status.Version, s.wan.Gateway, s.wan6.Gateway, s.wan.Interface)
+	}
+	return fmt.Sprintf("%s (%s): configuration applied and saved, default via %s on %s, ARP table healthy",
+		rc.Spec.Router.Address, rc.Status.Version, s.wan.Gateway, s.wan.Interface)
+}
+
+// routeList spells routes for a message.
+func routeList(rs []router.Route) string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.String()
+	}
+	return strings.Join(out, ", ")
+}
+
+// reasons are the findings' distinct reasons, in order.
+func reasons(fs []drift.Finding) []string {
+	var out []string
+	for _, f := range fs {
+		if !slices.Contains(out, f.Reason) {
+			out = append(out, f.Reason)
+		}
+	}
+	return out
+}
+
+func neighbourSummary(sum drift.NeighbourSummary) *v1.NeighbourSummary {
+	return &v1.NeighbourSummary{
+		Interface: sum.Interface, Entries: int32(sum.Entries), OffLinkEntries: int32(sum.OffLink),
+		GatewayState: sum.GatewayState, GatewayMAC: sum.GatewayMAC, DominantMAC: sum.DominantMAC,
+		DominantMACEntries: int32(sum.DominantMACEntries),
+	}
 }
 
 func observedRoute(r *router.Route) *v1.ObservedRoute {

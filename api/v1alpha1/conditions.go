@@ -28,7 +28,11 @@ const (
 	TypePowerStateMatches = "PowerStateMatches"
 )
 
-// RouterConfig condition types.
+// RouterConfig condition types. IPv6 adds no condition of its own (the
+// vocabulary is the architecture's): GatewayRoutePresent covers both
+// families' gateway and default routes, ARPTableHealthy both neighbour
+// tables (ARP and NDP) and the NDP proxy entries; the reasons name the
+// family (GatewayRoute6Missing, NDPFlood, ...).
 const (
 	TypeConfigApplied       = "ConfigApplied"
 	TypeConfigSaved         = "ConfigSaved"
@@ -133,6 +137,10 @@ const (
 	// ReasonGatewayNDPMissing: off-link destinations have neighbour entries
 	// but the IPv6 gateway has no resolved one.
 	ReasonGatewayNDPMissing = "GatewayNDPMissing"
+	// ReasonNDPProxyMissing: an address of spec.wan.ipv6.ndpProxy has no
+	// proxy entry on the WAN, so the router does not answer OVH's gateway
+	// for it and the machine behind the router is unreachable over IPv6.
+	ReasonNDPProxyMissing = "NDPProxyMissing"
 )
 
 // Reasons of conditions that are True: what is right, in one word each.

@@ -83,8 +83,8 @@ type RouterInterface struct {
 	// e.g. 10.0.10.254/24.
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=16
-	// +kubebuilder:validation:items:MaxLength=18
-	// +kubebuilder:validation:items:XValidation:rule="isCIDR(self) && cidr(self).ip().family() == 4",message="must be an IPv4 address with prefix length, e.g. 10.0.10.254/24"
+	// +kubebuilder:validation:items:MaxLength=43
+	// +kubebuilder:validation:items:XValidation:rule="isCIDR(self) && cidr(self).ip().family() == 4",message="must be an IPv4 address with prefix length, e.g. 10.0.10.254/24 (IPv6 addresses go under ipv6.addresses)"
 	// +listType=set
 	// +optional
 	Addresses []string `json:"addresses,omitempty"`
@@ -94,11 +94,70 @@ type RouterInterface struct {
 	// +optional
 	AddressFrom *FailoverIPReference `json:"addressFrom,omitempty"`
 
+	// ipv6 makes the interface dual stack: its IPv6 addresses, written
+	// out or taken from the server's IPv6 block.
+	// +optional
+	IPv6 *InterfaceIPv6 `json:"ipv6,omitempty"`
+
 	// description of the interface, e.g. LAN or WAN.
 	// +kubebuilder:validation:MaxLength=255
 	// +kubebuilder:validation:XValidation:rule="!self.contains(\"'\") && !self.contains('\\n')",message="must not contain single quotes or newlines"
 	// +optional
 	Description string `json:"description,omitempty"`
+}
+
+// InterfaceIPv6 is the IPv6 side of an interface.
+// +kubebuilder:validation:XValidation:rule="has(self.addresses) || has(self.addressFrom)",message="set addresses, addressFrom or both"
+type InterfaceIPv6 struct {
+	// addresses are global IPv6 addresses with prefix length, e.g.
+	// 2001:db8:1:1::1/64. Link-local addresses are the kernel's own
+	// (fe80::/10, from the MAC) and are not configured.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MaxLength=43
+	// +kubebuilder:validation:items:XValidation:rule="isCIDR(self) && cidr(self).ip().family() == 6",message="must be an IPv6 address with prefix length, e.g. 2001:db8:1:1::1/64"
+	// +kubebuilder:validation:items:XValidation:rule="!isCIDR(self) || cidr(self).ip().family() != 6 || cidr(self).ip().isGlobalUnicast()",message="must be a global unicast IPv6 address (not link-local, loopback, multicast or unspecified), e.g. 2001:db8:1:1::1/64"
+	// +listType=set
+	// +optional
+	Addresses []string `json:"addresses,omitempty"`
+
+	// addressFrom takes an address from the server's IPv6 block, as the
+	// FailoverIP named reports it (status.ipv6.block, read from the OVH
+	// API): the block's prefix with the host part given here.
+	// +optional
+	AddressFrom *IPv6AddressSource `json:"addressFrom,omitempty"`
+
+	// routerAdvert sends router advertisements on this interface for the
+	// prefixes of its IPv6 addresses: the machines behind the router learn
+	// the prefix (and, for a /64, configure an address from it) and take
+	// the router as their IPv6 default gateway. VyOS: service
+	// router-advert; Vyatta 6.5: interfaces ethernet ethN ipv6
+	// router-advert.
+	// +optional
+	RouterAdvert bool `json:"routerAdvert,omitempty"`
+}
+
+// IPv6AddressSource is an address of the server's IPv6 block.
+type IPv6AddressSource struct {
+	// failoverIPRef names the FailoverIP (same namespace) whose
+	// status.ipv6.block is the server's block.
+	FailoverIPRef LocalObjectReference `json:"failoverIPRef"`
+
+	// host is the address's host part, written as an IPv6 address whose
+	// bits inside the block's prefix are zero: "::1" in the block
+	// 2001:db8:1:1::/64 gives 2001:db8:1:1::1.
+	// +kubebuilder:validation:MaxLength=39
+	// +kubebuilder:validation:XValidation:rule="isIP(self) && ip(self).family() == 6",message="must be an IPv6 host part such as ::1"
+	// +kubebuilder:validation:XValidation:rule="!isIP(self) || !ip(self).isUnspecified()",message="must not be :: (the block's subnet-router anycast address): choose a host part such as ::1"
+	Host string `json:"host"`
+
+	// prefixLength of the address on the interface; the block's own
+	// (64 on most ranges) when unset. 128 on the WAN makes it like the
+	// IPv4 /32: no on-link peers but the gateway.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=128
+	// +optional
+	PrefixLength *int32 `json:"prefixLength,omitempty"`
 }
 
 // WANSpec is the router's uplink to OVH.
@@ -122,12 +181,55 @@ type WANSpec struct {
 	// +optional
 	GatewayFrom *FailoverIPReference `json:"gatewayFrom,omitempty"`
 
+	// ipv6 is the IPv6 uplink: the server's IPv6 gateway, off-link like
+	// the IPv4 one. Unset, IPv6 routes are not owned.
+	// +optional
+	IPv6 *WANIPv6 `json:"ipv6,omitempty"`
+
 	// gatewayRouteMode is how the gateway and default routes are installed:
 	// Auto (BootScript on Vyatta 6, InterfaceRoute on VyOS), InterfaceRoute
 	// or BootScript.
 	// +kubebuilder:default=Auto
 	// +optional
 	GatewayRouteMode GatewayRouteMode `json:"gatewayRouteMode,omitempty"`
+}
+
+// WANIPv6 is the IPv6 side of the uplink to OVH.
+// +kubebuilder:validation:XValidation:rule="has(self.gateway) != has(self.gatewayFrom)",message="set exactly one of gateway and gatewayFrom"
+type WANIPv6 struct {
+	// gateway is the server's IPv6 gateway, one address without a prefix
+	// length: on OVH's older ranges the last addresses of the /56
+	// enclosing the server's /64 (2001:db8:1:ff:ff:ff:ff:ff for
+	// 2001:db8:1:1::/64), outside the block, so reached through an
+	// on-link route on the WAN interface; fe80::1 (link-local, on-link by
+	// definition, through the WAN interface) on some newer ones.
+	// +kubebuilder:validation:MaxLength=39
+	// +kubebuilder:validation:XValidation:rule="!self.contains('/')",message="a gateway is one address: remove the prefix length"
+	// +kubebuilder:validation:XValidation:rule="self.contains('/') || (isIP(self) && ip(self).family() == 6)",message="must be an IPv6 address such as 2001:db8:1:ff:ff:ff:ff:ff or fe80::1"
+	// +kubebuilder:validation:XValidation:rule="!isIP(self) || ip(self).family() != 6 || ip(self).isGlobalUnicast() || ip(self).isLinkLocalUnicast()",message="must be a global or link-local unicast address (not loopback, multicast or unspecified)"
+	// +optional
+	Gateway string `json:"gateway,omitempty"`
+
+	// gatewayFrom takes the gateway from a FailoverIP's
+	// status.ipv6.gateway (which the operator reads from the OVH API).
+	// +optional
+	GatewayFrom *FailoverIPReference `json:"gatewayFrom,omitempty"`
+
+	// ndpProxy lists addresses of machines behind the router, taken from
+	// the server's IPv6 block, that the router answers neighbour
+	// solicitations for on the WAN. OVH's block is on-link on the WAN: its
+	// gateway resolves each address of the block with a neighbour
+	// solicitation on the server's link and delivers to whatever MAC
+	// answers, so an address behind the router is reachable only when the
+	// router answers for it (NDP proxy) and forwards. VyOS 1.4 and later
+	// (protocols static neighbor-proxy nd); Vyatta 6.5 and VyOS 1.3 have no
+	// configuration for it and are refused.
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=39
+	// +kubebuilder:validation:items:XValidation:rule="isIP(self) && ip(self).family() == 6 && ip(self).isGlobalUnicast()",message="must be a global unicast IPv6 address without prefix length, e.g. 2001:db8:1:1::10"
+	// +listType=set
+	// +optional
+	NDPProxy []string `json:"ndpProxy,omitempty"`
 }
 
 // SourceNATRule translates LAN source addresses leaving an interface.
@@ -246,6 +348,7 @@ type HealthSpec struct {
 // RouterConfigSpec is the router configuration the operator owns.
 // +kubebuilder:validation:XValidation:rule="self.interfaces.exists(i, i.name == self.wan.interface)",message="wan.interface must be one of spec.interfaces"
 // +kubebuilder:validation:XValidation:rule="!(self.router.driver == 'vyos-api' && self.wan.gatewayRouteMode == 'BootScript')",message="the VyOS HTTP API cannot write the boot script: use driver ssh or gatewayRouteMode InterfaceRoute"
+// +kubebuilder:validation:XValidation:rule="!has(self.wan.ipv6) || !has(self.wan.ipv6.gateway) || !isIP(self.wan.ipv6.gateway) || self.interfaces.all(i, i.name != self.wan.interface || !has(i.ipv6) || !has(i.ipv6.addresses) || i.ipv6.addresses.all(a, !isCIDR(a) || !cidr(a).containsIP(self.wan.ipv6.gateway)))",message="wan.ipv6.gateway is inside the WAN interface's own IPv6 prefix: OVH's IPv6 gateway is outside the server's block (on older ranges the last addresses of the enclosing /56, e.g. 2001:db8:1:ff:ff:ff:ff:ff for 2001:db8:1:1::/64): copy it from the OVH manager or use gatewayFrom"
 // +kubebuilder:validation:XValidation:rule="!(self.router.platform == 'vyatta-6' && self.wan.gatewayRouteMode == 'InterfaceRoute')",message="on Vyatta 6 an interface route to the gateway makes Quagga install a default route without a gateway (ARP flood at OVH): use gatewayRouteMode BootScript or Auto"
 type RouterConfigSpec struct {
 	// router says how to reach the router.
@@ -333,6 +436,36 @@ type BootScriptStatus struct {
 	State BootScriptState `json:"state"`
 }
 
+// RouterIPv6Status is the IPv6 side of the router as observed.
+type RouterIPv6Status struct {
+	// wanAddresses are the WAN's IPv6 addresses in effect (from the spec
+	// or the server's block).
+	// +listType=atomic
+	// +optional
+	WANAddresses []string `json:"wanAddresses,omitempty"`
+	// gateway in effect (from the spec or a FailoverIP).
+	// +optional
+	Gateway string `json:"gateway,omitempty"`
+	// defaultRoute is the kernel's IPv6 default route as observed.
+	// +optional
+	DefaultRoute *ObservedRoute `json:"defaultRoute,omitempty"`
+	// gatewayRoute is the kernel's on-link route to the IPv6 gateway as
+	// observed (none is needed for a link-local gateway).
+	// +optional
+	GatewayRoute *ObservedRoute `json:"gatewayRoute,omitempty"`
+	// wanNeighbours summarises the WAN's IPv6 neighbour (NDP) table:
+	// offLinkEntries counts addresses neither the gateway, link-local nor
+	// in the WAN's own prefixes (the NDP flood).
+	// +optional
+	WANNeighbours *NeighbourSummary `json:"wanNeighbours,omitempty"`
+	// ndpProxies are the WAN's NDP proxy entries as observed, while
+	// spec.wan.ipv6.ndpProxy lists addresses (read over SSH only: the
+	// VyOS HTTP API has no command listing them).
+	// +listType=atomic
+	// +optional
+	NDPProxies []string `json:"ndpProxies,omitempty"`
+}
+
 // RouterConfigStatus is what the operator observed on the router.
 type RouterConfigStatus struct {
 	ResourceStatus `json:",inline"`
@@ -364,6 +497,9 @@ type RouterConfigStatus struct {
 	// bootScript reports the post-config boot script.
 	// +optional
 	BootScript *BootScriptStatus `json:"bootScript,omitempty"`
+	// ipv6 is the IPv6 side, while spec.wan.ipv6 is set.
+	// +optional
+	IPv6 *RouterIPv6Status `json:"ipv6,omitempty"`
 	// appliedConfigHash is a hash of the owned config last committed.
 	// +optional
 	AppliedConfigHash string `json:"appliedConfigHash,omitempty"`
@@ -373,7 +509,11 @@ type RouterConfigStatus struct {
 }
 
 // RouterConfig is the owned part of a Vyatta/VyOS router's configuration:
-// interface addresses, the route to the OVH gateway, and NAT.
+// interface addresses (IPv4 and IPv6), the routes to the OVH gateways, NAT,
+// and for the machines behind the router IPv6 router advertisements and
+// NDP proxy. IPv6 drift shares IPv4's conditions: GatewayRoutePresent for
+// both families' gateway routes, ARPTableHealthy for both neighbour tables
+// (and the NDP proxy entries); the reasons say which family.
 //
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
@@ -381,6 +521,7 @@ type RouterConfigStatus struct {
 // +kubebuilder:printcolumn:name="Address",type=string,JSONPath=`.spec.router.address`
 // +kubebuilder:printcolumn:name="Platform",type=string,JSONPath=`.status.platform`
 // +kubebuilder:printcolumn:name="Gateway",type=string,JSONPath=`.status.gateway`,priority=1
+// +kubebuilder:printcolumn:name="Gateway6",type=string,JSONPath=`.status.ipv6.gateway`,priority=1
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Policy",type=string,JSONPath=`.spec.managementPolicy`,priority=1

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sort"
+	"strings"
 
 	v1 "github.com/ovhbridge/ovhbridge-operator/api/v1alpha1"
 
@@ -218,4 +219,43 @@ func gatewayResolved6(ns []router.Neighbour, wan RouterWAN6) bool {
 		}
 	}
 	return false
+}
+
+// RouterNDPProxy checks the WAN's NDP proxy entries (observed) against the
+// addresses the spec proxies (want): each one missing is NDPProxyMissing.
+// OVH's gateway reaches an address of the server's block by soliciting it
+// on the WAN's link; without the router's answer, the machine behind it
+// gets no IPv6 traffic.
+func RouterNDPProxy(observed, want []string, dev string) []Finding {
+	have := map[netip.Addr]bool{}
+	for _, o := range observed {
+		if a, err := netip.ParseAddr(o); err == nil {
+			have[a] = true
+		}
+	}
+	var out []Finding
+	for _, w := range want {
+		a, err := netip.ParseAddr(w)
+		if err != nil || have[a] {
+			continue
+		}
+		out = append(out, Finding{
+			Reason: v1.ReasonNDPProxyMissing, Field: fmt.Sprintf("ndpProxy[%s]", a), Expected: fmt.Sprintf("%s proxied on %s", a, dev),
+			Observed: "no proxy entry",
+			Message: fmt.Sprintf("no NDP proxy entry for %s on %s: the router does not answer OVH's gateway for it, so %s is unreachable over IPv6",
+				a, dev, a),
+		})
+	}
+	return out
+}
+
+// MissingNDPProxies are the addresses of findings from RouterNDPProxy.
+func MissingNDPProxies(fs []Finding) []string {
+	var out []string
+	for _, f := range fs {
+		if f.Reason == v1.ReasonNDPProxyMissing {
+			out = append(out, strings.TrimSuffix(strings.TrimPrefix(f.Field, "ndpProxy["), "]"))
+		}
+	}
+	return out
 }

@@ -125,3 +125,20 @@ func mustNeigh6(t *testing.T, text string) []router.Neighbour {
 	}
 	return ns
 }
+
+func TestRouterNDPProxy(t *testing.T) {
+	want := []string{"2001:db8:1:1:1::10", "2001:0db8:1:1:1::11"}
+	if fs := RouterNDPProxy([]string{"2001:db8:1:1:1::11", "2001:db8:1:1:1::10"}, want, "eth2"); len(fs) != 0 {
+		t.Errorf("every address proxied, in any spelling: %+v", fs)
+	}
+	fs := RouterNDPProxy([]string{"2001:db8:1:1:1::10", "2001:db8:1:1:1::99"}, want, "eth2")
+	if len(fs) != 1 || fs[0].Reason != v1.ReasonNDPProxyMissing || !strings.Contains(fs[0].Message, "2001:db8:1:1:1::11 is unreachable over IPv6") {
+		t.Fatalf("findings %+v", fs)
+	}
+	if got := MissingNDPProxies(fs); len(got) != 1 || got[0] != "2001:db8:1:1:1::11" {
+		t.Errorf("missing %v", got)
+	}
+	if fs := RouterNDPProxy(nil, nil, "eth2"); len(fs) != 0 {
+		t.Errorf("nothing asked: %+v", fs)
+	}
+}

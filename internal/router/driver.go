@@ -58,6 +58,13 @@ type Driver interface {
 	// FlushNeighbours6 empties dev's IPv6 neighbour cache, for the same
 	// reason after an NDP flood.
 	FlushNeighbours6(ctx context.Context, dev string) error
+	// NDPProxies lists dev's IPv6 proxy neighbour entries (the addresses
+	// the router answers neighbour solicitations for there);
+	// cause.CapabilityMissing over the HTTP API, which cannot list them.
+	NDPProxies(ctx context.Context, dev string) ([]string, error)
+	// AddNDPProxies installs proxy entries for addrs on dev now (`ip -6
+	// neigh replace proxy`, idempotent); SSH only.
+	AddNDPProxies(ctx context.Context, dev string, addrs []string) error
 	// Close releases the connection.
 	Close() error
 }

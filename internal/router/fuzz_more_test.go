@@ -203,3 +203,24 @@ func FuzzCredentialsFromSecret(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseNDPProxies(f *testing.F) {
+	f.Add("2001:db8:1:1:1::11 dev eth2 proxy \n2001:db8:1:1:1::10 dev eth2 proxy \n")
+	f.Add("2001:db8:1:1:1::11 proxy \n")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, out string) {
+		addrs, err := ParseNDPProxies(out)
+		if err != nil {
+			return
+		}
+		// What it read prints back as a listing it reads the same way.
+		var b strings.Builder
+		for _, a := range addrs {
+			b.WriteString(a + " proxy \n")
+		}
+		again, err := ParseNDPProxies(b.String())
+		if err != nil || strings.Join(again, ",") != strings.Join(addrs, ",") {
+			t.Fatalf("%q read as %v, printed back read as %v (%v)", out, addrs, again, err)
+		}
+	})
+}

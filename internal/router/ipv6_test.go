@@ -197,3 +197,72 @@ func reasons(fs []drift.Finding) []string {
 	}
 	return out
 }
+
+// `ip -6 neigh show proxy` as captured from Linux 6.x and iproute2 6.1 in a
+// network namespace (two entries added on eth2), with and without dev.
+func TestParseNDPProxies(t *testing.T) {
+	for _, out := range []string{
+		"2001:db8:1:1:1::11 dev eth2 proxy \n2001:db8:1:1:1::10 dev eth2 proxy \n",
+		"2001:db8:1:1:1::11 proxy \n2001:db8:1:1:1::10 proxy \n",
+	} {
+		got, err := router.ParseNDPProxies(out)
+		if err != nil || !reflect.DeepEqual(got, []string{"2001:db8:1:1:1::11", "2001:db8:1:1:1::10"}) {
+			t.Errorf("%q: %v %v", out, got, err)
+		}
+	}
+	if got, err := router.ParseNDPProxies(""); err != nil || len(got) != 0 {
+		t.Errorf("empty table: %v %v", got, err)
+	}
+	for _, bad := range []string{"2001:db8::1 lladdr 00:05:73:a0:00:01 REACHABLE \n", "nonsense proxy \n", "2001:db8::1 dev proxy \n"} {
+		if _, err := router.ParseNDPProxies(bad); err == nil {
+			t.Errorf("%q accepted as a proxy listing", bad)
+		}
+	}
+}
+
+// NDP proxy on VyOS 1.4 over SSH: the health check reads the proxy entries
+// in its one session, an entry deleted by hand shows missing (the
+// configuration still holds it), and AddNDPProxies puts it back; the HTTP
+// API says it cannot list them.
+func TestNDPProxiesOverSSH(t *testing.T) {
+	t.Parallel()
+	sim := startSim(t, routersim.VyOS14, routersim.Options{})
+	ds := drivers(t, sim)
+	d := ds[router.SSH]
+	ctx := testCtx(t)
+	desired := dualStack(router.InterfaceRouteMode)
+	desired.WAN.NDPProxy = []string{"2001:db8:1:1:1::10", "2001:db8:1:1:1::11"}
+	rend, err := router.Render(router.VyOS14, desired)
+	if err != nil {
+		t.Fatal(err)
+	}
+	converge(t, ctx, d, rend)
+	if !sim.AnswersNeighbourSolicitation("2001:db8:1:1:1::10", wan) {
+		t.Fatal("the rendered configuration does not make the router answer for a proxied address")
+	}
+	if out, code := sim.RunIP("-6", "neigh", "del", "proxy", "2001:db8:1:1:1::10", "dev", wan); code != 0 {
+		t.Fatal(out)
+	}
+	calls := sim.Calls()
+	ob, err := router.Observe(ctx, d, router.ObserveRequest{Owned: rend.Owned, Dev: wan, IPv6: true, Proxy6: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := sim.Calls()["ssh.exec"] - calls["ssh.exec"]; n != 1 {
+		t.Errorf("%d exec sessions, want 1", n)
+	}
+	if !ob.Proxies6Known || !reflect.DeepEqual(ob.Proxies6, []string{"2001:db8:1:1:1::11"}) {
+		t.Fatalf("proxies %v known=%v", ob.Proxies6, ob.Proxies6Known)
+	}
+	if err := d.AddNDPProxies(ctx, wan, desired.WAN.NDPProxy); err != nil {
+		t.Fatal(err)
+	}
+	got, err := d.NDPProxies(ctx, wan)
+	if err != nil || len(got) != 2 || !sim.AnswersNeighbourSolicitation("2001:db8:1:1:1::10", wan) {
+		t.Errorf("after AddNDPProxies: %v %v", got, err)
+	}
+	ob, err = router.Observe(ctx, ds[router.VyOSAPI], router.ObserveRequest{Owned: rend.Owned, Dev: wan, IPv6: true, Proxy6: true})
+	if err != nil || ob.Proxies6Known {
+		t.Errorf("over the HTTP API: known=%v err=%v", ob.Proxies6Known, err)
+	}
+}

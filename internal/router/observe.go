@@ -22,6 +22,8 @@ type ObserveRequest struct {
 	Dev string
 	// IPv6 asks for the IPv6 routes and Dev's IPv6 neighbours too.
 	IPv6 bool
+	// Proxy6 asks for Dev's IPv6 proxy neighbour entries (NDP proxy).
+	Proxy6 bool
 }
 
 // Observation is one look at a router: everything a RouterConfig's health
@@ -44,6 +46,10 @@ type Observation struct {
 	// Routes6 and Neighbours6 are IPv6's, when asked for.
 	Routes6     []Route
 	Neighbours6 []Neighbour
+	// Proxies6 are Dev's NDP proxy entries, when asked for and readable
+	// (Proxies6Known: not over the HTTP API).
+	Proxies6      []string
+	Proxies6Known bool
 }
 
 // PlatformMismatch: the router runs another platform than the one the
@@ -103,8 +109,17 @@ func observeEach(ctx context.Context, d Driver, req ObserveRequest) (o Observati
 	if o.Routes6, err = d.Routes6(ctx); err != nil {
 		return o, err
 	}
-	o.Neighbours6, err = d.Neighbours6(ctx, req.Dev)
-	return o, err
+	if o.Neighbours6, err = d.Neighbours6(ctx, req.Dev); err != nil || !req.Proxy6 {
+		return o, err
+	}
+	switch o.Proxies6, err = d.NDPProxies(ctx, req.Dev); {
+	case cause.Is(err, cause.CapabilityMissing):
+		return o, nil
+	case err != nil:
+		return o, err
+	}
+	o.Proxies6Known = true
+	return o, nil
 }
 
 // Observe over the HTTP API: the platform is the one given (or probed
@@ -127,6 +142,7 @@ const (
 	secNeigh   = "neighbours"
 	secRoutes6 = "routes6"
 	secNeigh6  = "neighbours6"
+	secProxy6  = "proxies6"
 )
 
 // Observe over SSH: one exec session runs a script that prints each section
@@ -205,6 +221,9 @@ func healthScript(p Platform, req ObserveRequest, nonce string) (string, []strin
 			section(secRoutes6, cmdRoutes6Text)
 		}
 		section(secNeigh6, cmdNeigh6(p.HasJSONIproute(), req.Dev))
+		if req.Proxy6 && req.Dev != "" {
+			section(secProxy6, cmdNDPProxies(req.Dev))
+		}
 	}
 	return b.String(), order
 }
@@ -352,5 +371,16 @@ func parseObservation6(o Observation, req ObserveRequest, must func(name, what s
 	if o.Neighbours6, err = parseNeigh6(json, out, req.Dev); err != nil {
 		return o, unexpected("Observe", "unparsable "+cmd+" output", out, err)
 	}
+	if !req.Proxy6 || req.Dev == "" {
+		return o, nil
+	}
+	cmd = cmdNDPProxies(req.Dev)
+	if out, err = must(secProxy6, cmd, true); err != nil {
+		return o, err
+	}
+	if o.Proxies6, err = ParseNDPProxies(out); err != nil {
+		return o, unexpected("Observe", "unparsable "+cmd+" output", out, err)
+	}
+	o.Proxies6Known = true
 	return o, nil
 }

@@ -38,6 +38,9 @@ type Interface struct {
 	Name        string   // eth1
 	Addresses   []string // 10.0.10.254/24
 	Description string   // empty: description not owned
+	// RouterAdvert sends router advertisements for the prefixes of the
+	// interface's IPv6 addresses (owned only when set).
+	RouterAdvert bool
 }
 
 // WAN names the uplink and OVH's gateway for it.
@@ -48,6 +51,9 @@ type WAN struct {
 	// /56's last addresses, off-link for the server's /64 as the IPv4
 	// gateway is for a /32, or fe80::1, on-link by definition.
 	Gateway6 string
+	// NDPProxy are addresses behind the router it answers neighbour
+	// solicitations for on the WAN (owned each, only when listed).
+	NDPProxy []string
 	Mode     GatewayRouteMode
 }
 
@@ -127,6 +133,11 @@ func Render(p Platform, d Desired) (Rendered, error) {
 			}
 			add("interfaces", "ethernet", in.Name, "address", pfx.String())
 		}
+		if in.RouterAdvert {
+			if err := renderRouterAdvert(p, in, add, own); err != nil {
+				return Rendered{}, err
+			}
+		}
 		if in.Description != "" {
 			if err := checkText(p, in.Description); err != nil {
 				return Rendered{}, invalid("Render", fmt.Sprintf("interface %s description: %v", in.Name, err), nil)
@@ -185,6 +196,11 @@ func Render(p Platform, d Desired) (Rendered, error) {
 		r.BootRoutes = append(r.BootRoutes, boot...)
 		if d.WAN.Mode == BootScriptMode {
 			r.BootScriptBlock = bootScriptBlock(r.BootRoutes)
+		}
+	}
+	if len(d.WAN.NDPProxy) > 0 {
+		if err := renderNDPProxy(p, d.WAN, add, own); err != nil {
+			return Rendered{}, err
 		}
 	}
 
@@ -351,6 +367,85 @@ func renderGateway6(p Platform, w WAN, add, own func(...string)) ([]Route, error
 		return append(routes, Route{Dst: "default", Gateway: g, Dev: dev}), nil
 	}
 	return nil, invalid("Render", fmt.Sprintf("gateway route mode %q: want %s or %s (resolve Auto first)", w.Mode, InterfaceRouteMode, BootScriptMode), nil)
+}
+
+// renderRouterAdvert advertises the prefixes of an interface's IPv6
+// addresses to the machines on its link:
+//   - VyOS 1.3 to 1.5: `service router-advert interface ethN prefix P`
+//     (vyos-1x interface-definitions/service_router-advert.xml.in, branches
+//     equuleus, sagitta and circinus: radvd with the prefix's on-link and
+//     autonomous flags on by default);
+//   - Vyatta 6.5: `interfaces ethernet ethN ipv6 router-advert prefix P`
+//     (vyos-legacy/vyatta-ipv6-rtradv interface-templates/ipv6/
+//     router-advert/prefix/node.def, the Vyatta-era package; send-advert
+//     defaults to true once router-advert exists).
+//
+// Only the interface's own advertisement node is owned, and only while
+// asked for: other interfaces' advertisements are the user's.
+func renderRouterAdvert(p Platform, in Interface, add, own func(...string)) error {
+	var prefixes []string
+	seen := map[string]bool{}
+	for _, a := range in.Addresses {
+		pfx, err := netip.ParsePrefix(a)
+		if err != nil || !pfx.Addr().Is6() || pfx.Addr().Is4In6() {
+			continue
+		}
+		if m := pfx.Masked().String(); !seen[m] {
+			seen[m] = true
+			prefixes = append(prefixes, m)
+		}
+	}
+	if len(prefixes) == 0 {
+		return invalid("Render", fmt.Sprintf("interface %s: router advertisements need an IPv6 address to take the prefix from", in.Name), nil)
+	}
+	node := []string{"service", "router-advert", "interface", in.Name}
+	if p == Vyatta6 {
+		node = []string{"interfaces", "ethernet", in.Name, "ipv6", "router-advert"}
+	}
+	own(node...)
+	for _, pfx := range prefixes {
+		add(append(append([]string{}, node...), "prefix", pfx)...)
+	}
+	return nil
+}
+
+// renderNDPProxy makes the router answer neighbour solicitations on the WAN
+// for addresses behind it. OVH routes the server's block on-link on the
+// WAN (its guide configures the block's addresses on the interface
+// itself: ovh/docs pages/bare_metal_cloud/dedicated_servers/network_ipv6/
+// guide.en-gb.md), so its gateway sends a neighbour solicitation for each
+// destination and a machine behind the router is reached only if the
+// router answers for it. VyOS 1.4 and 1.5: `protocols static neighbor-proxy
+// nd A interface eth2` (vyos-1x interface-definitions/
+// protocols_static_neighbor-proxy.xml.in, sagitta and circinus; its conf
+// script src/conf_mode/protocols_static_neighbor-proxy.py runs `ip -6
+// neighbor add proxy A dev eth2`), plus `system sysctl parameter
+// net.ipv6.conf.eth2.proxy_ndp value 1`: the kernel answers for a proxy
+// entry only with proxy_ndp on the interface and forwarding on (Linux
+// net/ipv6/ndisc.c ndisc_recv_ns; VyOS sets net.ipv6.conf.all.forwarding=1
+// in src/etc/sysctl.d/30-vyos-router.conf) and the conf script does not
+// set it. Vyatta 6.5 and VyOS 1.3 have neither node (equuleus has no
+// neighbor-proxy), hence the refusal.
+func renderNDPProxy(p Platform, w WAN, add, own func(...string)) error {
+	if p == Vyatta6 || p == VyOS13 {
+		return invalid("Render", fmt.Sprintf("NDP proxy (wan.ipv6.ndpProxy) needs VyOS 1.4 or later: %s has no configuration for it "+
+			"(protocols static neighbor-proxy came with VyOS 1.4); without it OVH's gateway cannot reach the addresses behind the router", p), nil)
+	}
+	if !ifaceName.MatchString(w.Interface) {
+		return invalid("Render", fmt.Sprintf("WAN interface %q: only ethernet interfaces (ethN) are supported", w.Interface), nil)
+	}
+	for _, s := range w.NDPProxy {
+		a, err := netip.ParseAddr(s)
+		if err != nil || !a.Is6() || a.Is4In6() || !a.IsGlobalUnicast() {
+			return invalid("Render", fmt.Sprintf("NDP proxy address %q is not a global IPv6 address", s), nil)
+		}
+		own("protocols", "static", "neighbor-proxy", "nd", a.String())
+		add("protocols", "static", "neighbor-proxy", "nd", a.String(), "interface", w.Interface)
+	}
+	key := "net.ipv6.conf." + w.Interface + ".proxy_ndp"
+	own("system", "sysctl", "parameter", key)
+	add("system", "sysctl", "parameter", key, "value", "1")
+	return nil
 }
 
 // natAddress validates a NAT address or prefix. VyOS 1.4 stores prefixes in

@@ -446,3 +446,82 @@ func TestRenderIPv6PerPlatform(t *testing.T) {
 		t.Error("a link-local interface address accepted")
 	}
 }
+
+// LAN IPv6 for the machines behind the router: router advertisements on
+// the LAN for its prefix in each platform's syntax, and NDP proxy for
+// their addresses on the WAN where the platform has it (VyOS 1.4+),
+// refused with the reason elsewhere.
+func TestRenderLANIPv6PerPlatform(t *testing.T) {
+	const lan6 = "2001:db8:1:1:1::1/80"
+	lan := func() Desired {
+		d := seedDesired(InterfaceRouteMode)
+		d.Interfaces[0].Addresses = append(d.Interfaces[0].Addresses, lan6)
+		d.Interfaces[0].RouterAdvert = true
+		d.Interfaces[1].Addresses = append(d.Interfaces[1].Addresses, "2001:db8:1:1::123/64")
+		d.WAN.Gateway6 = "2001:db8:1:ff:ff:ff:ff:ff"
+		d.WAN.NDPProxy = []string{"2001:db8:1:1:1::10", "2001:0db8:1:1:1::11"}
+		return d
+	}
+	ra := map[Platform]string{
+		Vyatta6: "interfaces ethernet eth1 ipv6 router-advert prefix 2001:db8:1:1:1::/80",
+		VyOS13:  "service router-advert interface eth1 prefix 2001:db8:1:1:1::/80",
+		VyOS14:  "service router-advert interface eth1 prefix 2001:db8:1:1:1::/80",
+		VyOS15:  "service router-advert interface eth1 prefix 2001:db8:1:1:1::/80",
+	}
+	for p, want := range ra {
+		d := lan()
+		d.WAN.NDPProxy = nil
+		if p == Vyatta6 {
+			d.WAN.Mode = BootScriptMode
+		}
+		r, err := Render(p, d)
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		lines := strings.Join(r.Config.Lines(), "\n")
+		if !strings.Contains(lines, want) {
+			t.Errorf("%s: no %q in\n%s", p, want, lines)
+		}
+		if strings.Contains(lines, "router-advert interface eth2") || strings.Contains(lines, "eth2 ipv6 router-advert") {
+			t.Errorf("%s: advertisements on the WAN, which did not ask for them:\n%s", p, lines)
+		}
+	}
+	for _, p := range []Platform{VyOS14, VyOS15} {
+		r, err := Render(p, lan())
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Join(r.Config.Lines(), "\n")
+		for _, want := range []string{
+			"protocols static neighbor-proxy nd 2001:db8:1:1:1::10 interface eth2",
+			"protocols static neighbor-proxy nd 2001:db8:1:1:1::11 interface eth2",
+			"system sysctl parameter net.ipv6.conf.eth2.proxy_ndp value 1",
+		} {
+			if !strings.Contains(lines, want) {
+				t.Errorf("%s: no %q in\n%s", p, want, lines)
+			}
+		}
+		owned := map[string]bool{}
+		for _, o := range r.Owned {
+			owned[o.String()] = true
+		}
+		if owned["protocols static neighbor-proxy nd"] || !owned["protocols static neighbor-proxy nd 2001:db8:1:1:1::10"] {
+			t.Errorf("%s: each proxied address is owned, not the user's others: %v", p, r.Owned)
+		}
+	}
+	for _, p := range []Platform{Vyatta6, VyOS13} {
+		d := lan()
+		if p == Vyatta6 {
+			d.WAN.Mode = BootScriptMode
+		}
+		_, err := Render(p, d)
+		if err == nil || !strings.Contains(err.Error(), "needs VyOS 1.4 or later") {
+			t.Errorf("%s: NDP proxy: %v", p, err)
+		}
+	}
+	d := lan()
+	d.Interfaces[0].Addresses = []string{"10.0.10.254/24"}
+	if _, err := Render(VyOS14, d); err == nil || !strings.Contains(err.Error(), "need an IPv6 address") {
+		t.Errorf("router advertisements without a prefix: %v", err)
+	}
+}

@@ -47,6 +47,10 @@ func TestGetByCategory(t *testing.T) {
 	if out := kubectl(t, "get", "fip", "-n", ns, "-o", "wide"); !strings.Contains(out, "POLICY") {
 		t.Errorf("-o wide lacks POLICY:\n%s", out)
 	}
+	// And the gateways of both families for a router.
+	if out := kubectl(t, "get", "rtc", "-n", ns, "-o", "wide"); !regexp.MustCompile(`GATEWAY\s+GATEWAY6`).MatchString(out) {
+		t.Errorf("-o wide lacks GATEWAY GATEWAY6:\n%s", out)
+	}
 }
 
 // TestExplain: `kubectl explain` shows useful text at every level.
@@ -63,6 +67,10 @@ func TestExplain(t *testing.T) {
 		"routerconfig.spec.wan.gatewayRouteMode":           "BootScript on Vyatta 6",
 		"routerconfig.status.wanNeighbours.offLinkEntries": "ARP flood",
 		"routerconfig.spec.health.arpFloodThreshold":       "off-link",
+		"routerconfig.spec.wan.ipv6.gateway":               "outside the block",
+		"routerconfig.spec.wan.ipv6.ndpProxy":              "on-link on the WAN",
+		"routerconfig.spec.interfaces.ipv6.addressFrom":    "status.ipv6.block",
+		"routerconfig.status.ipv6.wanNeighbours":           "NDP flood",
 	} {
 		out := kubectl(t, "explain", path)
 		if !strings.Contains(out, want) {

@@ -129,6 +129,28 @@ spec:
       - {rule: 20, inboundInterface: eth2, port: 25565, translationAddress: 10.0.10.10}
 `
 
+// goodRTC6 is goodRTC dual stack: the WAN's IPv6 address in the server's
+// block, OVH's IPv6 gateway outside it (the end of the enclosing /56), and
+// an address from a FailoverIP's block on the LAN.
+const goodRTC6 = `
+apiVersion: ovhbridge.io/v1alpha1
+kind: RouterConfig
+metadata: {name: NAME}
+spec:
+  router: {driver: ssh, address: 10.0.10.254, credentialsSecretRef: {name: router}}
+  wan:
+    interface: eth2
+    gateway: 198.51.100.254
+    ipv6: {gateway: "2001:db8:1:ff:ff:ff:ff:ff"}
+  interfaces:
+    - name: eth1
+      addresses: [10.0.10.254/24]
+      ipv6: {addressFrom: {failoverIPRef: {name: router-wan}, host: "::1:0:0:1", prefixLength: 80}}
+    - name: eth2
+      addresses: [203.0.113.123/32]
+      ipv6: {addresses: ["2001:db8:1:1::123/64"]}
+`
+
 // TestBadObjectsRejected is the table of mistakes people make, each refused by
 // `kubectl apply` with a message that says what is wrong.
 func TestBadObjectsRejected(t *testing.T) {
@@ -231,6 +253,29 @@ func TestBadObjectsRejected(t *testing.T) {
 			[]string{"cannot write the boot script"}},
 		{"description with a quote", goodRTC, "description: LAN}", `description: "it's LAN"}`,
 			[]string{"spec.interfaces[0].description", "must not contain single quotes"}},
+		{"IPv6 gateway with a prefix length", goodRTC6, `gateway: "2001:db8:1:ff:ff:ff:ff:ff"`, `gateway: "2001:db8:1:ff:ff:ff:ff:ff/56"`,
+			[]string{"spec.wan.ipv6.gateway", "a gateway is one address: remove the prefix length"}},
+		{"IPv6 gateway inside the WAN's own block", goodRTC6, `gateway: "2001:db8:1:ff:ff:ff:ff:ff"`, `gateway: "2001:db8:1:1::ffff"`,
+			[]string{"wan.ipv6.gateway is inside the WAN interface's own IPv6 prefix", "outside the server's block"}},
+		{"IPv6 gateway that is multicast", goodRTC6, `gateway: "2001:db8:1:ff:ff:ff:ff:ff"`, `gateway: "ff02::2"`,
+			[]string{"spec.wan.ipv6.gateway", "must be a global or link-local unicast address"}},
+		{"IPv6 gateway that is IPv4", goodRTC6, `gateway: "2001:db8:1:ff:ff:ff:ff:ff"`, `gateway: "198.51.100.254"`,
+			[]string{"spec.wan.ipv6.gateway", "must be an IPv6 address"}},
+		{"both IPv6 gateway and gatewayFrom", goodRTC6, `ipv6: {gateway: "2001:db8:1:ff:ff:ff:ff:ff"}`,
+			`ipv6: {gateway: "fe80::1", gatewayFrom: {failoverIPRef: {name: router-wan}}}`,
+			[]string{"spec.wan.ipv6", "exactly one of gateway and gatewayFrom"}},
+		{"link-local IPv6 address on an interface", goodRTC6, "2001:db8:1:1::123/64", "fe80::123/64",
+			[]string{"spec.interfaces[1].ipv6.addresses[0]", "must be a global unicast IPv6 address"}},
+		{"IPv6 address without prefix length", goodRTC6, "2001:db8:1:1::123/64", "2001:db8:1:1::123",
+			[]string{"spec.interfaces[1].ipv6.addresses[0]", "IPv6 address with prefix length"}},
+		{"IPv6 address among the IPv4 ones", goodRTC6, "addresses: [203.0.113.123/32]", `addresses: ["2001:db8:1:1::123/64"]`,
+			[]string{"spec.interfaces[1].addresses[0]", "IPv6 addresses go under ipv6.addresses"}},
+		{"IPv6 host part that is not IPv6", goodRTC6, `host: "::1:0:0:1"`, `host: "10.0.0.1"`,
+			[]string{"spec.interfaces[0].ipv6.addressFrom.host", "must be an IPv6 host part such as ::1"}},
+		{"IPv6 host part that is the whole block", goodRTC6, `host: "::1:0:0:1"`, `host: "::"`,
+			[]string{"spec.interfaces[0].ipv6.addressFrom.host", "must not be ::"}},
+		{"empty ipv6", goodRTC6, `ipv6: {addresses: ["2001:db8:1:1::123/64"]}`, "ipv6: {}",
+			[]string{"spec.interfaces[1].ipv6", "set addresses, addressFrom or both"}},
 		{"translation neither masquerade nor IP", goodRTC, "sourceAddress: 10.0.10.0/24}",
 			"sourceAddress: 10.0.10.0/24, translation: masq}",
 			[]string{"spec.nat.source[0].translation", "must be masquerade or an IPv4 address"}},

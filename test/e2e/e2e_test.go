@@ -36,6 +36,12 @@ func TestSeedTopologyBecomesReady(t *testing.T) {
 	if rt != "vyatta-6 BootScript "+world.Gateway+" Present "+world.RouterWANIP+"/32" {
 		t.Errorf("edge status = %q", rt)
 	}
+	// Dual stack, as the samples are: the IPv6 default route goes via the
+	// server's IPv6 gateway, which router-wan reports from OVH.
+	gw6 := kubectl(t, "get", "fip", "router-wan", "-o", "jsonpath={.status.ipv6.gateway}")
+	if got := kubectl(t, "get", "rtc", "edge", "-o", "jsonpath={.status.ipv6.gateway} {.status.ipv6.defaultRoute.gateway}"); gw6 == "" || got != gw6+" "+gw6 {
+		t.Errorf("edge status.ipv6 gateway/defaultRoute = %q, router-wan's IPv6 gateway %q", got, gw6)
+	}
 	table := kubectl(t, "get", "ovhbridge")
 	if n := strings.Count(table, " True "); n != 5 {
 		t.Errorf("kubectl get ovhbridge shows %d Ready objects, want 5:\n%s", n, table)

@@ -269,8 +269,33 @@ type Failure struct {
 	Do           func(context.Context) error
 }
 
-// Failures are the seed's failures, in the order the demo replays them.
+// Failures are the seed's failures, in the order the demo replays them,
+// and IPv6's version of the write-up's: the router's IPv6 default route
+// without its gateway, soliciting every IPv6 destination (not in kernel
+// mode, whose namespaces carry no IPv6 gateway).
 func (w *World) Failures() []Failure {
+	fs := w.failures4()
+	if _, _, kernel := w.Router.Kernel(); !kernel {
+		fs = append(fs, Failure{
+			Name: "the router's IPv6 default route loses its gateway while it talks over IPv6 (NDP flood)",
+			Kind: "routerconfig", Object: "edge",
+			Reasons: []string{"DefaultRoute6WithoutGateway", "NDPFlood", "GatewayNDPMissing", "GatewayRoute6Missing"},
+			Do: func(context.Context) error {
+				if out, code := w.Router.RunIP("-6", "route", "replace", "default", "dev", "eth2"); code != 0 {
+					return fmt.Errorf("ip -6 route replace default dev eth2: %s", out)
+				}
+				var dsts []string
+				for i := 1; i <= 24; i++ {
+					dsts = append(dsts, fmt.Sprintf("2001:db8:ffff::%x", i))
+				}
+				return w.Router.InjectTraffic(dsts...)
+			},
+		})
+	}
+	return fs
+}
+
+func (w *World) failures4() []Failure {
 	return []Failure{
 		{
 			Name: "the router's failover IP is moved to another server in the OVH manager",

@@ -445,6 +445,7 @@ func (r *Router) syncRoutes() {
 		r.kernelErr = r.nk.sync(r, daemon)
 		return
 	}
+	r.syncProxies()
 	kernel, daemon := r.deriveRoutes()
 	want := slices.Concat(kernel, daemon)
 	wanted := map[string]kroute{}

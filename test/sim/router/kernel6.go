@@ -226,3 +226,150 @@ func (r *Router) gateway6() string {
 	}
 	return best.gw
 }
+
+// proxyEntry is one IPv6 proxy neighbour entry (`ip -6 neigh add proxy A
+// dev D`): the kernel answers neighbour solicitations for A arriving on D
+// with its own MAC.
+type proxyEntry struct{ ip, dev string }
+
+// syncProxies applies `protocols static neighbor-proxy nd` the way its
+// conf script does on VyOS 1.4+ (vyos-1x sagitta and circinus,
+// src/conf_mode/protocols_static_neighbor-proxy.py apply()): only when the
+// node changed in a commit, it runs `ip -6 neighbor flush proxy` and adds
+// every configured address on every interface named. An entry deleted by
+// hand therefore stays missing until the node changes or the router boots.
+func (r *Router) syncProxies() {
+	var want []proxyEntry
+	var key strings.Builder
+	for _, st := range r.active.statements() {
+		w := st.words
+		if len(w) == 7 && w[0] == "protocols" && w[1] == "static" && w[2] == "neighbor-proxy" && w[3] == "nd" && w[5] == "interface" {
+			want = append(want, proxyEntry{ip: w[4], dev: w[6]})
+			key.WriteString(w[4] + " " + w[6] + "\n")
+		}
+	}
+	if key.String() == r.proxyApplied {
+		return
+	}
+	r.proxyApplied = key.String()
+	r.proxy6 = nil
+	for _, e := range want {
+		if r.hasNIC(e.dev) {
+			r.proxy6 = append(r.proxy6, e)
+		}
+	}
+}
+
+// proxyText is `ip -6 neigh show proxy [dev D]`, as captured from Linux 6.x
+// with iproute2 6.1 in a network namespace: "A dev D proxy " per entry
+// ("A proxy " when a device is named), a trailing space, the entry added
+// last listed first (two entries came back in reverse order; the hash
+// order of larger tables is not modelled). Plain `ip -6 neigh show` never
+// lists them, and `ip -6 neigh flush dev D` leaves them.
+func (r *Router) proxyText(dev string) string {
+	var b strings.Builder
+	for i := len(r.proxy6) - 1; i >= 0; i-- {
+		e := r.proxy6[i]
+		if dev != "" && e.dev != dev {
+			continue
+		}
+		b.WriteString(e.ip + " ")
+		if dev == "" {
+			b.WriteString("dev " + e.dev + " ")
+		}
+		b.WriteString("proxy \n")
+	}
+	return b.String()
+}
+
+// ipNeighProxy is `ip -6 neigh add|replace|del proxy A dev D`, with the
+// answers captured from the same kernel: add of an existing entry and
+// replace succeed silently, del of a missing one answers "RTNETLINK
+// answers: No such file or directory" with status 2.
+func (r *Router) ipNeighProxy(verb string, args []string) (string, int) {
+	ip, dev := "", ""
+	for i := 0; i < len(args); i++ {
+		switch {
+		case args[i] == "proxy" && i+1 < len(args):
+			ip = args[i+1]
+			i++
+		case args[i] == "dev" && i+1 < len(args):
+			dev = args[i+1]
+			i++
+		}
+	}
+	a, err := netip.ParseAddr(ip)
+	if err != nil || dev == "" {
+		return "Device and destination are required arguments.\n", 255
+	}
+	if !r.hasNIC(dev) {
+		return fmt.Sprintf("Cannot find device \"%s\"\n", dev), 1
+	}
+	ip = a.String()
+	for i, e := range r.proxy6 {
+		if e.ip == ip && e.dev == dev {
+			if verb == "del" || verb == "delete" {
+				r.proxy6 = append(r.proxy6[:i:i], r.proxy6[i+1:]...)
+			}
+			return "", 0
+		}
+	}
+	if verb == "del" || verb == "delete" {
+		return "RTNETLINK answers: No such file or directory\n", 2
+	}
+	r.proxy6 = append(r.proxy6, proxyEntry{ip: ip, dev: dev})
+	return "", 0
+}
+
+// NDPProxies lists the IPv6 proxy neighbour entries of dev ("" for all).
+func (r *Router) NDPProxies(dev string) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, e := range r.proxy6 {
+		if dev == "" || e.dev == dev {
+			out = append(out, e.ip)
+		}
+	}
+	return out
+}
+
+// AnswersNeighbourSolicitation reports whether a neighbour solicitation
+// for ip arriving on dev (OVH's gateway resolving an address of the
+// server's block) gets an answer from the router: for one of its own
+// addresses, or — as Linux's ndisc_recv_ns does (net/ipv6/ndisc.c: a
+// pneigh_lookup hit with forwarding and proxy_ndp on the interface or
+// "all") — for a proxy entry. VyOS forwards IPv6 by default (vyos-1x
+// src/etc/sysctl.d/30-vyos-router.conf, net.ipv6.conf.all.forwarding=1);
+// proxy_ndp is read from `system sysctl parameter`, 0 otherwise.
+func (r *Router) AnswersNeighbourSolicitation(ip, dev string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false
+	}
+	for _, st := range r.active.statements() {
+		w := st.words
+		if len(w) == 5 && w[0] == "interfaces" && w[1] == "ethernet" && w[2] == dev && w[3] == "address" {
+			if p, err := netip.ParsePrefix(w[4]); err == nil && p.Addr() == a {
+				return true
+			}
+		}
+	}
+	proxyNDP := false
+	for _, k := range []string{"net.ipv6.conf." + dev + ".proxy_ndp", "net.ipv6.conf.all.proxy_ndp"} {
+		if v, ok := r.active.values([]string{"system", "sysctl", "parameter", k, "value"}); ok && len(v) == 1 && v[0] == "1" {
+			proxyNDP = true
+		}
+	}
+	if !proxyNDP {
+		return false
+	}
+	for _, e := range r.proxy6 {
+		if e.dev == dev && e.ip == a.String() {
+			return true
+		}
+	}
+	return false
+}

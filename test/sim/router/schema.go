@@ -24,6 +24,15 @@ import (
 //     `system login user X level` in 1.3 (system/16-to-17, equuleus).
 //   - `service https api rest` exists from 1.5 only (the REST API must be
 //     enabled; vyos-1x current).
+//   - Router advertisements: `service router-advert interface X prefix P`
+//     from 1.3 (service_router-advert.xml.in, equuleus to circinus);
+//     Vyatta's `interfaces ethernet X ipv6 router-advert prefix P`
+//     (vyos-legacy/vyatta-ipv6-rtradv interface-templates/ipv6/
+//     router-advert, the Vyatta-era package).
+//   - `protocols static neighbor-proxy arp|nd A interface X` and `system
+//     sysctl parameter K value V` from 1.4 (protocols_static_neighbor-
+//     proxy.xml.in and system_sysctl.xml.in, sagitta and circinus; absent
+//     from equuleus).
 //
 // The configuration templates the simulator knows: enough of the real ones
 // to hold the seed's configuration, what the operator renders, and some
@@ -43,6 +52,12 @@ interfaces
     hw-id = mac
     mtu = num
     disable !
+    ipv6 @vyatta-6.5
+      router-advert
+        prefix * prefix6
+          autonomous-flag = text
+          on-link-flag = text
+        send-advert = text
   loopback * text
     address + ifaddr
 protocols
@@ -70,6 +85,11 @@ protocols
     interface-route6 * prefix6 @vyatta-6.5,vyos-1.3
       next-hop-interface * iface
         distance = num
+    neighbor-proxy @vyos-1.4,vyos-1.5
+      arp * ipv4
+        interface + iface
+      nd * ipv6
+        interface + iface
 nat
   source
     rule * rule
@@ -130,11 +150,19 @@ system
   console
     device * text
       speed = num
+  sysctl @vyos-1.4,vyos-1.5
+    parameter * text
+      value = text
 service
   ssh
     port = num
     listen-address + text
     disable-password-authentication !
+  router-advert @vyos-1.3,vyos-1.4,vyos-1.5
+    interface * iface
+      prefix * prefix6
+        no-autonomous-flag !
+        no-on-link-flag !
   https @vyos-1.3,vyos-1.4,vyos-1.5
     api
       keys

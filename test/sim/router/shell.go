@@ -2,6 +2,7 @@ package routersim
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -860,6 +861,35 @@ func (sh *shell) ip(args []string) int {
 		if dev != "" && !sh.r.hasNIC(dev) {
 			sh.errf("Cannot find device \"%s\"\n", dev)
 			return 1
+		}
+		proxy := slices.Contains(rest, "proxy")
+		switch {
+		case proxy && (verb == "show" || verb == "list" || verb == "ls"):
+			sh.count("ip neigh show proxy")
+			if fam != fam6 || jsonOut {
+				sh.errf("routersim: only `ip -6 neigh show proxy` is modelled\n")
+				return 255
+			}
+			sh.r.mu.Lock()
+			text := sh.r.proxyText(dev)
+			sh.r.mu.Unlock()
+			sh.outf("%s", text)
+			return 0
+		case proxy && (verb == "add" || verb == "replace" || verb == "del" || verb == "delete"):
+			sh.count("ip neigh " + verb + " proxy")
+			if !sh.root {
+				sh.errf("RTNETLINK answers: Operation not permitted\n")
+				return 2
+			}
+			if fam != fam6 {
+				sh.errf("routersim: only IPv6 proxy entries are modelled\n")
+				return 255
+			}
+			sh.r.mu.Lock()
+			msg, code := sh.r.ipNeighProxy(verb, rest)
+			sh.r.mu.Unlock()
+			sh.errf("%s", msg)
+			return code
 		}
 		switch verb {
 		case "show", "list", "ls":

@@ -104,6 +104,10 @@ type Router struct {
 	files  map[string]*file
 	routes []kroute
 	neigh  []neighbour
+	// proxy6 is the kernel's IPv6 proxy neighbour table (pneigh), and
+	// proxyApplied the neighbor-proxy configuration last applied to it.
+	proxy6       []proxyEntry
+	proxyApplied string
 	// nhids are FRR's kernel nexthop objects; noCarrier the NICs whose
 	// cable is out.
 	nhids     map[string]int
@@ -855,6 +859,7 @@ func (r *Router) Reboot() error {
 	r.active = t
 	r.routes = nil
 	r.neigh = nil
+	r.proxy6, r.proxyApplied = nil, ""
 	var flushErr error
 	if r.nk != nil {
 		flushErr = r.nk.reboot(r)
