@@ -68,7 +68,9 @@ func failoverIPValue(ctx context.Context, r client.Reader, ns, name, what string
 			why = fmt.Sprintf("is not ready (%s: %s)", c.Reason, c.Message)
 		}
 		return "", &f, &refError{name: name, msg: fmt.Sprintf("FailoverIP %s/%s has no %s: it %s", ns, name, what, why),
-			newSource: c == nil || c.Status == metav1.ConditionUnknown && c.Reason == v1.ReasonFirstObservation}
+			// Only a FailoverIP saying so itself: one without any status yet
+			// may have no controller to say anything (10s then, as usual).
+			newSource: c != nil && c.Status == metav1.ConditionUnknown && c.Reason == v1.ReasonFirstObservation}
 	}
 	return v, &f, nil
 }
