@@ -107,19 +107,12 @@ func (b *bench) budgetStartup(ctx context.Context) (*budgetResult, error) {
 		res.FirstLook[k] += 2
 	}
 	b.logf("budget: start-up of %d FailoverIPs under the default budget, watched for %s", res.Objects, b.budgetWindow)
-	e, err := b.startEnv(ctx, top, world.Options{})
+	e, opStart, err := b.startBudgeted(ctx, top, world.Options{})
 	if err != nil {
 		return nil, err
 	}
 	defer e.close()
-	if err := e.startOperator(defaultBudget); err != nil {
-		return nil, err
-	}
-	opStart := time.Now()
-	start := time.Now()
-	if _, err := e.applySize(top.objects(nil), b.big()); err != nil {
-		return nil, e.fail(err)
-	}
+	start := opStart
 	if err := sleep(ctx, time.Until(start.Add(b.budgetWindow))); err != nil {
 		return nil, err
 	}
@@ -176,19 +169,12 @@ func (b *bench) budgetSteady(ctx context.Context) (*budgetSteady, error) {
 	res := &budgetSteady{Objects: top.objectCount(), MACs: top.macCount(), Sync: b.costInterval}
 	label := "budget (steady state)"
 	b.logf("%s: %d FailoverIPs, %d virtual MACs, under the default budget", label, res.Objects, res.MACs)
-	e, err := b.startEnv(ctx, top, world.Options{OVHMoveDuration: time.Second})
+	e, opStart, err := b.startBudgeted(ctx, top, world.Options{OVHMoveDuration: time.Second})
 	if err != nil {
 		return nil, err
 	}
 	defer e.close()
-	if err := e.startOperator(defaultBudget); err != nil {
-		return nil, err
-	}
-	opStart := time.Now()
-	start := time.Now()
-	if _, err := e.applySize(top.objects(nil), b.big()); err != nil {
-		return nil, e.fail(err)
-	}
+	start := opStart
 	wctx, cancel := context.WithTimeout(ctx, b.readyTimeout)
 	last, err := e.tr.allReady(wctx, e.keys())
 	cancel()
@@ -300,4 +286,25 @@ func distinctDurations(m map[string]time.Duration) string {
 		out += fmt.Sprintf("%s ×%d", d, count[d])
 	}
 	return out
+}
+
+// startBudgeted starts a world for top, the operator at OVH's default
+// budget, and applies top's objects; it returns the operator's start. The
+// caller closes the env.
+func (b *bench) startBudgeted(ctx context.Context, top topology, opts world.Options) (*env, time.Time, error) {
+	e, err := b.startEnv(ctx, top, opts)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	if err := e.startOperator(defaultBudget); err != nil {
+		e.close()
+		return nil, time.Time{}, err
+	}
+	opStart := time.Now()
+	if _, err := e.applySize(top.objects(nil), b.big()); err != nil {
+		err = e.fail(err)
+		e.close()
+		return nil, time.Time{}, err
+	}
+	return e, opStart, nil
 }
