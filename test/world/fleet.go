@@ -31,7 +31,8 @@ type Fleet struct {
 	// (Vyatta 6.5 with the write-up's broken configuration).
 	Routers []*routersim.Router
 	// IPs are the failover IPs; IP i is bridged to VM VMs[i] and, for
-	// i < len(Routers), is router i's WAN address.
+	// i < len(Routers), is router i's WAN address. With
+	// FleetOptions.SharedMAC the last two IPs name the same VM.
 	IPs, VMs []string
 
 	api []bool // router i is driven through the VyOS HTTP API
@@ -40,9 +41,16 @@ type Fleet struct {
 	// dropped are OVH requests that never reached OVH's logic (see
 	// AllowDroppedRequests).
 	dropped map[string]int
-	// createVMAC is the name OVH gives a virtual MAC creation's task here.
-	createVMAC string
+	// functions are the names OVH gives virtual MAC tasks here.
+	functions ovhsim.TaskFunctions
+	// shared is the index of the pair of IPs sharing one VM and its MAC
+	// (FleetOptions.SharedMAC), -1 without.
+	shared int
 }
+
+// SharedMAC is the virtual MAC the pair of FleetOptions.SharedMAC shares on
+// OtherServer at the start.
+const SharedMAC = "00:50:56:0a:0b:0c"
 
 // AllowDroppedRequests accepts n more requests to an OVH route than the
 // changes need: requests the simulator held and dropped unprocessed because
@@ -81,10 +89,19 @@ type FleetOptions struct {
 	// APIRouterProfiles are more routers (VyOS), driven through the VyOS
 	// HTTP API rather than SSH.
 	APIRouterProfiles []routersim.Profile
+	// SharedMAC makes the last two IPs one VM's, bound on the other server
+	// to one virtual MAC (the operator's rule, as OVH's guides bind a VM's
+	// IPs: one MAC per VM). OVH moves neither while their MAC serves the
+	// other, so the higher IP leaves the MAC (an unbind on the other
+	// server), each moves, the MAC comes with the lower one, and the higher
+	// binds to it again on Server (a bind). The VM has one BridgedVM,
+	// bridged to the lower IP's MAC. It needs two IPs besides the routers'.
+	SharedMAC bool
 	// OVHTaskFunctions names OVH's virtual MAC tasks (see world.Options).
 	OVHTaskFunctions ovhsim.TaskFunctions
-	// OVHMoveDuration and OVHVirtualMACDuration are how long OVH tasks take.
-	OVHMoveDuration, OVHVirtualMACDuration time.Duration
+	// OVHMoveDuration and OVHVirtualMACDuration are how long OVH tasks take;
+	// OVHVirtualMACReappearDelay how long a moved MAC stays hidden.
+	OVHMoveDuration, OVHVirtualMACDuration, OVHVirtualMACReappearDelay time.Duration
 	// ESXiWriteDelay holds every ESXi power and reconfigure call that long
 	// before the host acts on it, and RouterLatency every router command
 	// after it ran: a kill is then likely to fall between a write reaching
@@ -110,27 +127,52 @@ func StartFleet(opts FleetOptions) (*Fleet, error) {
 	if opts.IPs < routers {
 		return nil, fmt.Errorf("a fleet of %d routers needs at least as many failover IPs", routers)
 	}
-	f := &Fleet{}
+	shared := -1
+	if opts.SharedMAC {
+		shared = opts.IPs - 2
+		if shared < routers {
+			return nil, fmt.Errorf("a fleet of %d routers and a shared MAC needs %d failover IPs at least", routers, routers+2)
+		}
+	}
+	f := &Fleet{shared: shared, functions: opts.OVHTaskFunctions}
+	for _, fn := range []*string{&f.functions.CreateVirtualMAC, &f.functions.BindIP} {
+		if *fn == "" {
+			*fn = ovhsim.FunctionAddVirtualMAC
+		}
+	}
+	if f.functions.UnbindIP == "" {
+		f.functions.UnbindIP = ovhsim.FunctionRemoveVirtualMAC
+	}
 	seed := SeedOVH()
 	seed.IPs = nil
 	var vms []esxisim.VMSpec
 	for i := range opts.IPs {
 		ip := fmt.Sprintf("203.0.113.%d", 10+i)
 		vm := fmt.Sprintf("vm-%02d", i)
+		second := shared >= 0 && i == shared+1
+		if second {
+			vm = f.VMs[shared]
+		}
 		f.IPs, f.VMs = append(f.IPs, ip), append(f.VMs, vm)
 		// Routed to the other server: a move, then a virtual MAC, then the
 		// VM's MAC change.
 		seed.IPs = append(seed.IPs, ovhsim.IP{IP: ip, RoutedTo: OtherServer})
+		if second {
+			// The pair's guest answers for both, configured as the
+			// write-up says for each; OVH has them on one MAC.
+			g := vms[len(vms)-1].Guest
+			g.Interfaces[0].Addresses = append(g.Interfaces[0].Addresses, ip+"/32")
+			seed.VirtualMACs = append(seed.VirtualMACs, ovhsim.VirtualMAC{Server: OtherServer, MAC: SharedMAC, Type: "vmware",
+				Addresses: []ovhsim.VirtualAddress{{IP: f.IPs[shared], VirtualMachineName: vm}, {IP: ip, VirtualMachineName: vm}}})
+			continue
+		}
 		// Each guest is configured as the write-up says for its failover IP.
 		vms = append(vms, esxisim.VMSpec{Name: vm, PoweredOn: true, NICs: []esxisim.NICSpec{{PortGroup: esxisim.PortGroupWAN}},
 			Guest: esxisim.WriteUpGuest(ip, Gateway)})
 	}
-	f.createVMAC = opts.OVHTaskFunctions.CreateVirtualMAC
-	if f.createVMAC == "" {
-		f.createVMAC = ovhsim.FunctionAddVirtualMAC
-	}
 	w, err := Start(Options{OVH: &seed, ESXiVMs: vms, OVHTaskFunctions: opts.OVHTaskFunctions,
-		OVHMoveDuration: opts.OVHMoveDuration, OVHVirtualMACDuration: opts.OVHVirtualMACDuration})
+		OVHMoveDuration: opts.OVHMoveDuration, OVHVirtualMACDuration: opts.OVHVirtualMACDuration,
+		OVHVirtualMACReappearDelay: opts.OVHVirtualMACReappearDelay})
 	if err != nil {
 		return nil, err
 	}
@@ -166,6 +208,15 @@ func (f *Fleet) Close() {
 	f.World.Close()
 }
 
+// FailoverIPName is the FailoverIP of IP i: "ip-" and its VM, "-2" added
+// for the second IP of a VM.
+func (f *Fleet) FailoverIPName(i int) string {
+	if i > 0 && f.VMs[i] == f.VMs[i-1] {
+		return "ip-" + f.VMs[i] + "-2"
+	}
+	return "ip-" + f.VMs[i]
+}
+
 // RouterName is the RouterConfig (and Secret prefix) of router i.
 func RouterName(i int) string { return fmt.Sprintf("router-%d", i) }
 
@@ -190,13 +241,16 @@ func (f *Fleet) Manifests() []byte {
 	for i, ip := range f.IPs {
 		add(map[string]any{
 			"apiVersion": "ovhbridge.io/v1alpha1", "kind": "FailoverIP",
-			"metadata": map[string]any{"name": "ip-" + f.VMs[i]},
+			"metadata": map[string]any{"name": f.FailoverIPName(i)},
 			"spec": map[string]any{
 				"ip": ip, "server": Server,
 				"virtualMAC": map[string]any{"type": "vmware", "vmName": f.VMs[i]},
 				"ovh":        map[string]any{"credentialsSecretRef": map[string]any{"name": "ovh-credentials"}, "syncInterval": "10s"},
 			},
 		})
+		if f.shared >= 0 && i == f.shared+1 {
+			continue // the pair's VM has its BridgedVM already
+		}
 		add(map[string]any{
 			"apiVersion": "ovhbridge.io/v1alpha1", "kind": "BridgedVM",
 			"metadata": map[string]any{"name": f.VMs[i]},
@@ -204,7 +258,7 @@ func (f *Fleet) Manifests() []byte {
 				"esxi":   map[string]any{"credentialsSecretRef": map[string]any{"name": "esxi-credentials"}},
 				"vmName": f.VMs[i],
 				"nics": []any{map[string]any{"index": 0, "portGroup": esxisim.PortGroupWAN,
-					"macFrom": map[string]any{"failoverIPRef": map[string]any{"name": "ip-" + f.VMs[i]}}}},
+					"macFrom": map[string]any{"failoverIPRef": map[string]any{"name": f.FailoverIPName(i)}}}},
 				"powerState": "PoweredOn", "allowPowerCycle": true,
 			},
 		})
@@ -214,7 +268,7 @@ func (f *Fleet) Manifests() []byte {
 		if i > 0 {
 			creds = RouterName(i) + "-credentials"
 		}
-		wan := map[string]any{"failoverIPRef": map[string]any{"name": "ip-" + f.VMs[i]}}
+		wan := map[string]any{"failoverIPRef": map[string]any{"name": f.FailoverIPName(i)}}
 		driver, address := "ssh", r.SSHAddr()
 		if f.api[i] {
 			driver, address = "vyos-api", r.APIURL()
@@ -244,7 +298,19 @@ func (f *Fleet) Manifests() []byte {
 }
 
 // Objects is the number of objects Manifests creates (Secrets aside).
-func (f *Fleet) Objects() int { return 2*len(f.IPs) + len(f.Routers) }
+func (f *Fleet) Objects() int { return len(f.IPs) + len(f.DistinctVMs()) + len(f.Routers) }
+
+// DistinctVMs are the fleet's VMs, each once.
+func (f *Fleet) DistinctVMs() []string { return slices.Compact(slices.Clone(f.VMs)) }
+
+// shares is 1 with FleetOptions.SharedMAC, else 0: the number of unbinds
+// and binds the fleet needs, and of virtual MACs fewer than IPs.
+func (f *Fleet) shares() int {
+	if f.shared >= 0 {
+		return 1
+	}
+	return 0
+}
 
 // Writes are the simulators' counts of calls that change something.
 type Writes struct {
@@ -323,8 +389,11 @@ func (f *Fleet) Converged(ctx context.Context) error {
 			macOf[a.IP] = vm.MAC
 		}
 	}
-	if len(ovh.VirtualMACs) != len(f.IPs) {
-		return fmt.Errorf("OVH has %d virtual MACs, want one per IP (%d)", len(ovh.VirtualMACs), len(f.IPs))
+	if vms := len(f.DistinctVMs()); len(ovh.VirtualMACs) != vms {
+		return fmt.Errorf("OVH has %d virtual MACs, want one per VM (%d)", len(ovh.VirtualMACs), vms)
+	}
+	if s := f.shared; s >= 0 && macOf[f.IPs[s]] != macOf[f.IPs[s+1]] {
+		return fmt.Errorf("%s and %s, one VM's, are bound to %q and %q, want one MAC", f.IPs[s], f.IPs[s+1], macOf[f.IPs[s]], macOf[f.IPs[s+1]])
 	}
 	for i, ip := range f.IPs {
 		if routed[ip] != Server {
@@ -332,6 +401,9 @@ func (f *Fleet) Converged(ctx context.Context) error {
 		}
 		if macOf[ip] == "" {
 			return fmt.Errorf("%s has no virtual MAC", ip)
+		}
+		if i > 0 && f.VMs[i] == f.VMs[i-1] {
+			continue // the pair's VM: checked with the lower IP
 		}
 		vm, err := f.ESXi.VM(ctx, f.VMs[i])
 		if err != nil {
@@ -345,8 +417,9 @@ func (f *Fleet) Converged(ctx context.Context) error {
 }
 
 // DuplicateWrites compares the simulators' counters with the changes the
-// fleet needed, and returns every difference: one move and one virtual
-// MAC per IP at OVH (refused duplicates count too); one power off, one
+// fleet needed, and returns every difference: one move per IP and one
+// virtual MAC per VM at OVH (refused duplicates count too), the shared
+// pair's one unbind and one bind; one power off, one
 // reconfigure and one power on per VM; per router one commit that changed
 // the configuration and one save of the configuration finally running
 // (never a half-applied one), the boot script and gateway routes written at
@@ -362,10 +435,41 @@ func (f *Fleet) DuplicateWrites() []error {
 			fail("OVH: %d move tasks for %s, want exactly 1", n, ip)
 		}
 	}
-	if n := tasks[f.createVMAC][Server]; n != len(f.IPs) {
-		fail("OVH: %d virtual MAC tasks on %s, want exactly %d (one per IP)", n, Server, len(f.IPs))
+	// Virtual MAC tasks, by function and server: one creation per VM but
+	// the pair's, whose MAC comes with its lower IP, and for the pair one
+	// unbind on the other server and one bind on Server. Bind and
+	// creation may share a name: their counts add up.
+	shares := f.shares()
+	creates := len(f.DistinctVMs()) - shares
+	wantTasks := map[string]map[string]int{}
+	for _, t := range []struct {
+		function, server string
+		n                int
+	}{{f.functions.CreateVirtualMAC, Server, creates}, {f.functions.BindIP, Server, shares}, {f.functions.UnbindIP, OtherServer, shares}} {
+		if wantTasks[t.function] == nil {
+			wantTasks[t.function] = map[string]int{}
+		}
+		wantTasks[t.function][t.server] += t.n
 	}
-	wantOVH := map[string]int{ovhsim.RouteIPMove: len(f.IPs), ovhsim.RouteVMACCreate: len(f.IPs)}
+	for fn, byServer := range tasks {
+		if fn == ovhsim.FunctionMoveIP {
+			continue
+		}
+		for server, n := range byServer {
+			if want := wantTasks[fn][server]; n != want {
+				fail("OVH: %d %s tasks on %s, want exactly %d", n, fn, server, want)
+			}
+		}
+	}
+	for fn, byServer := range wantTasks {
+		for server, want := range byServer {
+			if want > 0 && tasks[fn][server] == 0 {
+				fail("OVH: no %s task on %s, want exactly %d", fn, server, want)
+			}
+		}
+	}
+	wantOVH := map[string]int{ovhsim.RouteIPMove: len(f.IPs), ovhsim.RouteVMACCreate: creates,
+		ovhsim.RouteVMACBind: shares, ovhsim.RouteVMACUnbind: shares}
 	for route, n := range w.OVH {
 		if want := wantOVH[route] + f.dropped[route]; n != want {
 			fail("OVH: %d requests %s, want %d (%d dropped unprocessed)", n, route, want, f.dropped[route])
@@ -374,7 +478,7 @@ func (f *Fleet) DuplicateWrites() []error {
 
 	// Each VM needs at least one of each call to converge, so totals equal
 	// to the number of VMs mean exactly one each.
-	vms := int64(len(f.VMs))
+	vms := int64(len(f.DistinctVMs()))
 	wantESXi := map[string]int64{"ReconfigVM_Task": vms, "PowerOffVM_Task": vms, "PowerOnVM_Task": vms}
 	for m, n := range w.ESXi {
 		if n != wantESXi[m] {

@@ -50,6 +50,9 @@ type Options struct {
 	// OVHMoveDuration and OVHVirtualMACDuration are how long OVH tasks
 	// take (OVH: about a minute for a move; the demo does not wait that).
 	OVHMoveDuration, OVHVirtualMACDuration time.Duration
+	// OVHVirtualMACReappearDelay is how long a moved block's virtual MACs
+	// stay hidden after the move (ovhsim.Options.VirtualMACReappearDelay).
+	OVHVirtualMACReappearDelay time.Duration
 	// RouterProfile is the router release (default vyatta-6.5), configured
 	// from RouterSeed (default: the 2013 write-up's configuration).
 	RouterProfile routersim.Profile
@@ -166,7 +169,7 @@ func Start(opts Options) (w *World, err error) {
 		}
 	}()
 	if w.OVH, err = ovhsim.New(ovhsim.Options{World: seed, MoveDuration: opts.OVHMoveDuration, TaskFunctions: opts.OVHTaskFunctions,
-		VirtualMACDuration: opts.OVHVirtualMACDuration}); err != nil {
+		VirtualMACDuration: opts.OVHVirtualMACDuration, VirtualMACReappearDelay: opts.OVHVirtualMACReappearDelay}); err != nil {
 		return nil, err
 	}
 	if err = w.OVH.Start(); err != nil {

@@ -27,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/ovhbridge/ovhbridge-operator/api/v1alpha1"
+	"github.com/ovhbridge/ovhbridge-operator/internal/ovh"
 	ovhsim "github.com/ovhbridge/ovhbridge-operator/test/sim/ovh"
 	routersim "github.com/ovhbridge/ovhbridge-operator/test/sim/router"
 	"github.com/ovhbridge/ovhbridge-operator/test/world"
@@ -187,7 +188,7 @@ func TestKilledOperatorConvergesWithOneWritePerChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	env.start(t)
-	waitReconciled(t, env.op, map[string]int{"failoverip": ips, "bridgedvm": ips, "routerconfig": len(f.Routers)})
+	waitReconciled(t, env.op, map[string]int{"failoverip": ips, "bridgedvm": len(f.DistinctVMs()), "routerconfig": len(f.Routers)})
 	if again := f.Writes(); again.Total() != converged.Total() {
 		t.Errorf("a restart on the converged world wrote again: %s", world.Describe(converged, again))
 	}
@@ -218,10 +219,17 @@ func setup(t *testing.T) *env {
 		APIRouterProfiles: []routersim.Profile{routersim.VyOS15},
 		OVHMoveDuration:   1500 * time.Millisecond, OVHVirtualMACDuration: time.Second,
 		ESXiWriteDelay: 300 * time.Millisecond, RouterLatency: 100 * time.Millisecond,
-		// OVH's schema lists two names for a virtual MAC creation's task;
-		// the other suites run with the first, this one with the second, so
-		// that a restarted operator finds its task under either.
-		OVHTaskFunctions: ovhsim.TaskFunctions{CreateVirtualMAC: ovhsim.FunctionAddVirtualMACAlt},
+		// Two IPs of one VM share its MAC on the other server: one leaves
+		// it before the moves and binds to it again after (an unbind and a
+		// bind under kills).
+		SharedMAC: true, OVHVirtualMACReappearDelay: 500 * time.Millisecond,
+		// OVH's schema lists two names for each virtual MAC task; the
+		// other suites run with the first ones, this one with the second
+		// for creations and unbinds (the bind keeps the first, so that a
+		// creation and a bind are told apart), so that a restarted
+		// operator finds its task under either.
+		OVHTaskFunctions: ovhsim.TaskFunctions{CreateVirtualMAC: ovhsim.FunctionAddVirtualMACAlt,
+			BindIP: ovhsim.FunctionAddVirtualMAC, UnbindIP: ovhsim.FunctionRemoveVirtualMACAlt},
 	}, true)
 }
 
@@ -510,5 +518,81 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 			t.Fatalf("timed out after %v waiting for %s", timeout, what)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// A kill while OVH answers an unbind, then one while it answers a bind, for
+// each pair of names OVH's schema gives those tasks: OVH has done the write
+// and made its task, the operator recorded the intent and never heard the
+// answer. The restarted operator must find the task under the name OVH gave
+// it, not give the intent up and write again: one unbind and one bind at
+// OVH in all, and no intent given up.
+func TestKilledWhileOVHAnswersFindsUnbindAndBindTasksUnderEitherName(t *testing.T) {
+	for _, names := range []ovhsim.TaskFunctions{
+		{BindIP: ovhsim.FunctionAddVirtualMAC, UnbindIP: ovhsim.FunctionRemoveVirtualMAC},
+		{BindIP: ovhsim.FunctionAddVirtualMACAlt, UnbindIP: ovhsim.FunctionRemoveVirtualMACAlt},
+	} {
+		t.Run(names.UnbindIP+"+"+names.BindIP, func(t *testing.T) {
+			t.Parallel()
+			// The creation keeps the other name: a bind's task is not taken
+			// for a creation's (see TestAbandonedIntentsAreSaidAndWrittenOnce).
+			names.CreateVirtualMAC = ovhsim.FunctionAddVirtualMAC
+			if names.BindIP == ovhsim.FunctionAddVirtualMAC {
+				names.CreateVirtualMAC = ovhsim.FunctionAddVirtualMACAlt
+			}
+			const name = "names"
+			e := setupFleet(t, name, world.FleetOptions{IPs: 3, SharedMAC: true, OVHTaskFunctions: names,
+				OVHMoveDuration: 500 * time.Millisecond, OVHVirtualMACDuration: 500 * time.Millisecond,
+				OVHVirtualMACReappearDelay: 500 * time.Millisecond}, false)
+			f, c := e.Fleet, e.Client
+			ctx := context.Background()
+
+			killWhileAnswering := func(route, function, server, recorded string) {
+				t.Helper()
+				// The write is done and its task made; the answer waits
+				// until the operator dies.
+				f.OVH.InjectFault(route, ovhsim.Fault{ReplyLatency: 10 * time.Minute, Count: 1})
+				waitFor(t, 90*time.Second, function+" task on "+server, func() bool { return f.OVHTasks()[function][server] == 1 })
+				if err := e.op.Kill(); err != nil {
+					t.Fatal(err)
+				}
+				f.OVH.ClearFaults()
+				var fips v1.FailoverIPList
+				if err := c.List(ctx, &fips, client.InNamespace(name)); err != nil {
+					t.Fatal(err)
+				}
+				intent := false
+				for _, fip := range fips.Items {
+					if p := fip.Status.PendingTask; p != nil && p.ID == "" && p.Function == recorded {
+						intent = true
+					}
+				}
+				if !intent {
+					t.Fatalf("no FailoverIP recorded a %s intent without a task id before the kill", recorded)
+				}
+				e.start(t)
+			}
+
+			e.start(t)
+			e.Apply(t)
+			killWhileAnswering(ovhsim.RouteVMACUnbind, names.UnbindIP, world.OtherServer, ovh.FunctionRemoveVirtualMAC)
+			killWhileAnswering(ovhsim.RouteVMACBind, names.BindIP, world.Server, ovh.FunctionAddVirtualMAC)
+
+			waitFor(t, converge, "everything Ready and the systems right", func() bool {
+				pending, err := f.NotReady(ctx, c, name)
+				return err == nil && len(pending) == 0 && f.Converged(ctx) == nil
+			})
+			// A BridgedVM may give up an ESXi intent a kill cut short (its
+			// effect is then looked for on the VM); no FailoverIP may: OVH
+			// had every task.
+			for _, g := range abandonedIn(t, ctx, c, name) {
+				if strings.HasPrefix(g, "FailoverIP/") {
+					t.Errorf("intent given up although OVH had its task: %s", g)
+				}
+			}
+			for _, err := range f.DuplicateWrites() {
+				t.Error(err)
+			}
+		})
 	}
 }
