@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	v1 "github.com/ovhbridge/ovhbridge-operator/api/v1alpha1"
@@ -160,6 +161,7 @@ func (l *lifecycle[T]) Reconcile(ctx context.Context, req reconcile.Request) (re
 		// Our cached copy was older than the server's: not a failure, just
 		// look again once the cache has caught up.
 		metrics.StatusConflicts.WithLabelValues(l.kind).Inc()
+		log.FromContext(ctx).V(1).Info("write refused: the cached copy was older than the server's, looking again", "error", err.Error())
 		return reconcile.Result{RequeueAfter: 200 * time.Millisecond}, nil
 	}
 	return res, err

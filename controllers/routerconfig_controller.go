@@ -263,6 +263,7 @@ func (s *rtcSession) repair(ctx context.Context, o routerObservation) (commitErr
 		if err := s.drv.Save(ctx); err != nil {
 			return nil, err
 		}
+		log.FromContext(ctx).V(1).Info("saved the configuration", "hash", running.Hash(), "recordedHash", s.rc.Status.SavedConfigHash, "resourceVersion", s.rc.ResourceVersion)
 		s.rc.Status.SavedConfigHash = running.Hash()
 		s.repaired(ctx, v1.ReasonUnsavedConfig, "Save", "saved the owned configuration to config.boot")
 	}

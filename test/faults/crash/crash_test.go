@@ -50,8 +50,11 @@ const (
 )
 
 // operatorArgs shorten the intent graces: the logic is the same as with the
-// defaults, the suite just does not wait minutes for it.
-var operatorArgs = []string{"--ovh-intent-grace", intentGrace, "--esxi-intent-grace", intentGrace}
+// defaults, the suite just does not wait minutes for it. The operator logs
+// at V(1) (each router save with the hash recorded before it, each write
+// refused for a stale copy); CRASH_KEEP_LOG=<dir> keeps each test's whole
+// operator log there.
+var operatorArgs = []string{"--ovh-intent-grace", intentGrace, "--esxi-intent-grace", intentGrace, "--zap-log-level=1"}
 
 // killPoint is one kill of the schedule.
 type killPoint struct {
@@ -243,6 +246,10 @@ func setupFleet(t *testing.T, name string, opts world.FleetOptions, start bool) 
 			_ = e.op.Kill()
 			if t.Failed() {
 				t.Logf("operator log (last 80 lines):\n%s", e.op.LogTail(80))
+			}
+			if d := os.Getenv("CRASH_KEEP_LOG"); d != "" {
+				b, _ := os.ReadFile(e.op.LogPath)
+				_ = os.WriteFile(fmt.Sprintf("%s/%s-%d.log", d, name, time.Now().Unix()), b, 0o644)
 			}
 		}
 	})
