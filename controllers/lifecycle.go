@@ -76,6 +76,8 @@ type lifecycle[T managed] struct {
 	quietSaves bool
 	// timeout bounds one reconcile (Options.ReconcileTimeout); zero: none.
 	timeout time.Duration
+	// firstSightAfter overrides the package's firstSightAfter (tests).
+	firstSightAfter time.Duration
 	// written is this process's last write to each object (readYourWrites).
 	written writeLog
 }
@@ -194,15 +196,14 @@ func (l *lifecycle[T]) reconcile(ctx context.Context, req reconcile.Request) (re
 	before = obj.DeepCopyObject().(T)
 
 	st := obj.GetResourceStatus()
-	if meta.FindStatusCondition(st.Conditions, v1.TypeReady) == nil {
-		// First sight: say so at once, before any slow external call, so that
-		// `kubectl get` never shows an object with no READY at all.
+	firstSight := meta.FindStatusCondition(st.Conditions, v1.TypeReady) == nil
+	if firstSight {
+		// First sight: Ready is Unknown since the object was created. Every
+		// status this pass writes says so; the pass writes it on its own
+		// only if its first observation is slow (firstSightWrite).
 		setCondition(obj, v1.TypeReady, metav1.ConditionUnknown, v1.ReasonFirstObservation,
 			fmt.Sprintf("%s %s is being observed for the first time", l.kind, obj.GetName()))
-		if err := l.patchStatus(ctx, before, obj); err != nil {
-			return reconcile.Result{}, err
-		}
-		before = obj.DeepCopyObject().(T)
+		meta.FindStatusCondition(st.Conditions, v1.TypeReady).LastTransitionTime = obj.GetCreationTimestamp()
 	}
 
 	if isPaused(obj) {
@@ -227,7 +228,13 @@ func (l *lifecycle[T]) reconcile(ctx context.Context, req reconcile.Request) (re
 	// pass (a router repaired in one go) was written by save for watchers,
 	// but is told once, by the repair's own Event.
 	base := before
-	requeue, syncErr := l.logic.Sync(ext, obj, l.saver(ctx, &base, &before, obj))
+	var first *firstSightWrite[T]
+	if firstSight {
+		first = l.writeFirstSightAfter(ctx, before, obj)
+		defer first.settle(&before) // never left to fire after the pass
+	}
+	requeue, syncErr := l.logic.Sync(ext, obj, l.saver(ctx, &base, &before, obj, first))
+	first.settle(&before)
 	var later *deferred
 	if errors.As(syncErr, &later) {
 		// Nothing to report yet: no status write (whatever Sync touched),
@@ -384,7 +391,7 @@ func (l *lifecycle[T]) delete(ctx context.Context, obj, before T, policies v1.Po
 		ext, cancel := l.externalContext(ctx)
 		defer cancel()
 		base := before
-		done, after, err := l.logic.Finalize(ext, obj, l.saver(ctx, &base, &before, obj))
+		done, after, err := l.logic.Finalize(ext, obj, l.saver(ctx, &base, &before, obj, nil))
 		err = l.deadlineError(ext, ctx, err)
 		if err != nil || !done {
 			msg := "undoing external changes before deletion (deletionPolicy Delete)"
@@ -432,8 +439,9 @@ func (l *lifecycle[T]) ensureFinalizer(ctx context.Context, obj T, want bool) er
 // baseline for later patches. It tells the transitions since base and moves
 // base, unless the kind has quietSaves: then the pass's last write tells
 // what changed over the whole pass.
-func (l *lifecycle[T]) saver(ctx context.Context, base, before *T, obj T) func() error {
+func (l *lifecycle[T]) saver(ctx context.Context, base, before *T, obj T, first *firstSightWrite[T]) func() error {
 	return func() error {
+		first.settle(before)
 		if l.quietSaves {
 			if _, err := l.writeStatus(ctx, *before, obj); err != nil {
 				return err
@@ -446,6 +454,58 @@ func (l *lifecycle[T]) saver(ctx context.Context, base, before *T, obj T) func()
 		}
 		*before = obj.DeepCopyObject().(T)
 		return nil
+	}
+}
+
+// firstSightAfter is how long an object's first pass may run before its
+// first-sight status (Ready=Unknown/FirstObservation) is written on its own,
+// so that `kubectl get` shows READY within about that long whatever the
+// external system does. A first pass that ends sooner writes its verdict in
+// one status write: at the size of a fleet adopted in one apply, that is a
+// third of the operator's writes to the API server.
+const firstSightAfter = 2 * time.Second
+
+// firstSightWrite is a first-sight status write waiting for its delay.
+type firstSightWrite[T managed] struct {
+	timer   *time.Timer
+	done    chan struct{}
+	written T // the object as written, if ok
+	ok      bool
+	settled bool
+}
+
+// writeFirstSightAfter writes obj's status as it is now (the first-sight
+// Ready) after firstSightAfter, from copies: the pass goes on meanwhile.
+func (l *lifecycle[T]) writeFirstSightAfter(ctx context.Context, before, obj T) *firstSightWrite[T] {
+	w := &firstSightWrite[T]{done: make(chan struct{})}
+	b, o := before.DeepCopyObject().(T), obj.DeepCopyObject().(T)
+	delay := l.firstSightAfter
+	if delay <= 0 {
+		delay = firstSightAfter
+	}
+	w.timer = time.AfterFunc(delay, func() {
+		defer close(w.done)
+		if _, err := l.writeStatus(ctx, b, o); err == nil {
+			w.written, w.ok = o, true
+		}
+	})
+	return w
+}
+
+// settle cancels the first-sight write or, if it started, waits for it;
+// once it is written, *before becomes the object as written (the base of
+// the pass's next status write). Only the first call does anything.
+func (w *firstSightWrite[T]) settle(before *T) {
+	if w == nil || w.settled {
+		return
+	}
+	w.settled = true
+	if w.timer.Stop() {
+		return
+	}
+	<-w.done
+	if w.ok {
+		*before = w.written.DeepCopyObject().(T)
 	}
 }
 
