@@ -231,10 +231,10 @@ func (l *lifecycle[T]) reconcile(ctx context.Context, req reconcile.Request) (re
 	var first *firstSightWrite[T]
 	if firstSight {
 		first = l.writeFirstSightAfter(ctx, before, obj)
-		defer first.settle(&before) // never left to fire after the pass
+		defer first.settle(&base, &before) // never left to fire after the pass
 	}
 	requeue, syncErr := l.logic.Sync(ext, obj, l.saver(ctx, &base, &before, obj, first))
-	first.settle(&before)
+	first.settle(&base, &before)
 	var later *deferred
 	if errors.As(syncErr, &later) {
 		// Nothing to report yet: no status write (whatever Sync touched),
@@ -441,11 +441,12 @@ func (l *lifecycle[T]) ensureFinalizer(ctx context.Context, obj T, want bool) er
 // what changed over the whole pass.
 func (l *lifecycle[T]) saver(ctx context.Context, base, before *T, obj T, first *firstSightWrite[T]) func() error {
 	return func() error {
-		first.settle(before)
+		first.settle(base, before)
 		if l.quietSaves {
 			if _, err := l.writeStatus(ctx, *before, obj); err != nil {
 				return err
 			}
+			carryReady(base, obj)
 		} else {
 			if err := l.patchStatusSince(ctx, *base, *before, obj); err != nil {
 				return err
@@ -494,8 +495,9 @@ func (l *lifecycle[T]) writeFirstSightAfter(ctx context.Context, before, obj T) 
 
 // settle cancels the first-sight write or, if it started, waits for it;
 // once it is written, *before becomes the object as written (the base of
-// the pass's next status write). Only the first call does anything.
-func (w *firstSightWrite[T]) settle(before *T) {
+// the pass's next status write) and the Ready it wrote is where the pass's
+// Events start from (carryReady). Only the first call does anything.
+func (w *firstSightWrite[T]) settle(base, before *T) {
 	if w == nil || w.settled {
 		return
 	}
@@ -506,7 +508,26 @@ func (w *firstSightWrite[T]) settle(before *T) {
 	<-w.done
 	if w.ok {
 		*before = w.written.DeepCopyObject().(T)
+		carryReady(base, w.written)
 	}
+}
+
+// carryReady makes the Ready a pass wrote the one its Events start from,
+// when the pass started without any (first sight): a person could see that
+// status, so the verdict after it is a transition to tell (Newsworthy
+// tells nothing of a Ready appearing healthy).
+func carryReady[T managed](base *T, written T) {
+	if meta.FindStatusCondition((*base).GetResourceStatus().Conditions, v1.TypeReady) != nil {
+		return
+	}
+	c := meta.FindStatusCondition(written.GetResourceStatus().Conditions, v1.TypeReady)
+	if c == nil {
+		return
+	}
+	b := (*base).DeepCopyObject().(T)
+	st := b.GetResourceStatus()
+	st.Conditions = append(st.Conditions, *c)
+	*base = b
 }
 
 // patchStatus writes the status if it changed and emits one Event per

@@ -289,8 +289,10 @@ func TestRouterConfigRepairOnAdoptionToldOnce(t *testing.T) {
 
 // A first pass that takes a while (a slow router: every command answers
 // late) does not leave the object without READY meanwhile: its first-sight
-// status is written on its own (firstSightAfter), and the verdict follows. A quick first pass writes only
-// the verdict (TestAdoptionWritesOneStatusAndOneEvent).
+// status is written on its own (firstSightAfter), and the verdict follows,
+// told by an Event (a transition from a status a person could see). A quick
+// first pass writes only the verdict, untold
+// (TestAdoptionWritesOneStatusAndNoEvent).
 func TestSlowFirstPassWritesFirstSightMeanwhile(t *testing.T) {
 	e := newRouterEnv(t, routersim.VyOS14, routersim.Options{})
 	e.sim.SetLatency(3 * time.Second)
@@ -301,6 +303,12 @@ func TestSlowFirstPassWritesFirstSightMeanwhile(t *testing.T) {
 	h := history()
 	if len(h) < 2 || h[0] != "Unknown/"+v1.ReasonFirstObservation {
 		t.Fatalf("Ready over the first pass: %v, want Unknown/%s first, then the verdict", h, v1.ReasonFirstObservation)
+	}
+	time.Sleep(time.Second) // the Event is sent after the status write
+	if evs := eventsByObject(t, e.ns)["edge"]; !slices.ContainsFunc(evs, func(ev string) bool {
+		return strings.HasPrefix(ev, v1.ReasonAvailable+": Ready is True")
+	}) {
+		t.Errorf("Events %q, want Ready is True told", evs)
 	}
 }
 

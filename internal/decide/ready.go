@@ -67,17 +67,20 @@ func MACUpdateMatters(old, cur *v1.FailoverIP) bool {
 // Newsworthy says whether a condition's transition from prev (nil: absent) to
 // cur deserves an Event: what a person running `kubectl describe` or an
 // alert on Warning Events needs, not a log of every field. Ready's every
-// change but first sight (Unknown on creation); any condition going wrong
-// (False, or Stalled True), changing its reason while wrong, or recovering.
-// Not a healthy condition appearing (absent → True: Ready's own Event says
-// the object is fine), nor Reconciling (the task Events say what started).
+// change of a status once written (Unknown after a slow first look, False,
+// True); any condition going wrong (False, or Stalled True), changing its
+// reason while wrong, or recovering. Not a condition appearing healthy,
+// Ready included: an object adopted fine at its first look (the person's own
+// apply, its verdict in READY) tells nothing, which at the size of a fleet
+// adopted in one apply is half the operator's writes. Nor Reconciling (the
+// task Events say what started).
 func Newsworthy(prev *metav1.Condition, cur metav1.Condition) bool {
 	if prev != nil && prev.Status == cur.Status && prev.Reason == cur.Reason {
 		return false
 	}
 	switch cur.Type {
 	case v1.TypeReady:
-		return prev != nil || cur.Status != metav1.ConditionUnknown
+		return prev != nil || cur.Status == metav1.ConditionFalse
 	case v1.TypeReconciling:
 		return false
 	case v1.TypeStalled:

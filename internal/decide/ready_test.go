@@ -86,7 +86,8 @@ func TestNewsworthy(t *testing.T) {
 		want bool
 	}{
 		{"first sight", nil, c(v1.TypeReady, U, v1.ReasonFirstObservation), false},
-		{"adopted and fine", c(v1.TypeReady, U, v1.ReasonFirstObservation), c(v1.TypeReady, T, v1.ReasonAvailable), true},
+		{"fine after a slow first look", c(v1.TypeReady, U, v1.ReasonFirstObservation), c(v1.TypeReady, T, v1.ReasonAvailable), true},
+		{"adopted fine at the first look", nil, c(v1.TypeReady, T, v1.ReasonAvailable), false},
 		{"Ready found wrong at once", nil, c(v1.TypeReady, F, v1.ReasonARPFlood), true},
 		{"Ready's reason changes", c(v1.TypeReady, F, v1.ReasonARPFlood), c(v1.TypeReady, F, v1.ReasonBootScriptMissing), true},
 		{"Ready unchanged", c(v1.TypeReady, T, v1.ReasonAvailable), c(v1.TypeReady, T, v1.ReasonAvailable), false},
