@@ -41,6 +41,10 @@ type session struct {
 	netSystemsMemo []types.ManagedObjectReference
 	tasksDone      map[string]struct{} // tasks whose duration was recorded
 
+	pgMu    sync.Mutex // held over a port group read (PortGroups)
+	pgNames []string
+	pgAt    time.Time
+
 	lastCall atomic.Int64 // unix nanos of the last successful call, for keep-alive
 	lastUsed atomic.Int64 // unix nanos of the last Sessions.Get, for eviction
 

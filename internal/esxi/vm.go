@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/vmware/govmomi/find"
 	"github.com/vmware/govmomi/object"
@@ -107,10 +109,38 @@ func (s *session) scope(ctx context.Context) (*scope, error) {
 
 // FindVM implements Client.
 func (s *session) FindVM(ctx context.Context, name string) (VM, error) {
+	// The watch knows which VM bears the name: one call instead of a
+	// search and a read. It may be out of date (renamed, deleted since):
+	// the VM read is checked, and the search done then.
+	if ref, ok := s.watchedRef(name); ok {
+		vm, err := s.readVM(ctx, ref, name)
+		if err == nil && vm.Name == name {
+			return vm, nil
+		}
+		if err != nil && !cause.Is(err, cause.NotFound) {
+			return VM{}, err
+		}
+	}
 	ref, err := s.findVMRef(ctx, name)
 	if err != nil {
 		return VM{}, err
 	}
+	return s.readVM(ctx, ref, name)
+}
+
+// watchedRef is the reference the session's watch last saw named name.
+func (s *session) watchedRef(name string) (types.ManagedObjectReference, bool) {
+	s.mu.Lock()
+	w := s.watch
+	s.mu.Unlock()
+	if w == nil {
+		return types.ManagedObjectReference{}, false
+	}
+	return w.refOf(name)
+}
+
+// readVM reads the VM ref, found under name.
+func (s *session) readVM(ctx context.Context, ref types.ManagedObjectReference, name string) (VM, error) {
 	var m mo.VirtualMachine
 	if err := property.DefaultCollector(s.vc).RetrieveOne(ctx, ref, vmProperties, &m); err != nil {
 		err = classify("FindVM", err)
@@ -237,6 +267,12 @@ func guestAddresses(n types.GuestNicInfo) []string {
 // keeps them, including ones no VM uses yet); on a vCenter, from the
 // networks of the datacenters in scope (standard and distributed).
 func (s *session) PortGroups(ctx context.Context) ([]string, error) {
+	// Callers at once share one read (the lock is held over it).
+	s.pgMu.Lock()
+	defer s.pgMu.Unlock()
+	if s.pgNames != nil && time.Since(s.pgAt) < portGroupsFresh {
+		return slices.Clone(s.pgNames), nil
+	}
 	names, err := s.networks(ctx)
 	if err != nil {
 		return nil, err
@@ -246,8 +282,15 @@ func (s *session) PortGroups(ctx context.Context) ([]string, error) {
 		out = append(out, n)
 	}
 	sort.Strings(out)
-	return out, nil
+	s.pgNames, s.pgAt = out, time.Now()
+	return slices.Clone(out), nil
 }
+
+// portGroupsFresh is how long a read of the port groups is reused: every
+// BridgedVM pass checks its NICs' port groups against them, and a fleet
+// adopted in one apply would read them once per VM. A port group a person
+// adds shows within that long.
+const portGroupsFresh = 5 * time.Second
 
 // networks maps each network name in scope to its managed object (zero for
 // a host port group, which a NIC names by DeviceName only).

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"reflect"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/vmware/govmomi/view"
@@ -61,8 +62,34 @@ type watcher struct {
 	done   chan struct{}
 
 	// known survives rebuilds so that VMs deleted while the session was
-	// down are reported as gone.
+	// down are reported as gone. Only the watcher's goroutine uses it.
 	known map[types.ManagedObjectReference]*seenVM
+
+	// refs maps each known VM's name to its reference, for FindVM to skip
+	// the search (refOf): a hint, checked against the VM's name when read.
+	refsMu sync.RWMutex
+	refs   map[string]types.ManagedObjectReference
+}
+
+// refOf returns the reference the watch last saw named name.
+func (w *watcher) refOf(name string) (types.ManagedObjectReference, bool) {
+	w.refsMu.RLock()
+	defer w.refsMu.RUnlock()
+	ref, ok := w.refs[name]
+	return ref, ok
+}
+
+// indexNames rebuilds refs from known (after each batch of updates).
+func (w *watcher) indexNames() {
+	refs := make(map[string]types.ManagedObjectReference, len(w.known))
+	for ref, vm := range w.known {
+		if vm.name != "" {
+			refs[vm.name] = ref
+		}
+	}
+	w.refsMu.Lock()
+	w.refs = refs
+	w.refsMu.Unlock()
 }
 
 type seenVM struct {
@@ -172,6 +199,9 @@ func (w *watcher) watch(ctx context.Context, relogged <-chan struct{}) error {
 			if initial != nil && (set.Truncated == nil || !*set.Truncated) {
 				w.finishInitial(ctx, initial)
 				initial = nil
+			}
+			if initial == nil {
+				w.indexNames()
 			}
 		}
 		select {

@@ -214,3 +214,63 @@ func TestSourceMapsChangesToRequests(t *testing.T) {
 		t.Fatal("no reconcile request")
 	}
 }
+
+// With a watch running, FindVM reads a VM in one call: the watch knows which
+// VM bears the name, so no search. The hint may be out of date (the VM was
+// renamed and the watch has not said so yet): the read is checked against
+// the name and the search done, so a renamed VM is never found under its
+// old name. Port groups are read once for callers close together.
+func TestFindVMUsesTheWatchAndPortGroupsAreShared(t *testing.T) {
+	h := esxisim.StartT(t, esxisim.Options{})
+	ctx := testContext(t)
+	pool := newPool(t, esxi.Options{WatchResync: -1})
+	ch, creds := watchHarness(t, pool, h)
+	expectResync(t, ch, "initial listing")
+	c, err := pool.Get(ctx, creds)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	h.ResetCalls()
+	for range 3 {
+		vm, err := c.FindVM(ctx, "web1")
+		if err != nil || vm.Name != "web1" {
+			t.Fatalf("FindVM(web1) = %+v, %v", vm, err)
+		}
+	}
+	if calls := h.Calls(); calls["FindChild"] != 0 || calls["CreateContainerView"] != 0 {
+		t.Errorf("FindVM searched although the watch knew the VM: %v", calls)
+	}
+
+	// Renamed out of band: whatever the watch has heard yet, the old name
+	// finds nothing and the new one finds the VM.
+	if err := h.RenameVM(ctx, "web1", "web2"); err != nil {
+		t.Fatal(err)
+	}
+	if vm, err := c.FindVM(ctx, "web1"); err == nil {
+		t.Errorf("FindVM(web1) after the rename = %+v, want not found", vm)
+	}
+	if vm, err := c.FindVM(ctx, "web2"); err != nil || vm.Name != "web2" {
+		t.Errorf("FindVM(web2) after the rename = %+v, %v", vm, err)
+	}
+
+	total := func() (n int64) {
+		for _, v := range h.Calls() {
+			n += v
+		}
+		return n
+	}
+	h.ResetCalls()
+	if _, err := c.PortGroups(ctx); err != nil {
+		t.Fatal(err)
+	}
+	one := total()
+	for range 4 {
+		if pgs, err := c.PortGroups(ctx); err != nil || len(pgs) == 0 {
+			t.Fatalf("PortGroups = %v, %v", pgs, err)
+		}
+	}
+	if one == 0 || total() != one {
+		t.Errorf("a port group read made %d calls, 4 more right after made %d, want none", one, total()-one)
+	}
+}
