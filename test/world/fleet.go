@@ -495,19 +495,8 @@ func (f *Fleet) DuplicateWrites() []error {
 		final := r.ActiveCommands()
 		saves := r.Saves()
 		want := 1 + f.resaves[i]
-		// KNOWN ISSUE, open: a router driven over the VyOS HTTP API is
-		// sometimes saved once more than the kills explain (about one run
-		// in two of the crash suite, with or without the IPv6 work): a
-		// status write holding the save's hash is lost outside any kill
-		// window, and over the API config.boot cannot be read back. The
-		// repeated save is of the same configuration (checked below), so
-		// harmless; one is tolerated until the cause is found.
-		slack := 0
-		if f.APIRouter(i) {
-			slack = 1
-		}
-		if len(saves) < want || len(saves) > want+slack {
-			fail("%s: %d saves, want exactly %d (1 + %d after kills between a save and its record; +%d tolerated)", name, len(saves), want, f.resaves[i], slack)
+		if len(saves) != want {
+			fail("%s: %d saves, want exactly %d (1 + %d after kills between a save and its record)", name, len(saves), want, f.resaves[i])
 		}
 		for j, s := range saves {
 			if s.Active != final {

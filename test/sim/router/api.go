@@ -32,6 +32,8 @@ func (r *Router) startHTTPS(ln net.Listener) {
 	mux.HandleFunc("/generate", r.post(r.apiGenerate))
 	mux.HandleFunc("/reset", r.post(r.apiReset))
 	mux.HandleFunc("/", func(w http.ResponseWriter, req *http.Request) {
+		r.apiInFlight.Add(1)
+		defer r.apiInFlight.Add(-1)
 		r.sleep(r.latency())
 		// GET /info, the one endpoint without a key, from 1.5 on
 		// (docs.vyos.io/en/1.5/automation/vyos-api.html; not in the
@@ -102,6 +104,13 @@ type apiHandler func(w http.ResponseWriter, data json.RawMessage) error
 
 func (r *Router) post(h apiHandler) http.HandlerFunc {
 	return func(rw http.ResponseWriter, req *http.Request) {
+		// A request whose client went away (an operator killed) is still
+		// carried out to its end, as by the API server in front of a real
+		// VyOS (a FastAPI handler is not cancelled when its client goes;
+		// github vyos/vyos-1x, current, src/services/vyos-http-api-server):
+		// APIRequestsInFlight lets a test wait for it.
+		r.apiInFlight.Add(1)
+		defer r.apiInFlight.Add(-1)
 		w := rw
 		r.sleep(r.latency())
 		r.mu.Lock()
@@ -526,3 +535,7 @@ func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// APIRequestsInFlight is the number of HTTP API requests the router is
+// handling now.
+func (r *Router) APIRequestsInFlight() int { return int(r.apiInFlight.Load()) }

@@ -22,6 +22,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -123,17 +124,19 @@ type Router struct {
 	commitLog []CommitRecord
 	saveLog   []SaveRecord
 
-	hostKey  ssh.Signer
-	ca       *certAuthority
-	sshLn    net.Listener
-	httpLn   net.Listener
-	httpSrv  *http.Server
-	conns    map[net.Conn]bool
-	closed   chan struct{}
-	wg       sync.WaitGroup
-	apiMu    sync.Mutex // the API server's "giant lock" around sessions
-	started  bool
-	isClosed bool
+	hostKey ssh.Signer
+	ca      *certAuthority
+	sshLn   net.Listener
+	httpLn  net.Listener
+	httpSrv *http.Server
+	conns   map[net.Conn]bool
+	// apiInFlight counts the HTTP API requests being handled.
+	apiInFlight atomic.Int64
+	closed      chan struct{}
+	wg          sync.WaitGroup
+	apiMu       sync.Mutex // the API server's "giant lock" around sessions
+	started     bool
+	isClosed    bool
 }
 
 type file struct {
