@@ -76,8 +76,6 @@ type lifecycle[T managed] struct {
 	quietSaves bool
 	// timeout bounds one reconcile (Options.ReconcileTimeout); zero: none.
 	timeout time.Duration
-	// firstSightAfter overrides the package's firstSightAfter (tests).
-	firstSightAfter time.Duration
 	// written is this process's last write to each object (readYourWrites).
 	written writeLog
 }
@@ -480,11 +478,7 @@ type firstSightWrite[T managed] struct {
 func (l *lifecycle[T]) writeFirstSightAfter(ctx context.Context, before, obj T) *firstSightWrite[T] {
 	w := &firstSightWrite[T]{done: make(chan struct{})}
 	b, o := before.DeepCopyObject().(T), obj.DeepCopyObject().(T)
-	delay := l.firstSightAfter
-	if delay <= 0 {
-		delay = firstSightAfter
-	}
-	w.timer = time.AfterFunc(delay, func() {
+	w.timer = time.AfterFunc(firstSightAfter, func() {
 		defer close(w.done)
 		if _, err := l.writeStatus(ctx, b, o); err == nil {
 			w.written, w.ok = o, true

@@ -73,6 +73,9 @@ type watcher struct {
 	// the search (refOf): a hint, checked against the VM's name when read.
 	refsMu sync.RWMutex
 	refs   map[string]types.ManagedObjectReference
+	// namesChanged: known's names changed since refs was built (the
+	// watcher's goroutine only).
+	namesChanged bool
 }
 
 // refOf returns the reference the watch last saw named name.
@@ -83,7 +86,9 @@ func (w *watcher) refOf(name string) (types.ManagedObjectReference, bool) {
 	return ref, ok
 }
 
-// indexNames rebuilds refs from known (after each batch of updates).
+// indexNames rebuilds refs from known: after the initial listing, and after
+// a batch that entered, renamed or removed a VM (namesChanged); a batch of
+// property changes alone leaves the names as they were.
 func (w *watcher) indexNames() {
 	refs := make(map[string]types.ManagedObjectReference, len(w.known))
 	for ref, vm := range w.known {
@@ -207,8 +212,9 @@ func (w *watcher) watch(ctx context.Context, relogged <-chan struct{}) error {
 				w.finishInitial(ctx, initial)
 				initial = nil
 			}
-			if initial == nil {
+			if initial == nil && w.namesChanged {
 				w.indexNames()
+				w.namesChanged = false
 			}
 		}
 		select {
@@ -291,6 +297,7 @@ func (w *watcher) apply(ctx context.Context, updates []types.ObjectUpdate, initi
 				continue
 			}
 			w.known[u.Obj] = fresh
+			w.namesChanged = w.namesChanged || seen == nil || seen.name != fresh.name
 			if seen != nil && seen.name != fresh.name {
 				emit(seen.name, VMLeft)
 			}
@@ -314,6 +321,7 @@ func (w *watcher) apply(ctx context.Context, updates []types.ObjectUpdate, initi
 				}
 			}
 			if old != seen.name {
+				w.namesChanged = true
 				emit(old, VMLeft)
 				emit(seen.name, VMEntered)
 			} else {
@@ -322,6 +330,7 @@ func (w *watcher) apply(ctx context.Context, updates []types.ObjectUpdate, initi
 		case types.ObjectUpdateKindLeave:
 			if seen != nil {
 				delete(w.known, u.Obj)
+				w.namesChanged = true
 				emit(seen.name, VMLeft)
 			}
 		}
@@ -338,6 +347,7 @@ func (w *watcher) finishInitial(ctx context.Context, initial map[types.ManagedOb
 		}
 	}
 	w.known = initial
+	w.namesChanged = true
 	for _, vm := range initial {
 		w.emit(ctx, VMChange{Endpoint: w.sess.key, VMName: vm.name, Kind: VMResync})
 	}
