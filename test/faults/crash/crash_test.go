@@ -564,16 +564,12 @@ func TestKilledWhileOVHAnswersFindsUnbindAndBindTasksUnderEitherName(t *testing.
 			f, c := e.Fleet, e.Client
 			ctx := context.Background()
 
-			killWhileAnswering := func(route, function, server, recorded string) {
+			killWhileAnswering := func(function, server, recorded string) {
 				t.Helper()
-				// The write is done and its task made; the answer waits
-				// until the operator dies.
-				f.OVH.InjectFault(route, ovhsim.Fault{ReplyLatency: 10 * time.Minute, Count: 1})
 				waitFor(t, 90*time.Second, function+" task on "+server, func() bool { return f.OVHTasks()[function][server] == 1 })
 				if err := e.op.Kill(); err != nil {
 					t.Fatal(err)
 				}
-				f.OVH.ClearFaults()
 				var fips v1.FailoverIPList
 				if err := c.List(ctx, &fips, client.InNamespace(name)); err != nil {
 					t.Fatal(err)
@@ -590,10 +586,16 @@ func TestKilledWhileOVHAnswersFindsUnbindAndBindTasksUnderEitherName(t *testing.
 				e.start(t)
 			}
 
+			// The first unbind and the first bind are done and their tasks
+			// made; each answer waits until the operator that asked dies.
+			// Set before the start: the operator may unbind at once.
+			for _, route := range []string{ovhsim.RouteVMACUnbind, ovhsim.RouteVMACBind} {
+				f.OVH.InjectFault(route, ovhsim.Fault{ReplyLatency: 10 * time.Minute, Count: 1})
+			}
 			e.start(t)
 			e.Apply(t)
-			killWhileAnswering(ovhsim.RouteVMACUnbind, names.UnbindIP, world.OtherServer, ovh.FunctionRemoveVirtualMAC)
-			killWhileAnswering(ovhsim.RouteVMACBind, names.BindIP, world.Server, ovh.FunctionAddVirtualMAC)
+			killWhileAnswering(names.UnbindIP, world.OtherServer, ovh.FunctionRemoveVirtualMAC)
+			killWhileAnswering(names.BindIP, world.Server, ovh.FunctionAddVirtualMAC)
 
 			waitFor(t, converge, "everything Ready and the systems right", func() bool {
 				pending, err := f.NotReady(ctx, c, name)
