@@ -82,8 +82,20 @@ func (s *fipSession) observe(ctx context.Context) (drift.FailoverIPState, error)
 		if b != s.block {
 			st.InBlock = b
 		}
+	} else if p := f.Status.PendingTask; p != nil && p.Function == taskMoveIP && p.ID != "" && f.Status.RoutedTo != "" {
+		// A move under way: its task is followed, and OVH would answer
+		// where the IP was until the task ends (one read per task poll,
+		// for nothing).
+		st.RoutedTo = f.Status.RoutedTo
 	} else {
-		rec, err := s.api.IP(ctx, s.block)
+		rctx := ctx
+		if f.Status.RoutedTo == f.Spec.Server {
+			// The IP was here and the server's list no longer has it:
+			// where it went is part of the detection the observation
+			// interval promises (ovh.Urgent).
+			rctx = ovh.Urgent(ctx)
+		}
+		rec, err := s.api.IP(rctx, s.block)
 		if err != nil {
 			return st, err
 		}

@@ -455,7 +455,9 @@ func (s *fipSession) startTask(ctx context.Context, p *v1.PendingTask, write fun
 	}
 	s.f.Status.PendingTask.ID = strconv.FormatInt(task.ID, 10)
 	logger.V(1).Info("OVH task started", "function", function, "task", task.ID)
-	s.invalidate()
+	// No Invalidate yet: OVH shows the change only when the task is over,
+	// and followTask invalidates then. A refresh now would read the server
+	// as it was, for nothing (four calls of the budget per write).
 	if s.r.recorder != nil {
 		s.r.recorder.Eventf(s.f, nil, corev1.EventTypeNormal, v1.ReasonTaskStarted, function,
 			"started OVH task %s %d (%s)", function, task.ID, pendingWork(s.f.Status.PendingTask, s.f))
@@ -610,8 +612,6 @@ func (s *fipSession) tasksClaimedByOthers(ctx context.Context) (map[int64]bool, 
 	}
 	return out, nil
 }
-
-func (s *fipSession) invalidate() { s.invalidateFor(s.f.Status.PendingTask) }
 
 // invalidateFor makes the next observation read again what the task p
 // changes: the server, the source server of a move, the MAC of a bind or an

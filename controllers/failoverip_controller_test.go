@@ -195,6 +195,11 @@ func TestFailoverIPMovedAndVirtualMACCreated(t *testing.T) {
 	if n := e.sim.CallCount(ovhsim.RouteVMACCreate); n != 1 {
 		t.Errorf("vMAC creations = %d, want 1", n)
 	}
+	// Where the IP is, read once to plan the move: while the move runs
+	// (ten task polls) its task is followed, not the IP.
+	if n := e.sim.CallCount(ovhsim.RouteIP); n != 1 {
+		t.Errorf("reads of the IP = %d, want 1 (none while its move runs)", n)
+	}
 	if meta.FindStatusCondition(f.Status.Conditions, v1.TypeReconciling) != nil {
 		t.Errorf("Reconciling must be gone once done")
 	}

@@ -118,6 +118,7 @@ type ObserverOptions struct {
 //   - 2 per virtual MAC never seen before (or named in Invalidate, or known
 //     with no IP): its type, then its IPs
 //   - 2 × VerifyPerRefresh: known virtual MACs read again, round robin
+//     (not in a refresh a write forced through Invalidate)
 //   - 1 every NetworkMaxAge: the network specification
 //
 // so the steady state is 2 + 2×VerifyPerRefresh calls per server per
@@ -132,10 +133,14 @@ type ObserverOptions struct {
 // The servers of one consumer key share its budget (Options.Burst,
 // RequestsPerSecond; OVH's fair use by default). When their steady state at
 // the intervals their FailoverIPs ask for (Snapshot's maxAge) would take
-// more than ObservationShare of it, every interval of the key is stretched
-// by the same factor: a server asked every minute is then observed every
-// 100 s, say. ObservationInterval and the metric
-// ovhbridge_ovh_observation_interval_seconds tell the interval in effect.
+// more than ObservationShare of what the budget sustains (its rate less its
+// burst), every interval of the key is stretched by the same factor: a
+// server asked every minute is then observed every 100 s, say.
+// ObservationInterval and the metric ovhbridge_ovh_observation_interval_seconds
+// tell the interval in effect. The refreshes KeepObserved schedules are
+// Urgent: writes, task reads and first observations wait behind them and
+// share the rest, so that a repair under way does not delay what the
+// interval promises.
 //
 // First observations, which read every virtual MAC, run one at a time per
 // credential: they share its rate limit, so in parallel every server would
@@ -477,7 +482,7 @@ func (o *Observer) Invalidate(creds Credentials, server string, macs ...string) 
 func (o *Observer) ask(creds Credentials, credKey string, c Client, key, server string, maxAge time.Duration) {
 	perMinute := math.Inf(1)
 	if ac, ok := c.(*apiClient); ok && ac.budget != nil {
-		perMinute = ac.budget.perMinute()
+		perMinute = ac.budget.sustainedPerMinute()
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -531,7 +536,9 @@ func (o *Observer) tick(key string) {
 	c, credKey, server := st.client, st.credKey, st.server
 	flight := key + "#" + strconv.FormatUint(st.gen, 10)
 	o.mu.Unlock()
-	done := o.start(context.Background(), c, credKey, key, server, flight)
+	// The scheduled refresh is the observation the interval promises: its
+	// calls go before writes and task reads waiting for the budget.
+	done := o.start(Urgent(context.Background()), c, credKey, key, server, flight)
 	go func() {
 		if r := <-done; r.Err == nil {
 			return
@@ -716,6 +723,11 @@ func (o *Observer) refresh(ctx context.Context, c Client, credKey, key, server s
 		o.servers[key] = st
 	}
 	gen := st.gen
+	// A refresh forced by a write (Invalidate) reads the lists and the
+	// MACs the write named, not the round robin of known ones: that is the
+	// scheduled refreshes' work, planned in the budget, and a repair would
+	// otherwise cost two more calls per refresh it forces.
+	verify := st.snapGen == st.gen || st.snap.ObservedAt.IsZero()
 	network, networkAt := st.network, st.networkAt
 	known := make(map[string]VirtualMAC, len(st.details))
 	for m, v := range st.details {
@@ -728,16 +740,18 @@ func (o *Observer) refresh(ctx context.Context, c Client, credKey, key, server s
 	cursor := st.cursor
 	o.mu.Unlock()
 
+	// The IP list first: it is what sees a move, and the interval is kept
+	// between its reads.
+	ips, err := c.ServerIPs(ctx, server)
+	if err != nil {
+		return ServerSnapshot{}, false, err
+	}
 	if networkAt.IsZero() || started.Sub(networkAt) >= o.opts.NetworkMaxAge {
 		n, err := c.ServerNetwork(ctx, server)
 		if err != nil {
 			return ServerSnapshot{}, false, err
 		}
 		network, networkAt = n, started
-	}
-	ips, err := c.ServerIPs(ctx, server)
-	if err != nil {
-		return ServerSnapshot{}, false, err
 	}
 	var macs []string
 	if network.VMACSupported {
@@ -760,7 +774,7 @@ func (o *Observer) refresh(ctx context.Context, c Client, credKey, key, server s
 			fetch = append(fetch, m)
 		}
 	}
-	if n := min(o.opts.VerifyPerRefresh, len(verifiable)); n > 0 {
+	if n := min(o.opts.VerifyPerRefresh, len(verifiable)); n > 0 && verify {
 		for i := 0; i < n; i++ {
 			fetch = append(fetch, verifiable[(cursor+i)%len(verifiable)])
 		}

@@ -444,7 +444,8 @@ func TestReverseReadsCountInTheBudget(t *testing.T) {
 		t.Fatalf("without reverses: %v", got)
 	}
 	// 4 calls a minute for the server, 60 more for 60 reverses: over the
-	// observation share of 60 a minute.
+	// observation share of the 30 a minute this budget sustains (60, less
+	// a burst larger than the minute: half the rate).
 	for i := range 60 {
 		addr := fmt.Sprintf("198.51.100.%d", 64+i)
 		if _, err := obs.Reverse(ctx, creds, esx, "198.51.100.64/26", addr, time.Minute); err != nil {
@@ -452,9 +453,54 @@ func TestReverseReadsCountInTheBudget(t *testing.T) {
 		}
 	}
 	snapshot()
-	share := ovh.ObservationShare*ovh.DefaultRequestsPerMinute - 1.0/60
+	share := ovh.ObservationShare*ovh.DefaultRequestsPerMinute/2 - 1.0/60
 	want := time.Duration(float64(time.Minute) * 64 / share)
 	if got := obs.ObservationInterval(creds, esx); got != want {
 		t.Fatalf("with 60 reverses: %v, want %v", got, want)
+	}
+}
+
+// A refresh a write forces (Invalidate) reads the lists and the MACs the
+// write named, not the round robin of known MACs: that is the scheduled
+// refreshes' work, and a repair forcing one would pay two calls more.
+func TestRefreshForcedByAWriteSkipsTheRoundRobin(t *testing.T) {
+	sim := startSim(t, ovhsim.Options{})
+	clock := newFakeNow()
+	obs := ovh.NewObserver(ovh.NewClients(fastOptions()), ovh.ObserverOptions{Now: clock.Now})
+	creds := signedCreds(sim)
+	ctx := context.Background()
+	if _, err := obs.Snapshot(ctx, creds, esx, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	macReads := func() int { return sim.CallCount(ovhsim.RouteVMAC) + sim.CallCount(ovhsim.RouteVMACAddresses) }
+
+	// Due by its interval: the known MAC is read again (2 calls).
+	sim.ResetCalls()
+	clock.Advance(time.Minute)
+	if _, err := obs.Snapshot(ctx, creds, esx, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if n := macReads(); n != 2 {
+		t.Fatalf("a refresh due by its interval read %d MAC details, want 2 (round robin): %v", n, sim.Calls())
+	}
+
+	// Forced by a write naming no MAC: the two lists only.
+	sim.ResetCalls()
+	obs.Invalidate(creds, esx)
+	if _, err := obs.Snapshot(ctx, creds, esx, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if n, lists := macReads(), sim.CallCount(ovhsim.RouteIPList)+sim.CallCount(ovhsim.RouteVMACList); n != 0 || lists != 2 {
+		t.Fatalf("a forced refresh read %d MAC details and %d lists, want 0 and 2: %v", n, lists, sim.Calls())
+	}
+
+	// Forced naming the MAC: that one is read.
+	sim.ResetCalls()
+	obs.Invalidate(creds, esx, wanMAC)
+	if _, err := obs.Snapshot(ctx, creds, esx, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if n := macReads(); n != 2 {
+		t.Fatalf("a refresh forced for %s read %d MAC details, want 2: %v", wanMAC, n, sim.Calls())
 	}
 }

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"sync"
 	"time"
@@ -62,6 +64,7 @@ type budgetSteady struct {
 }
 
 type budgetTrial struct {
+	Moved              time.Time
 	Object             string
 	Server             string
 	Detected, Interval time.Duration
@@ -234,7 +237,7 @@ func (b *bench) budgetSteady(ctx context.Context) (*budgetSteady, error) {
 				return
 			}
 			server := top.ipServer(pick(i))
-			res.Trials = append(res.Trials, budgetTrial{Object: f.object(i), Server: server,
+			res.Trials = append(res.Trials, budgetTrial{Moved: o.changed, Object: f.object(i), Server: server,
 				Detected: o.detected, Interval: res.Intervals[server], Reason: o.reason})
 		})
 	}
@@ -248,6 +251,11 @@ func (b *bench) budgetSteady(ctx context.Context) (*budgetSteady, error) {
 		lat = append(lat, t.Detected)
 	}
 	b.logf("%s: moved IPs detected after %v", label, roundAll(lat))
+	if b.ovhDump != "" {
+		if err := dumpOVH(b.ovhDump, e.ovhLog.Requests(wstart, time.Now()), res.Trials); err != nil {
+			return nil, err
+		}
+	}
 	return res, nil
 }
 
@@ -307,4 +315,23 @@ func (b *bench) startBudgeted(ctx context.Context, top topology, opts world.Opti
 		return nil, time.Time{}, err
 	}
 	return e, opStart, nil
+}
+
+// dumpOVH writes the OVH requests of the steady window and the trials, one
+// per line (tab-separated, times in seconds from the first request), for a
+// person looking at where detection waited (-ovh-dump).
+func dumpOVH(file string, reqs []ovhsim.LoggedRequest, trials []budgetTrial) error {
+	if len(reqs) == 0 {
+		return nil
+	}
+	t0 := reqs[0].At
+	var buf bytes.Buffer
+	for _, r := range reqs {
+		fmt.Fprintf(&buf, "%.3f\treq\t%s\t%s\t%s\n", r.At.Sub(t0).Seconds(), r.Key, r.Route, r.Path)
+	}
+	for _, t := range trials {
+		fmt.Fprintf(&buf, "%.3f\tmove\t%s\t%s\tdetected after %.1fs (interval %s)\n", t.Moved.Sub(t0).Seconds(), t.Server, t.Object,
+			t.Detected.Seconds(), t.Interval)
+	}
+	return os.WriteFile(file, buf.Bytes(), 0o644)
 }

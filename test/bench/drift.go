@@ -233,6 +233,7 @@ func (e *env) trials(ctx context.Context, f failure, mode string, interval time.
 type outcome struct {
 	detected, delivered time.Duration
 	reason              string
+	changed             time.Time // when the change was made
 }
 
 // trial is one out-of-band change and its detection; it returns once the
@@ -249,6 +250,7 @@ func (e *env) trial(ctx context.Context, f failure, i int, delay, timeout time.D
 		return o, fmt.Errorf("%s is not Ready before the trial: %s", key, e.tr.describe(key))
 	}
 	start := time.Now()
+	o.changed = start
 	if err := f.do(i); err != nil {
 		return o, fmt.Errorf("%s: %s: %w", key, f.name, err)
 	}

@@ -64,14 +64,14 @@ func newScheme() *runtime.Scheme {
 }
 
 // startEnv brings everything up but the operator, and applies the Secrets.
-func (b *bench) startEnv(ctx context.Context, top topology, opts world.Options) (e *env, err error) {
+func (b *bench) startEnv(ctx context.Context, top topology, opts world.Options) (_ *env, err error) {
 	if err := top.validate(); err != nil {
 		return nil, err
 	}
-	e = &env{b: b, top: top}
+	e := &env{b: b, top: top}
 	defer func() {
 		if err != nil {
-			e.close()
+			e.close() // e, not the nil returned with err
 		}
 	}()
 	if e.dir, err = os.MkdirTemp("", "ovhbridge-bench-"); err != nil {

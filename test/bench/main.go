@@ -37,6 +37,7 @@ type bench struct {
 	// trials at steady state.
 	budgetWindow time.Duration
 	budgetTrials int
+	ovhDump      string
 	// profileSeconds is how long the CPU profile runs from the apply.
 	profileSeconds time.Duration
 	// Drift trials: objects per failure, and the two ways of looking.
@@ -77,6 +78,7 @@ func main() {
 	flag.BoolVar(&b.bigServerSide, "big-server-side", true, "10× scale: kubectl apply --server-side (see the apply phase)")
 	flag.IntVar(&b.bigApplyParallel, "big-apply-parallel", 1, "10× scale: kubectl processes the manifest is split among, applied at once (see the apply phase)")
 	flag.DurationVar(&b.budgetWindow, "budget-window", 3*time.Minute, "budget: how long the start-up under OVH's default budget is watched")
+	flag.StringVar(&b.ovhDump, "ovh-dump", "", "budget: write the OVH requests of the steady window and the moves to this file (tab-separated)")
 	flag.IntVar(&b.budgetTrials, "budget-trials", 10, "budget: FailoverIPs moved away at steady state under the default budget")
 	flag.DurationVar(&b.profileSeconds, "profile-seconds", 3*time.Minute, "how long the CPU profile runs from the start of the apply (the 10× run is always profiled; the 1× runs with -profile)")
 	flag.IntVar(&b.trials, "trials", 20, "drift: trials (objects) per failure and mode")
@@ -87,7 +89,7 @@ func main() {
 	flag.DurationVar(&b.costInterval, "cost-interval", 15*time.Second, "scale: FailoverIP syncInterval and router health.interval")
 	flag.IntVar(&b.costIntervals, "cost-intervals", 4, "steady state: intervals to count calls over")
 	flag.DurationVar(&b.readyTimeout, "ready-timeout", 10*time.Minute, "give up waiting for all objects to be Ready after this long")
-	phases := flag.String("phases", "scale,latency,drift,big,apply,budget", "what to run: scale (1×, and steady-state cost), latency (1× with injected latency), drift (or only drift-events, drift-polling), big (10× and its steady state), apply (10×'s kubectl apply alone, client- and server-side), budget (10× under OVH's default budget)")
+	phases := flag.String("phases", "scale,latency,drift,big,apply,budget", "what to run: scale (1×, and steady-state cost), latency (1× with injected latency), drift (or only drift-events, drift-polling), big (10× and its steady state), apply (10×'s kubectl apply alone, client- and server-side), budget (10× under OVH's default budget; budget-steady: its steady state alone)")
 	flag.StringVar(&b.out, "out", "test/bench/RESULTS.md", "where to write the results table (empty: only print it)")
 	flag.StringVar(&b.profileDir, "profile", "", "save the operator's CPU (from the apply, -profile-seconds; and at steady state) and heap profiles here")
 	flag.BoolVar(&b.keepLogs, "keep-logs", false, "keep each run's directory (operator.log, kubeconfig)")
@@ -180,6 +182,13 @@ func (b *bench) run(ctx context.Context) error {
 	}
 	if b.phases["budget"] {
 		if r.budget, err = b.budget(ctx); err != nil {
+			return fmt.Errorf("budget: %w", err)
+		}
+	} else if b.phases["budget-steady"] {
+		// The steady state alone, for a person working on it: the
+		// start-up rows are left empty.
+		r.budget = &budgetResult{Keys: []string{keyOf(0), keyOf(1)}}
+		if r.budget.Steady, err = b.budgetSteady(ctx); err != nil {
 			return fmt.Errorf("budget: %w", err)
 		}
 	}

@@ -34,6 +34,7 @@ type LoggedRequest struct {
 	// else to "app:"+application key.
 	Key   string
 	Route string // as Calls names it: "GET /ip", "GET /auth/time", ...
+	Path  string // the request's path and query, as sent
 }
 
 // NewRequestLog logs the requests passed to next (the simulator).
@@ -67,7 +68,7 @@ func (l *RequestLog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case consumer == "":
 		key = "app:" + app
 	}
-	l.entries = append(l.entries, LoggedRequest{At: time.Now(), Key: key, Route: route})
+	l.entries = append(l.entries, LoggedRequest{At: time.Now(), Key: key, Route: route, Path: r.URL.RequestURI()})
 	l.mu.Unlock()
 	l.next.ServeHTTP(w, r)
 }

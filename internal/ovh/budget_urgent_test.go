@@ -1,0 +1,80 @@
+package ovh
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+)
+
+// An Urgent request goes before the requests already waiting for the same
+// budget (writes, task reads): they never reserve a token ahead of it.
+// Without it, a scheduled refresh queues behind every repair under way and
+// the server is seen late.
+func TestUrgentRequestsGoBeforeOthersWaiting(t *testing.T) {
+	b := newBudget(20, 1, "urgent-test") // a token every ~50 ms, burst 1
+	ctx := context.Background()
+	if err := b.take(ctx); err != nil { // the burst: the bucket is empty now
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var order []string
+	var wg sync.WaitGroup
+	take := func(name string, ctx context.Context) {
+		defer wg.Done()
+		if err := b.take(ctx); err != nil {
+			t.Error(name, err)
+			return
+		}
+		mu.Lock()
+		order = append(order, name)
+		mu.Unlock()
+	}
+	for _, n := range []string{"write 1", "write 2", "task read"} {
+		wg.Add(1)
+		go take(n, ctx)
+	}
+	// The others have looked at the bucket (empty) and wait for a token.
+	waitUntil(t, func() bool { return b.urgent.Load() == 0 && budgetWaitingCount(b) == 3 })
+	wg.Add(1)
+	go take("refresh", Urgent(ctx))
+	wg.Wait()
+	if len(order) != 4 || order[0] != "refresh" {
+		t.Fatalf("served in the order %v, want the urgent refresh first", order)
+	}
+}
+
+// A request that is not urgent still refuses at once to wait past its
+// deadline, as the limiter does (the caller reports the budget, not a
+// timeout of OVH).
+func TestNonUrgentRequestRefusesToWaitPastItsDeadline(t *testing.T) {
+	b := newBudget(1.0/60, 1, "deadline-test") // one a minute
+	if err := b.take(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	start := time.Now()
+	err := b.take(ctx)
+	var limited *clientRateLimitError
+	if !errors.As(err, &limited) {
+		t.Fatalf("err = %v, want the budget's refusal", err)
+	}
+	if waited := time.Since(start); waited > 500*time.Millisecond {
+		t.Fatalf("refused after %v, want at once", waited)
+	}
+}
+
+func budgetWaitingCount(b *budget) int { return int(b.others.Load()) }
+
+func waitUntil(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in 10s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
