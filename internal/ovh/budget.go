@@ -64,10 +64,12 @@ type budget struct {
 	lastUsed atomic.Int64 // unix nanoseconds
 	urgent   atomic.Int64 // Urgent requests waiting
 	others   atomic.Int64 // other requests waiting
+	line     chan struct{} // held by the other request next in line
 }
 
 func newBudget(perSecond float64, burst int, label string) *budget {
-	b := &budget{limiter: rate.NewLimiter(refillRate(perSecond, burst), burst), nominal: perSecond, label: label}
+	b := &budget{limiter: rate.NewLimiter(refillRate(perSecond, burst), burst), nominal: perSecond, label: label,
+		line: make(chan struct{}, 1)}
 	if !math.IsInf(perSecond, 1) {
 		budgetLimit.WithLabelValues(label).Set(perSecond * 60)
 	}
@@ -149,8 +151,23 @@ func (b *budget) waitBehindUrgent(ctx context.Context) error {
 	if math.IsInf(float64(b.limiter.Limit()), 1) {
 		return nil
 	}
-	b.others.Add(1)
+	ahead := b.others.Add(1) - 1
 	defer b.others.Add(-1)
+	// Those waiting go one at a time, in arrival order (a channel serves
+	// its blocked senders first come, first served): taking a token at
+	// random among them could keep one waiting for minutes.
+	if d, ok := ctx.Deadline(); ok {
+		need := float64(ahead) + 1 - b.limiter.Tokens()
+		if time.Now().Add(time.Duration(need * float64(time.Second) / float64(b.limiter.Limit()))).After(d) {
+			return errWouldPassDeadline
+		}
+	}
+	select {
+	case b.line <- struct{}{}:
+		defer func() { <-b.line }()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	for {
 		if b.urgent.Load() == 0 {
 			now := time.Now()

@@ -78,3 +78,44 @@ func waitUntil(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// The requests that are not urgent are served in their order of arrival:
+// none waits for minutes while later ones go.
+func TestOtherRequestsAreServedInArrivalOrder(t *testing.T) {
+	b := newBudget(10, 1, "fifo-test") // a token every ~100 ms
+	ctx := context.Background()
+	if err := b.take(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var order []int
+	var wg sync.WaitGroup
+	const n = 6
+	for i := range n {
+		wg.Go(func() {
+			if err := b.take(ctx); err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			order = append(order, i)
+			mu.Unlock()
+		})
+		// Counted as waiting, then some time to reach the line (a few
+		// instructions) before the next one comes.
+		waitUntil(t, func() bool { return budgetWaitingCount(b)+len(snapshot(&mu, &order)) == i+1 })
+		time.Sleep(20 * time.Millisecond)
+	}
+	wg.Wait()
+	for i, got := range order {
+		if got != i {
+			t.Fatalf("served in the order %v, want arrival order", order)
+		}
+	}
+}
+
+func snapshot(mu *sync.Mutex, s *[]int) []int {
+	mu.Lock()
+	defer mu.Unlock()
+	return append([]int(nil), *s...)
+}
