@@ -61,9 +61,9 @@ type budget struct {
 	limiter  *rate.Limiter
 	nominal  float64 // requests per second asked for; +Inf when unlimited
 	label    string
-	lastUsed atomic.Int64 // unix nanoseconds
-	urgent   atomic.Int64 // Urgent requests waiting
-	others   atomic.Int64 // other requests waiting
+	lastUsed atomic.Int64  // unix nanoseconds
+	urgent   atomic.Int64  // Urgent requests waiting
+	others   atomic.Int64  // other requests waiting
 	line     chan struct{} // held by the other request next in line
 }
 
