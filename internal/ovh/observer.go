@@ -137,10 +137,11 @@ type ObserverOptions struct {
 // burst), every interval of the key is stretched by the same factor: a
 // server asked every minute is then observed every 100 s, say.
 // ObservationInterval and the metric ovhbridge_ovh_observation_interval_seconds
-// tell the interval in effect. The refreshes KeepObserved schedules are
-// Urgent: writes, task reads and first observations wait behind them and
-// share the rest, so that a repair under way does not delay what the
-// interval promises.
+// tell the interval in effect. Refreshes after a server's first observation
+// are Urgent (those KeepObserved schedules, and those a write forces, which
+// take the same turn per key): writes, task reads and first observations
+// wait behind them and share the rest, so that a repair under way does not
+// delay what the interval promises.
 //
 // First observations, which read every virtual MAC, run one at a time per
 // credential: they share its rate limit, so in parallel every server would
@@ -715,6 +716,14 @@ func (o *Observer) refresh(ctx context.Context, c Client, credKey, key, server s
 		return ServerSnapshot{}, false, err
 	}
 	defer release()
+	if !first {
+		// Every refresh holding the key's refresh turn is Urgent, the
+		// ones a write forces too (two calls): waiting behind writes and
+		// task reads with the turn held, a forced one would keep the
+		// scheduled ones from their turn (the full bench saw a move 14 s
+		// after its server's interval).
+		ctx = Urgent(ctx)
+	}
 	started := o.opts.Now()
 	o.mu.Lock()
 	st := o.servers[key]

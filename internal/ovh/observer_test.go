@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -503,4 +504,42 @@ func TestRefreshForcedByAWriteSkipsTheRoundRobin(t *testing.T) {
 	if n := macReads(); n != 2 {
 		t.Fatalf("a refresh forced for %s read %d MAC details, want 2: %v", wanMAC, n, sim.Calls())
 	}
+}
+
+// A refresh a write forces takes the key's refresh turn, which the
+// scheduled refreshes need too: it must not wait behind writes and task
+// reads while holding it. Five other requests waiting for a budget of 10 a
+// second: the forced refresh (two calls) goes before most of them.
+func TestForcedRefreshDoesNotWaitBehindOtherRequests(t *testing.T) {
+	sim := startSim(t, ovhsim.Options{})
+	pool := ovh.NewClients(ovh.Options{RequestsPerSecond: 10, Burst: 1})
+	obs := ovh.NewObserver(pool, ovh.ObserverOptions{})
+	creds := signedCreds(sim)
+	ctx := context.Background()
+	if _, err := obs.Snapshot(ctx, creds, esx, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	c := client(t, pool, creds)
+	var done atomic.Int32
+	var wg sync.WaitGroup
+	for range 5 {
+		wg.Go(func() {
+			if _, err := c.IP(ctx, wanIP); err != nil {
+				t.Error(err)
+			}
+			done.Add(1)
+		})
+	}
+	waitFor(t, "the others wait for the budget", func() bool {
+		v, ok := metricValue(t, "ovhbridge_ovh_budget_waiting", map[string]string{"credential": creds.BudgetLabel()})
+		return ok && v == 5
+	})
+	obs.Invalidate(creds, esx)
+	if _, err := obs.Snapshot(ctx, creds, esx, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if n := done.Load(); n > 2 {
+		t.Fatalf("the forced refresh ended after %d of the 5 requests waiting before it, want at most 2", n)
+	}
+	wg.Wait()
 }
