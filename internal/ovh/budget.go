@@ -101,8 +101,8 @@ func (b *budget) perMinute() float64 {
 // steady traffic take their share of this, not of the rate asked for, or
 // the limiter runs nearly full and every request queues.
 func (b *budget) sustainedPerMinute() float64 {
-	if math.IsInf(b.nominal, 1) {
-		return b.nominal
+	if b.limiter.Limit() == rate.Inf {
+		return math.Inf(1)
 	}
 	return float64(b.limiter.Limit()) * 60
 }
@@ -148,7 +148,7 @@ func (b *budget) take(ctx context.Context) error {
 // refreshes that see drift (the bench's 10× budget phase: ten repairs under
 // way made moves known 63 s later than the servers' interval).
 func (b *budget) waitBehindUrgent(ctx context.Context) error {
-	if math.IsInf(float64(b.limiter.Limit()), 1) {
+	if b.limiter.Limit() == rate.Inf { // rate.Inf is MaxFloat64, not +Inf
 		return nil
 	}
 	ahead := b.others.Add(1) - 1
