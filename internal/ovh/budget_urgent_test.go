@@ -3,6 +3,7 @@ package ovh
 import (
 	"context"
 	"errors"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -118,4 +119,15 @@ func snapshot(mu *sync.Mutex, s *[]int) []int {
 	mu.Lock()
 	defer mu.Unlock()
 	return append([]int(nil), *s...)
+}
+
+// An unlimited budget never makes a request wait, not even for its line.
+func TestUnlimitedBudgetHasNoLine(t *testing.T) {
+	b := newBudget(math.Inf(1), 1, "unlimited-test")
+	b.line <- struct{}{} // the line held: a request queuing for it would hang
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := b.take(ctx); err != nil {
+		t.Fatalf("take on an unlimited budget: %v", err)
+	}
 }
