@@ -247,7 +247,8 @@ func (r *FailoverIPReconciler) Sync(ctx context.Context, f *v1.FailoverIP, save 
 	}
 	if w, addr := decide.FailoverIPWrite(s.manage, findings, f.Status.LastFailedTask, f.Generation); w != decide.NoWrite && s.mayAct(w) {
 		// The drift goes into the status with the write's recorded intent,
-		// so watchers see it before the OVH call, not after.
+		// so watchers see it before the OVH call, not after (and before the
+		// wait for the write's turn when the budget is busy: startTask).
 		s.report(st, findings)
 		if err := s.act(ctx, w, addr); err != nil {
 			s.report(st, findings)
@@ -425,10 +426,22 @@ func (s *fipSession) startTask(ctx context.Context, p *v1.PendingTask, write fun
 	// the write follows the intent at once: a crash in between leaves an
 	// intent that takes intentGrace to resolve, and the gap must stay short
 	// even when many FailoverIPs start writing together.
-	ctx, err := ovh.TakeTurn(ctx, s.api)
-	if err != nil {
-		return err
+	turn, free := ovh.TryTurn(ctx, s.api)
+	if !free {
+		// The turn comes behind other writes of the credential (tens of
+		// seconds when many repairs start together): the drift found is
+		// written now, not with the intent after the wait, so that watchers
+		// learn of it when it was seen (one status patch more, only when
+		// the budget is busy).
+		if err := s.save(); err != nil {
+			return err
+		}
+		var err error
+		if turn, err = ovh.TakeTurn(ctx, s.api); err != nil {
+			return err
+		}
 	}
+	ctx = turn
 	p.StartedAt = metav1.NewTime(s.r.Now())
 	s.f.Status.PendingTask = p
 	if err := s.save(); err != nil {

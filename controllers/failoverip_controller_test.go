@@ -54,6 +54,14 @@ type ovhEnv struct {
 	tune []func(*FailoverIPReconciler)
 	// keep runs the Observer with KeepObserved, as the operator does.
 	keep bool
+	// budget sizes the OVH request budget (requests per second, burst);
+	// unlimited when zero.
+	budget struct {
+		perSecond float64
+		burst     int
+	}
+	// clients is the operator's pool, once started.
+	clients *ovh.Clients
 }
 
 func startOVHSim(t *testing.T, opts ovhsim.Options) *ovhsim.Server {
@@ -102,10 +110,15 @@ func newOVHEnv(t *testing.T, opts ovhsim.Options, tune ...func(*FailoverIPReconc
 
 func (e *ovhEnv) startOperator(t *testing.T) (stop func()) {
 	_, stop = startStoppableManager(t, e.ns, func(mgr ctrl.Manager) error {
+		perSecond := math.Inf(1)
+		if e.budget.perSecond > 0 {
+			perSecond = e.budget.perSecond
+		}
 		clients := ovh.NewClients(ovh.Options{
-			RequestsPerSecond: math.Inf(1),
-			Retry:             ovh.RetryPolicy{Attempts: 2, BaseDelay: 10 * time.Millisecond, MaxDelay: 50 * time.Millisecond},
+			RequestsPerSecond: perSecond, Burst: e.budget.burst,
+			Retry: ovh.RetryPolicy{Attempts: 2, BaseDelay: 10 * time.Millisecond, MaxDelay: 50 * time.Millisecond},
 		})
+		e.clients = clients
 		r := &FailoverIPReconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), OVH: clients,
 			Observer: ovh.NewObserver(clients, ovh.ObserverOptions{KeepObserved: e.keep}), TaskPoll: 100 * time.Millisecond}
 		for _, tune := range e.tune {

@@ -3,13 +3,17 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1 "github.com/ovhbridge/ovhbridge-operator/api/v1alpha1"
+	"github.com/ovhbridge/ovhbridge-operator/internal/ovh"
 	ovhsim "github.com/ovhbridge/ovhbridge-operator/test/sim/ovh"
 )
 
@@ -128,4 +132,72 @@ func TestFailoverIPOfAKeptServerSeesAMoveWithoutItsOwnPass(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, 10*time.Second, "the move reported", conditionIs(f, v1.TypeReady, metav1.ConditionFalse, v1.ReasonRoutedElsewhere))
+}
+
+// A repair waits for its credential's budget behind the other writes (tens
+// of seconds when many start together, as in the bench's 10x budget phase):
+// the drift it repairs is written when it is seen, before that wait, not
+// with the write's intent after it.
+func TestFailoverIPDriftIsWrittenBeforeTheRepairWaitsForItsTurn(t *testing.T) {
+	e := &ovhEnv{sim: startOVHSim(t, ovhsim.Options{}), ns: testNamespace(t)}
+	e.budget.perSecond, e.budget.burst = 5, 1
+	if err := k8sClient.Create(context.Background(), ovhSecret(e.ns, "ovh", e.sim.Endpoint(), appSecret)); err != nil {
+		t.Fatal(err)
+	}
+	e.startOperator(t)
+	f := e.fip("web-wan", webIP, "")
+	create(t, f)
+	eventually(t, 15*time.Second, "Ready", conditionIs(f, v1.TypeReady, metav1.ConditionTrue, ""))
+	history := statusHistory(t, f, &v1.FailoverIPList{}, func(m managed) string {
+		fip := m.(*v1.FailoverIP)
+		c := meta.FindStatusCondition(fip.Status.Conditions, v1.TypeReady)
+		if c == nil || c.Status != metav1.ConditionFalse {
+			return ""
+		}
+		return fmt.Sprintf("%s pending=%t", c.Reason, fip.Status.PendingTask != nil)
+	})
+
+	// Two other callers of the credential keep a write waiting for the
+	// budget at every moment, as other repairs would.
+	api, err := e.clients.Get(ovh.Credentials{Endpoint: e.sim.Endpoint(), ApplicationKey: appKey,
+		ApplicationSecret: appSecret, ConsumerKey: consumerKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	busy, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			for busy.Err() == nil {
+				_, _ = ovh.TakeTurn(busy, api)
+			}
+		})
+	}
+	defer func() { stop(); wg.Wait() }()
+
+	if err := e.sim.MoveIP(webIP, otherServer); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 15*time.Second, "the drift written before the move's intent", func() error {
+		if h := history(); len(h) == 0 {
+			return fmt.Errorf("Ready not False yet")
+		} else if h[0] != v1.ReasonRoutedElsewhere+" pending=false" {
+			return fmt.Errorf("first Ready=False seen: %v, want %s without a pending task", h, v1.ReasonRoutedElsewhere)
+		}
+		return nil
+	})
+	stop()
+	wg.Wait()
+	eventually(t, 15*time.Second, "moved back and Ready", func() error {
+		if err := conditionIs(f, v1.TypeReady, metav1.ConditionTrue, "")(); err != nil {
+			return err
+		}
+		if n := e.sim.CallCount(ovhsim.RouteIPMove); n != 1 {
+			return fmt.Errorf("%d moves", n)
+		}
+		return nil
+	})
+	if h := history(); !slices.Contains(h, v1.ReasonRoutedElsewhere+" pending=true") {
+		t.Errorf("the move's intent was never seen with the drift: %v", h)
+	}
 }

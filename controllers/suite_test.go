@@ -150,6 +150,18 @@ func zapLevel() int8 {
 // watchers (kubectl get -w, Argo CD).
 func readyHistory(t *testing.T, obj client.Object, list client.ObjectList) func() []string {
 	t.Helper()
+	return statusHistory(t, obj, list, func(m managed) string {
+		if c := meta.FindStatusCondition(m.GetResourceStatus().Conditions, v1.TypeReady); c != nil {
+			return string(c.Status) + "/" + c.Reason
+		}
+		return ""
+	})
+}
+
+// statusHistory watches obj and records describe of every version of it a
+// watcher sees (empty descriptions left out).
+func statusHistory(t *testing.T, obj client.Object, list client.ObjectList, describe func(managed) string) func() []string {
+	t.Helper()
 	wc, err := client.NewWithWatch(cp.Config, client.Options{Scheme: scheme})
 	if err != nil {
 		t.Fatal(err)
@@ -168,9 +180,9 @@ func readyHistory(t *testing.T, obj client.Object, list client.ObjectList) func(
 			if !ok {
 				continue
 			}
-			if c := meta.FindStatusCondition(m.GetResourceStatus().Conditions, v1.TypeReady); c != nil {
+			if d := describe(m); d != "" {
 				mu.Lock()
-				seen = append(seen, string(c.Status)+"/"+c.Reason)
+				seen = append(seen, d)
 				mu.Unlock()
 			}
 		}

@@ -141,6 +141,25 @@ func (b *budget) take(ctx context.Context) error {
 	return nil
 }
 
+// tryTake takes a token only if one is free now and nobody waits for one
+// (urgent or not): it never goes before a request already waiting.
+func (b *budget) tryTake() bool {
+	now := time.Now()
+	if b.limiter.Limit() != rate.Inf {
+		if b.urgent.Load() > 0 || b.others.Load() > 0 {
+			return false
+		}
+		r := b.limiter.ReserveN(now, 1)
+		if !r.OK() || r.DelayFrom(now) > 0 {
+			r.CancelAt(now)
+			return false
+		}
+	}
+	b.lastUsed.Store(now.UnixNano())
+	budgetRequests.WithLabelValues(b.label).Inc()
+	return true
+}
+
 // waitBehindUrgent takes a token once one is free and no urgent request is
 // waiting. It never reserves a token ahead (as the limiter's Wait does, in
 // arrival order): a request reserved ahead would go before an urgent one

@@ -3,6 +3,7 @@ package ovh_test
 import (
 	"context"
 	"errors"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -548,6 +549,42 @@ func TestTakeTurnServesTheNextRequestOnly(t *testing.T) {
 	}
 	if _, err := ovh.TakeTurn(short, c); !cause.Is(err, cause.RateLimited) {
 		t.Fatalf("a turn that cannot come before the deadline: %v, want RateLimited", err)
+	}
+}
+
+// TryTurn takes the turn only when the budget has a token now: otherwise it
+// says so at once, and the caller can report before it waits.
+func TestTryTurnNeverWaits(t *testing.T) {
+	sim := startSim(t, ovhsim.Options{})
+	creds := ovh.Credentials{Endpoint: sim.Endpoint(), AccessToken: token}
+	c := client(t, ovh.NewClients(ovh.Options{RequestsPerSecond: 0.001, Burst: 1}), creds)
+	short, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+
+	turn, free := ovh.TryTurn(short, c) // the bucket's only token
+	if !free {
+		t.Fatal("a full bucket: TryTurn says the turn is not free")
+	}
+	if _, err := c.MoveIP(turn, webIP, other); err != nil {
+		t.Fatalf("the write the turn was taken for: %v", err)
+	}
+	start := time.Now()
+	same, free := ovh.TryTurn(short, c)
+	if free {
+		t.Fatal("an empty bucket: TryTurn took a turn")
+	}
+	if waited := time.Since(start); waited > time.Second {
+		t.Errorf("TryTurn waited %v", waited)
+	}
+	if _, err := c.IP(same, webIP); !cause.Is(err, cause.RateLimited) {
+		t.Fatalf("a request on the context TryTurn refused: %v, want the rate limit (no turn in it)", err)
+	}
+
+	unlimited := client(t, ovh.NewClients(ovh.Options{RequestsPerSecond: math.Inf(1)}), creds)
+	for range 100 {
+		if _, free := ovh.TryTurn(short, unlimited); !free {
+			t.Fatal("an unlimited budget: TryTurn says the turn is not free")
+		}
 	}
 }
 

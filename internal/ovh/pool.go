@@ -197,6 +197,21 @@ func TakeTurn(ctx context.Context, c Client) (context.Context, error) {
 	return context.WithValue(ctx, turnKey{}, &turn{}), nil
 }
 
+// TryTurn is TakeTurn without the wait: free is false, and ctx returned
+// as it came, when c's budget has no token now or others wait for one. A
+// caller with something to say before a wait (a FailoverIP's drift, before
+// the repair's turn) says it, then takes the turn.
+func TryTurn(ctx context.Context, c Client) (_ context.Context, free bool) {
+	ac, ok := c.(*apiClient)
+	if !ok || ac.budget == nil {
+		return ctx, true
+	}
+	if !ac.budget.tryTake() {
+		return ctx, false
+	}
+	return context.WithValue(ctx, turnKey{}, &turn{}), true
+}
+
 // requestTimeoutKey carries a bound for each request made with a context,
 // applied once the request's budget is taken (see Observer).
 type requestTimeoutKey struct{}
