@@ -85,6 +85,15 @@ func (b *bench) budget(ctx context.Context) (*budgetResult, error) {
 // keyOf names account a's consumer key as the request log does.
 func keyOf(a int) string { return consumerKey(a) }
 
+// budgetKeys are the consumer keys of the 10× fleet, in account order.
+func (b *bench) budgetKeys() []string {
+	var keys []string
+	for a := range max(b.big().Top.Accounts, 1) {
+		keys = append(keys, keyOf(a))
+	}
+	return keys
+}
+
 // budgetStartup applies the 10× FailoverIPs to an operator under OVH's
 // default budget and watches the first b.budgetWindow: a first look at 2500
 // virtual MACs per key takes more than 80 minutes at 60 a minute, so the
@@ -95,10 +104,7 @@ func (b *bench) budgetStartup(ctx context.Context) (*budgetResult, error) {
 		OVHSync: b.costInterval}
 	res := &budgetResult{Window: b.budgetWindow, Objects: top.objectCount(),
 		Peak: map[string]int{}, Calls: map[string]int{}, MACReads: map[string]int{}, MACs: map[string]int{},
-		Servers: map[string]int{}, FirstLook: map[string]int{}}
-	for a := range max(top.Accounts, 1) {
-		res.Keys = append(res.Keys, keyOf(a))
-	}
+		Servers: map[string]int{}, FirstLook: map[string]int{}, Keys: b.budgetKeys()}
 	for s := range top.Servers {
 		k := keyOf(top.account(s))
 		res.Servers[k]++

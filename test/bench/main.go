@@ -187,7 +187,7 @@ func (b *bench) run(ctx context.Context) error {
 	} else if b.phases["budget-steady"] {
 		// The steady state alone, for a person working on it: the
 		// start-up rows are left empty.
-		r.budget = &budgetResult{Keys: []string{keyOf(0), keyOf(1)}}
+		r.budget = &budgetResult{Keys: b.budgetKeys()}
 		if r.budget.Steady, err = b.budgetSteady(ctx); err != nil {
 			return fmt.Errorf("budget: %w", err)
 		}
