@@ -228,8 +228,8 @@ func (r *FailoverIPReconciler) Sync(ctx context.Context, f *v1.FailoverIP, save 
 	findings := drift.FailoverIP(st)
 	if drift.HasReason(findings, v1.ReasonVirtualMACMissing) && !conditionReason(f, v1.TypeVirtualMACAssigned, v1.ReasonVirtualMACMissing) {
 		// OVH lists a server's IPs and its virtual MACs in two calls: an IP
-		// moved away between them (its virtual MAC goes with it) looks routed
-		// here without one. A newly missing MAC is looked at once more before
+		// moved here between them (its virtual MAC comes with it) looks
+		// routed here without one. A newly missing MAC is looked at once more before
 		// it is reported or created; one seen missing before is confirmed.
 		r.Observer.Invalidate(s.creds, f.Spec.Server)
 		if s.snap, err = r.Observer.Snapshot(ctx, s.creds, f.Spec.Server, 0); err != nil {

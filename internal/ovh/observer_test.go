@@ -543,3 +543,42 @@ func TestForcedRefreshDoesNotWaitBehindOtherRequests(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// A refresh that waited for its key's refresh turn is dated from when it
+// was asked for, not from when it got the turn: the next one is due an
+// interval after the last was due, and waits for the turn do not push the
+// reads of a server further apart each time.
+func TestRefreshIsDatedFromWhenItWasAskedFor(t *testing.T) {
+	sim := startSim(t, ovhsim.Options{})
+	clock := newFakeNow()
+	// A finite budget: refreshes of one key take turns.
+	obs := ovh.NewObserver(ovh.NewClients(ovh.Options{RequestsPerSecond: 1000, Burst: 1000}), ovh.ObserverOptions{Now: clock.Now})
+	creds := signedCreds(sim)
+	ctx := context.Background()
+	for _, s := range []string{esx, other} {
+		if _, err := obs.Snapshot(ctx, creds, s, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock.Advance(time.Minute)
+	// The refresh of one server holds the turn (its IP list held at OVH)
+	// while the other's is asked for and waits 5 s.
+	release := sim.Hold(ovhsim.RouteIPList)
+	go func() { _, _ = obs.Snapshot(ctx, creds, other, time.Minute) }()
+	waitFor(t, "the first refresh reaches OVH", func() bool { return sim.Held(ovhsim.RouteIPList) == 1 })
+	asked := clock.Now()
+	got := make(chan ovh.ServerSnapshot, 1)
+	go func() {
+		snap, err := obs.Snapshot(ctx, creds, esx, time.Minute)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- snap
+	}()
+	waitFor(t, "the second waits for its turn", func() bool { return obs.Stats().Queued == 1 })
+	clock.Advance(5 * time.Second)
+	release()
+	if snap := <-got; !snap.ObservedAt.Equal(asked) {
+		t.Fatalf("ObservedAt = %v, want %v (when it was asked for, %v before its turn)", snap.ObservedAt, asked, 5*time.Second)
+	}
+}
