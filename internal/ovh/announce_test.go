@@ -351,3 +351,28 @@ func TestKeptRefreshReadsTheIPListWithinTheInterval(t *testing.T) {
 		t.Fatalf("%d IP list reads, want 3", n)
 	}
 }
+
+// Before any refresh was measured slow, a kept server's next refresh still
+// comes early by what a refresh of its calls would take on a key that turns
+// busy meanwhile: its calls and the refresh before it, at the key's pace.
+func TestKeptRefreshComesEarlyByABusyKeysPace(t *testing.T) {
+	sim := startSim(t, ovhsim.Options{})
+	clock := newFakeNow()
+	sched := &scheduler{}
+	// 60 a minute with a burst of 10: the first observation fits the
+	// burst; the key sustains 50 a minute, one request every 1.2 s.
+	obs := ovh.NewObserver(ovh.NewClients(ovh.Options{RequestsPerSecond: 1, Burst: 10}), ovh.ObserverOptions{
+		Now: clock.Now, KeepObserved: true, KeptFor: 30 * time.Minute, AfterFunc: sched.AfterFunc})
+	snap, err := obs.Snapshot(context.Background(), signedCreds(sim), esx, 5*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The IP list, the MAC list, and one MAC verified (two calls).
+	calls := 2 + 2*min(1, len(snap.VirtualMACs))
+	token := 1200 * time.Millisecond
+	want := 5*time.Minute - time.Duration(2*calls+1)*token
+	if n, d := sched.pending(); n != 1 || d < want-10*time.Millisecond || d > want+10*time.Millisecond {
+		t.Fatalf("%d refreshes scheduled, the last in %s; want one in %s (a refresh of %d calls twice, and one more, at 1.2 s each)",
+			n, d, want, calls)
+	}
+}
