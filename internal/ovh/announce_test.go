@@ -3,6 +3,7 @@ package ovh_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -319,10 +320,10 @@ func TestKeptRefreshReadsTheIPListWithinTheInterval(t *testing.T) {
 	obs := ovh.NewObserver(ovh.NewClients(ovh.Options{RequestsPerSecond: 1000}), ovh.ObserverOptions{
 		Now: clock.Now, KeepObserved: true, KeptFor: 30 * time.Minute, AfterFunc: sched.AfterFunc})
 	creds := signedCreds(sim)
-	if _, err := obs.Snapshot(context.Background(), creds, esx, time.Minute); err != nil {
+	if _, err := obs.Snapshot(context.Background(), creds, esx, 2*time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	clock.Advance(time.Minute)
+	clock.Advance(2 * time.Minute)
 
 	// A refresh that reaches the IP list 8 s after it was asked for (its
 	// turn and its calls before the list, at OVH's pace).
@@ -333,8 +334,8 @@ func TestKeptRefreshReadsTheIPListWithinTheInterval(t *testing.T) {
 	release()
 	waitFor(t, "the next refresh is scheduled", func() bool { n, _ := sched.pending(); return n == 2 })
 	_, d := sched.pending()
-	if d >= 52*time.Second || d < 52*time.Second-10*time.Millisecond {
-		t.Fatalf("next refresh in %s after an IP list read 8 s into its refresh, want a request's share under 52s", d)
+	if d >= 112*time.Second || d < 112*time.Second-10*time.Millisecond {
+		t.Fatalf("next refresh in %s after an IP list read 8 s into its refresh, want a request's share under 1m52s", d)
 	}
 
 	// A quick one next: the one after it still comes early, by most of the
@@ -343,7 +344,7 @@ func TestKeptRefreshReadsTheIPListWithinTheInterval(t *testing.T) {
 	sched.fire()
 	waitFor(t, "the next refresh is scheduled", func() bool { n, _ := sched.pending(); return n == 3 })
 	_, d = sched.pending()
-	want := time.Minute - 8*time.Second + time.Second // an eighth of the 8 s difference forgotten
+	want := 2*time.Minute - 8*time.Second + time.Second // an eighth of the 8 s difference forgotten
 	if d >= want || d < want-10*time.Millisecond {
 		t.Fatalf("next refresh in %s after a quick one, want a request's share under %s", d, want)
 	}
@@ -374,5 +375,59 @@ func TestKeptRefreshComesEarlyByABusyKeysPace(t *testing.T) {
 	if n, d := sched.pending(); n != 1 || d < want-10*time.Millisecond || d > want+10*time.Millisecond {
 		t.Fatalf("%d refreshes scheduled, the last in %s; want one in %s (a refresh of %d calls twice, and one more, at 1.2 s each)",
 			n, d, want, calls)
+	}
+}
+
+// Kept servers' refreshes come early, and the plan pays for it: at the
+// stretched interval, refreshes asked for that much sooner still keep
+// within the observation's share of the budget.
+func TestKeptObservationPlanPaysForEarlyRefreshes(t *testing.T) {
+	const servers = 20
+	w, _ := fleet(servers, 1)
+	sim := startSim(t, ovhsim.Options{World: w})
+	clock := newFakeNow()
+	sched := &scheduler{}
+	// 60 a minute, and a burst so large the test never waits in real time:
+	// the budget sustains 30 a minute (half the rate), a request every 2 s.
+	obs := ovh.NewObserver(ovh.NewClients(ovh.Options{RequestsPerSecond: 1, Burst: 1_000_000}), ovh.ObserverOptions{
+		Now: clock.Now, KeepObserved: true, KeptFor: time.Hour, AfterFunc: sched.AfterFunc})
+	creds := signedCreds(sim)
+	var names []string
+	for _, s := range w.Servers {
+		names = append(names, s.Name)
+		if _, err := obs.Snapshot(context.Background(), creds, s.Name, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eff := obs.ObservationInterval(creds, names[0])
+	// Every server due again: refreshed, and scheduled at the final plan.
+	clock.Advance(eff)
+	sched.mu.Lock()
+	ticks := slices.Clone(sched.funcs)
+	sched.mu.Unlock()
+	for _, f := range ticks {
+		f()
+	}
+	waitFor(t, "every server scheduled again", func() bool { n, _ := sched.pending(); return n == 2*servers })
+	sched.mu.Lock()
+	delays := slices.Clone(sched.after[servers:])
+	sched.mu.Unlock()
+
+	// Per refresh: the IP list, the MAC list, one MAC verified (2 calls).
+	const calls, pace = 4, 2 * time.Second
+	var perMinute float64
+	for _, d := range delays {
+		if want := eff - (2*calls+1)*pace; d != want {
+			t.Fatalf("a refresh scheduled in %s, want %s: the interval %s less two refreshes and a request at the key's pace", d, want, eff)
+		}
+		perMinute += calls / d.Minutes()
+	}
+	share := ovh.ObservationShare*ovh.DefaultRequestsPerMinute/2 - float64(servers)/60
+	if perMinute > share*1.0001 {
+		t.Fatalf("refreshes as scheduled cost %.2f calls a minute, over the observation share %.2f", perMinute, share)
+	}
+	if perMinute < share*0.99 {
+		t.Fatalf("refreshes as scheduled cost %.2f calls a minute, want the observation share %.2f (the interval %s stretched more than needed)",
+			perMinute, share, eff)
 	}
 }

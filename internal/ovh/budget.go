@@ -44,8 +44,9 @@ var (
 	}, []string{"credential"})
 	observationInterval = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "ovhbridge_ovh_observation_interval_seconds",
-		Help: "How often a server is observed at OVH: the interval its FailoverIPs ask for, stretched when the " +
-			"servers sharing a consumer key would otherwise exceed its budget.",
+		Help: "How often a server is observed at OVH, at most (a move is reported within it): the interval its " +
+			"FailoverIPs ask for, stretched when the servers sharing a consumer key would otherwise exceed its " +
+			"budget; kept servers are refreshed somewhat sooner, so that a busy key does not push reads past it.",
 	}, []string{"credential", "server"})
 )
 

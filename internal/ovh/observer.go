@@ -526,19 +526,33 @@ func (o *Observer) due(st *serverState) time.Time {
 	if st.ipsAt.IsZero() {
 		return st.snap.ObservedAt.Add(st.effective)
 	}
-	early := st.lead
-	if st.perMinute > 0 && !math.IsInf(st.perMinute, 1) {
-		// A key turning busy between two refreshes (repairs starting) makes
-		// the next one slower than any measured: each of its calls waits a
-		// token, and it waits for the refresh before it (a key's refreshes
-		// take turns). The bench's budget phase: leads from 0 to 8 s when
-		// ten repairs started, and reads 7.6 s past the interval. The
-		// bound, twice a refresh's calls at the key's pace, costs a few
-		// percent of the budget (its refreshes come that much sooner).
-		token := time.Duration(float64(time.Minute) / st.perMinute)
-		early = max(early, time.Duration(2*o.listCalls(st)*float64(token))) + token
+	early := max(st.lead+pace(st.perMinute), o.earlyBound(st, st.perMinute, st.effective))
+	return st.ipsAt.Add(st.effective - min(early, st.effective/8))
+}
+
+// earlyBound is what a kept server's refreshes come early by at least, for
+// an effective interval e on a key that sustains perMinute: a key turning
+// busy between two refreshes (repairs starting) makes the next one slower
+// than any measured, each of its calls waiting a token and the refresh
+// waiting for the one before it (a key's refreshes take turns). The bench's
+// budget phase: leads from 0 to 8 s when ten repairs started, and reads
+// 7.6 s past the interval. Twice a refresh's calls and one request more,
+// at the key's pace; never more than an eighth of the interval, which plan
+// pays for out of the observation's share.
+func (o *Observer) earlyBound(st *serverState, perMinute float64, e time.Duration) time.Duration {
+	if !o.opts.KeepObserved {
+		return 0 // refreshed when callers ask, not on a schedule
 	}
-	return st.ipsAt.Add(st.effective - min(early, st.effective/4))
+	return min(time.Duration((2*o.listCalls(st)+1)*float64(pace(perMinute))), e/8)
+}
+
+// pace is the time between two requests of a key that sustains perMinute;
+// 0 when unlimited.
+func pace(perMinute float64) time.Duration {
+	if perMinute <= 0 || math.IsInf(perMinute, 1) {
+		return 0
+	}
+	return time.Duration(float64(time.Minute) / perMinute)
 }
 
 // nextLead is the lead a refresh that took this from being asked for to its
@@ -618,21 +632,47 @@ func (o *Observer) Close() {
 
 // plan sets the effective interval of every server of a credential: the
 // requested one, stretched by the factor that brings the steady-state cost
-// of them all within ObservationShare of the budget. o.mu must be held.
+// of them all within ObservationShare of the budget, refreshes coming
+// early (see due) included. o.mu must be held.
 func (o *Observer) plan(credKey string, perMinute float64) {
 	var states []*serverState
-	var refreshes, network float64 // calls per minute
+	var network float64 // calls per minute
 	for key, st := range o.servers {
 		if st.requested <= 0 || !strings.HasPrefix(key, credKey+"/") {
 			continue
 		}
 		states = append(states, st)
-		refreshes += o.refreshCalls(st) / st.requested.Minutes()
 		network += 1 / o.opts.NetworkMaxAge.Minutes()
 	}
+	// Calls per minute at a factor f: each server refreshed once per its
+	// stretched interval, less what its refreshes come early by.
+	cost := func(f float64) float64 {
+		var calls float64
+		for _, st := range states {
+			e := time.Duration(float64(st.requested) * f)
+			calls += o.refreshCalls(st) / (e - o.earlyBound(st, perMinute, e)).Minutes()
+		}
+		return calls
+	}
 	factor := 1.0
-	if share := perMinute*ObservationShare - network; !math.IsInf(perMinute, 1) && refreshes > share {
-		factor = refreshes / max(share, perMinute*ObservationShare/10)
+	share := max(perMinute*ObservationShare-network, perMinute*ObservationShare/10)
+	switch {
+	case math.IsInf(perMinute, 1) || cost(1) <= share:
+	case !o.opts.KeepObserved:
+		factor = cost(1) / share // refreshed when asked: no early ones
+	default:
+		lo, hi := 1.0, 2.0
+		for cost(hi) > share {
+			lo, hi = hi, hi*2
+		}
+		for range 64 { // to the float64 precision: as exact as the closed form without early refreshes
+			if mid := (lo + hi) / 2; cost(mid) > share {
+				lo = mid
+			} else {
+				hi = mid
+			}
+		}
+		factor = hi
 	}
 	for _, st := range states {
 		st.effective = time.Duration(float64(st.requested) * factor)
