@@ -307,55 +307,11 @@ func TestRefreshesTakeTurnsUnderABudget(t *testing.T) {
 	}
 }
 
-// A kept server's next refresh is asked for early by how long refreshes
-// take to reach its IP list (the read that sees a move), and by one request
-// more for the read of where a vanished IP went: the reads of the IP list
-// stay within the effective interval although some refreshes wait longer
-// than others.
-func TestKeptRefreshReadsTheIPListWithinTheInterval(t *testing.T) {
-	sim := startSim(t, ovhsim.Options{})
-	clock := newFakeNow()
-	sched := &scheduler{}
-	// A finite budget: one request's share of it is 1 ms.
-	obs := ovh.NewObserver(ovh.NewClients(ovh.Options{RequestsPerSecond: 1000}), ovh.ObserverOptions{
-		Now: clock.Now, KeepObserved: true, KeptFor: 30 * time.Minute, AfterFunc: sched.AfterFunc})
-	creds := signedCreds(sim)
-	if _, err := obs.Snapshot(context.Background(), creds, esx, 2*time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	clock.Advance(2 * time.Minute)
-
-	// A refresh that reaches the IP list 8 s after it was asked for (its
-	// turn and its calls before the list, at OVH's pace).
-	release := sim.Hold(ovhsim.RouteIPList)
-	sched.fire()
-	waitFor(t, "the refresh reaches the IP list", func() bool { return sim.Held(ovhsim.RouteIPList) == 1 })
-	clock.Advance(8 * time.Second)
-	release()
-	waitFor(t, "the next refresh is scheduled", func() bool { n, _ := sched.pending(); return n == 2 })
-	_, d := sched.pending()
-	if d >= 112*time.Second || d < 112*time.Second-10*time.Millisecond {
-		t.Fatalf("next refresh in %s after an IP list read 8 s into its refresh, want a request's share under 1m52s", d)
-	}
-
-	// A quick one next: the one after it still comes early, by most of the
-	// slow one's lead, in case the next is slow again.
-	clock.Advance(d)
-	sched.fire()
-	waitFor(t, "the next refresh is scheduled", func() bool { n, _ := sched.pending(); return n == 3 })
-	_, d = sched.pending()
-	want := 2*time.Minute - 8*time.Second + time.Second // an eighth of the 8 s difference forgotten
-	if d >= want || d < want-10*time.Millisecond {
-		t.Fatalf("next refresh in %s after a quick one, want a request's share under %s", d, want)
-	}
-	if n := sim.CallCount(ovhsim.RouteIPList); n != 3 {
-		t.Fatalf("%d IP list reads, want 3", n)
-	}
-}
-
-// Before any refresh was measured slow, a kept server's next refresh still
-// comes early by what a refresh of its calls would take on a key that turns
-// busy meanwhile: its calls and the refresh before it, at the key's pace.
+// A kept server's next refresh comes early by what a refresh of its calls
+// would take on a key that turns busy meanwhile (its calls and the refresh
+// before it, at the key's pace) and one request more: the IP list is read
+// within the interval of the last read, and the read of where a vanished IP
+// went too.
 func TestKeptRefreshComesEarlyByABusyKeysPace(t *testing.T) {
 	sim := startSim(t, ovhsim.Options{})
 	clock := newFakeNow()

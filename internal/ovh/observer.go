@@ -209,12 +209,6 @@ type serverState struct {
 	credKey string
 	askedAt time.Time
 	timer   func() bool
-	// ipsAt is when the server's IP list was last read (the read that sees
-	// a move), and lead how long a refresh takes from being asked for to
-	// that read (see nextLead). KeepObserved asks for the next refresh
-	// early by lead, so that those reads stay within the interval.
-	ipsAt time.Time
-	lead  time.Duration
 	// reverses caches the reverse DNS names read for addresses whose
 	// FailoverIP asks for one (Reverse), by address.
 	reverses map[string]*reverseEntry
@@ -513,32 +507,27 @@ func (o *Observer) keep(key string, st *serverState, now time.Time) {
 	o.after(key, st, max(0, o.due(st).Sub(now)))
 }
 
-// due is when a kept server's next refresh is asked for: early enough that
-// its IP list is read within the effective interval of the last read (by
-// the longest lead seen of late, or what a busy key would make it), and
-// one request sooner still, for the read that tells where a vanished IP
-// went (a FailoverIP reports the move after it). The interval is what the
-// operator promises about detecting a move (ovhbridge_ovh_observation_
-// interval_seconds); refreshes dated from their start let the reads drift
-// seconds past it (the bench's 10× budget phase, with its turns and queues:
-// up to 8 s). o.mu must be held.
+// due is when a kept server's next refresh is asked for: an interval after
+// the last one was (see refresh), less earlyBound, so that the IP list
+// (the read that sees a move, last in a refresh) is read within the
+// effective interval of the last read even when the key turns busy between
+// the two. o.mu must be held.
 func (o *Observer) due(st *serverState) time.Time {
-	if st.ipsAt.IsZero() {
-		return st.snap.ObservedAt.Add(st.effective)
-	}
-	early := max(st.lead+pace(st.perMinute), o.earlyBound(st, st.perMinute, st.effective))
-	return st.ipsAt.Add(st.effective - min(early, st.effective/8))
+	return st.snap.ObservedAt.Add(st.effective - o.earlyBound(st, st.perMinute, st.effective))
 }
 
-// earlyBound is what a kept server's refreshes come early by at least, for
-// an effective interval e on a key that sustains perMinute: a key turning
-// busy between two refreshes (repairs starting) makes the next one slower
-// than any measured, each of its calls waiting a token and the refresh
-// waiting for the one before it (a key's refreshes take turns). The bench's
-// budget phase: leads from 0 to 8 s when ten repairs started, and reads
-// 7.6 s past the interval. Twice a refresh's calls and one request more,
-// at the key's pace; never more than an eighth of the interval, which plan
-// pays for out of the observation's share.
+// earlyBound is what a kept server's refreshes come early by, for an
+// effective interval e on a key that sustains perMinute. A refresh's IP
+// list is read some time after it is asked for (its lead), and a key
+// turning busy between two refreshes (repairs starting) makes the second
+// lead longer: each of its calls waits a token, and it waits for the
+// refresh before it (a key's refreshes take turns). The bench's budget
+// phase: leads from 0 to 8 s when ten repairs started, and reads 7.6 s past
+// the interval. Twice a refresh's calls and one request more (the read of
+// where a vanished IP went, before its FailoverIP reports it), at the key's
+// pace; never more than an eighth of the interval, which plan pays for out
+// of the observation's share. A key far from its budget (1000 a second)
+// comes early by milliseconds: one refresh per interval.
 func (o *Observer) earlyBound(st *serverState, perMinute float64, e time.Duration) time.Duration {
 	if !o.opts.KeepObserved {
 		return 0 // refreshed when callers ask, not on a schedule
@@ -553,19 +542,6 @@ func pace(perMinute float64) time.Duration {
 		return 0
 	}
 	return time.Duration(float64(time.Minute) / perMinute)
-}
-
-// nextLead is the lead a refresh that took this from being asked for to its
-// IP list read leaves: a longer one at once, a shorter one by an eighth of
-// the difference. Leads vary from refresh to refresh (the key's refresh
-// turn, a token per call before the IP list): planned on the last one, a
-// slow refresh after a quick one would read the IP list past the interval.
-// Refreshes come a few seconds early instead, a few percent of the budget.
-func nextLead(prev, this time.Duration) time.Duration {
-	if this >= prev {
-		return this
-	}
-	return prev - (prev-this)/8
 }
 
 // after schedules a tick of the server in d. o.mu must be held.
@@ -909,7 +885,6 @@ func (o *Observer) refresh(ctx context.Context, c Client, credKey, key, server s
 	if err != nil {
 		return ServerSnapshot{}, false, err
 	}
-	ipsAt := o.opts.Now()
 
 	snap = ServerSnapshot{Server: server, Network: network, IPs: ips, ObservedAt: started}
 	slices.Sort(snap.IPs)
@@ -937,10 +912,6 @@ func (o *Observer) refresh(ctx context.Context, c Client, credKey, key, server s
 	}
 	st.cursor = cursor
 	st.snap, st.snapGen = snap, gen
-	if !first {
-		st.lead = nextLead(st.lead, ipsAt.Sub(asked))
-	}
-	st.ipsAt = ipsAt
 	if st.requested > 0 {
 		if calls := o.refreshCalls(st); calls != st.plannedCalls {
 			st.plannedCalls = calls
